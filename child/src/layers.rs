@@ -1,0 +1,153 @@
+//! The building blocks of ENAS children: BatchNorm, 1x1 convolutions, separable convolutions,
+//! factorized reduction and ReLU-conv-BN calibration. Each block is a struct with a constructor
+//! taking `Init` last and a `forward(x, train)`.
+use crate::ops;
+use crate::params::Init;
+use candle_core::{Result, Tensor, Var, D};
+
+/// PyTorch's defaults: running = (1 - momentum) * running + momentum * batch.
+const BN_MOMENTUM: f64 = 0.1;
+const BN_EPS: f64 = 1e-5;
+
+/// BatchNorm2d with learned scale and shift. Training mode normalises with the batch's statistics
+/// and updates the running ones; eval mode uses the running statistics.
+pub struct BatchNorm {
+    gamma: Tensor,
+    beta: Tensor,
+    running_mean: Var,
+    running_var: Var,
+}
+
+impl BatchNorm {
+    pub fn new(c: usize, init: Init) -> Result<Self> {
+        Ok(BatchNorm {
+            gamma: init.constant("weight", &[c], 1.0)?,
+            beta: init.constant("bias", &[c], 0.0)?,
+            running_mean: init.buffer("running_mean", &[c], 0.0)?,
+            running_var: init.buffer("running_var", &[c], 1.0)?,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if !train {
+            return ops::batch_norm_eval(x, &self.gamma, &self.beta, &self.running_mean, &self.running_var, BN_EPS);
+        }
+        let (y, mean, var) = ops::batch_norm_train(x, &self.gamma, &self.beta, BN_EPS)?;
+        let (n, _, h, w) = x.dims4()?;
+        let count = (n * h * w) as f64;
+        let unbiased = (var * (count / (count - 1.0).max(1.0)))?;
+        let m = BN_MOMENTUM;
+        self.running_mean.set(&((self.running_mean.as_tensor() * (1.0 - m))? + (mean.detach() * m)?)?)?;
+        self.running_var.set(&((self.running_var.as_tensor() * (1.0 - m))? + (unbiased.detach() * m)?)?)?;
+        Ok(y)
+    }
+}
+
+/// A 1x1 convolution without bias as one matrix product: `w` is (c_out, c_in).
+pub fn pointwise(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let (n, c, h, wd) = x.dims4()?;
+    let c_out = w.dim(0)?;
+    w.broadcast_matmul(&x.reshape((n, c, h * wd))?)?.reshape((n, c_out, h, wd))
+}
+
+/// Picks every second pixel starting at `offset` (0 or 1) in both directions; odd sizes are first
+/// padded at the bottom and right with zeros, as ENAS's factorized reduction does.
+pub fn subsample(x: &Tensor, offset: usize) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    let x = if h % 2 == 1 { x.pad_with_zeros(2, 0, 1)? } else { x.clone() };
+    let x = if w % 2 == 1 { x.pad_with_zeros(3, 0, 1)? } else { x };
+    let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
+    x.reshape((n, c, h2, 2, w2, 2))?
+        .narrow(3, offset, 1)?
+        .narrow(5, offset, 1)?
+        .reshape((n, c, h2, w2))
+}
+
+/// Two stacked ReLU - depthwise KxK - pointwise 1x1 - BN blocks.
+pub struct SepConv {
+    blocks: Vec<(Tensor, Tensor, BatchNorm)>,
+    kernel: usize,
+}
+
+impl SepConv {
+    pub fn new(c: usize, kernel: usize, init: Init) -> Result<Self> {
+        let blocks = (0..2)
+            .map(|i| {
+                let b = init.pp(i);
+                Ok((
+                    b.he_normal("depthwise", &[c, 1, kernel, kernel], kernel * kernel)?,
+                    b.he_normal("pointwise", &[c, c], c)?,
+                    BatchNorm::new(c, b.pp("bn"))?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        Ok(SepConv { blocks, kernel })
+    }
+
+    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let mut h = x.clone();
+        for (dw, pw, bn) in &self.blocks {
+            h = ops::depthwise_conv2d(&h.relu()?, dw, self.kernel / 2)?;
+            h = bn.forward(&pointwise(&h, pw)?, train)?;
+        }
+        Ok(h)
+    }
+}
+
+/// Halves the resolution: two 1x1 convolutions on the two pixel grids offset by one, concatenated.
+pub struct FactorizedReduce {
+    pub(crate) conv1: Tensor,
+    pub(crate) conv2: Tensor,
+    bn: BatchNorm,
+}
+
+impl FactorizedReduce {
+    pub fn new(c_in: usize, c_out: usize, init: Init) -> Result<Self> {
+        Ok(FactorizedReduce {
+            conv1: init.he_normal("conv1", &[c_out / 2, c_in], c_in)?,
+            conv2: init.he_normal("conv2", &[c_out - c_out / 2, c_in], c_in)?,
+            bn: BatchNorm::new(c_out, init.pp("bn"))?,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let a = pointwise(&subsample(x, 0)?, &self.conv1)?;
+        let b = pointwise(&subsample(x, 1)?, &self.conv2)?;
+        self.bn.forward(&Tensor::cat(&[a, b], 1)?, train)
+    }
+
+    /// Multiply-adds for one image whose *output* has `hw_out` pixels.
+    pub fn macs(&self, hw_out: usize) -> usize {
+        hw_out * (self.conv1.elem_count() + self.conv2.elem_count())
+    }
+
+    /// Output channels.
+    pub fn bn_channels(&self) -> usize {
+        self.conv1.dims()[0] + self.conv2.dims()[0]
+    }
+}
+
+/// ReLU - 1x1 conv - BN: brings an input to the cell's channel count.
+pub struct ReluConvBn {
+    pub(crate) conv: Tensor,
+    bn: BatchNorm,
+}
+
+impl ReluConvBn {
+    pub fn new(c_in: usize, c_out: usize, init: Init) -> Result<Self> {
+        Ok(ReluConvBn { conv: init.he_normal("conv", &[c_out, c_in], c_in)?, bn: BatchNorm::new(c_out, init.pp("bn"))? })
+    }
+
+    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.bn.forward(&pointwise(&x.relu()?, &self.conv)?, train)
+    }
+
+    pub fn macs(&self, hw: usize) -> usize {
+        hw * self.conv.elem_count()
+    }
+}
+
+/// Global average pooling: (n, c, h, w) -> (n, c).
+pub fn global_avg_pool(x: &Tensor) -> Result<Tensor> {
+    x.flatten_from(2)?.mean(D::Minus1)
+}

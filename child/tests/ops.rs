@@ -1,0 +1,343 @@
+//! Tests of the custom ops in `enas_child::ops`: finite-difference gradient checks, comparisons
+//! with candle compositions (forward and autograd backward), and an ignored timing benchmark
+//! (`cargo test --release -p enas-child --test ops -- --ignored --nocapture bench_ops`).
+
+use candle_core::{DType, Device, Result, Tensor, Var};
+use enas_child::ops::{
+    avg_pool3x3, batch_norm_eval, batch_norm_train, depthwise_conv2d, max_pool3x3,
+};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+const DEV: Device = Device::Cpu;
+
+fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// Uniform values in [-1, 1).
+fn uniform(shape: &[usize], seed: u64) -> Tensor {
+    let mut r = rng(seed);
+    let n = shape.iter().product::<usize>();
+    let v: Vec<f32> = (0..n).map(|_| r.random_range(-1.0f32..1.0)).collect();
+    Tensor::from_vec(v, shape, &DEV).unwrap()
+}
+
+/// Distinct values spaced 0.05 apart, shuffled: no ties, and no max changes under +-0.01.
+fn distinct(shape: &[usize], seed: u64) -> Tensor {
+    let n = shape.iter().product::<usize>();
+    let mut v: Vec<f32> = (0..n).map(|i| i as f32 * 0.05 - n as f32 * 0.025).collect();
+    v.shuffle(&mut rng(seed));
+    Tensor::from_vec(v, shape, &DEV).unwrap()
+}
+
+fn to_vec(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
+fn assert_close(a: &Tensor, b: &Tensor, tol: f32, what: &str) {
+    assert_eq!(a.dims(), b.dims(), "{what}: shapes differ");
+    let (a, b) = (to_vec(a), to_vec(b));
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        let err = (x - y).abs();
+        assert!(err <= tol * (1.0 + y.abs()), "{what}[{i}]: {x} vs {y} (|diff| {err})");
+    }
+}
+
+/// `L = sum(f(inputs) * r)` in f64.
+fn weighted_loss(out: &Tensor, r: &Tensor) -> f64 {
+    to_vec(out).iter().zip(to_vec(r)).map(|(&a, b)| a as f64 * b as f64).sum()
+}
+
+/// Checks the autograd gradients of `L = sum(f(inputs) * r)` against central differences
+/// (step `h`) for every element of every input.
+fn grad_check(f: &dyn Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor], h: f32, tol: f64) {
+    let vars: Vec<Var> = inputs.iter().map(|t| Var::from_tensor(t).unwrap()).collect();
+    let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    let out = f(&ts).unwrap();
+    let r = uniform(out.dims(), 99);
+    let grads = (&out * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    for (k, v) in vars.iter().enumerate() {
+        let g = to_vec(grads.get(v).expect("missing gradient"));
+        let base = to_vec(&inputs[k]);
+        for i in 0..base.len() {
+            let mut loss_at = |delta: f32| {
+                let mut p = base.clone();
+                p[i] += delta;
+                let mut args = inputs.to_vec();
+                args[k] = Tensor::from_vec(p, inputs[k].dims(), &DEV).unwrap();
+                weighted_loss(&f(&args).unwrap(), &r)
+            };
+            let num = (loss_at(h) - loss_at(-h)) / (2.0 * h as f64);
+            let err = (num - g[i] as f64).abs();
+            assert!(err <= tol * (1.0 + num.abs()), "input {k} elem {i}: autograd {} vs numeric {num}", g[i]);
+        }
+    }
+}
+
+/// Forward outputs and input gradients of `L = sum(f(inputs) * r)`.
+fn fwd_bwd(f: &dyn Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) -> (Tensor, Vec<Tensor>) {
+    let vars: Vec<Var> = inputs.iter().map(|t| Var::from_tensor(t).unwrap()).collect();
+    let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    let out = f(&ts).unwrap();
+    let r = uniform(out.dims(), 7);
+    let grads = (&out * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    let gs = vars.iter().map(|v| grads.get(v).unwrap().clone()).collect();
+    (out, gs)
+}
+
+/// Asserts that two implementations agree in forward output and in all input gradients.
+fn compare(
+    fast: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+    slow: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+    inputs: &[Tensor],
+    tol: f32,
+) {
+    let (of, gf) = fwd_bwd(fast, inputs);
+    let (os, gs) = fwd_bwd(slow, inputs);
+    assert_close(&of, &os, tol, "forward");
+    for (k, (a, b)) in gf.iter().zip(&gs).enumerate() {
+        assert_close(a, b, tol, &format!("grad of input {k}"));
+    }
+}
+
+/// Pads H and W by one with `value`.
+fn pad1(x: &Tensor, value: f32) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    let row = Tensor::full(value, (n, c, 1, w), &DEV)?;
+    let x = Tensor::cat(&[&row, x, &row], 2)?;
+    let col = Tensor::full(value, (n, c, h + 2, 1), &DEV)?;
+    Tensor::cat(&[&col, &x, &col], 3)
+}
+
+/// The nine shifted `h x w` views of a padded tensor, in row-major window order.
+fn shifted(xp: &Tensor, h: usize, w: usize) -> Result<Vec<Tensor>> {
+    let mut v = Vec::new();
+    for dr in 0..3 {
+        for dc in 0..3 {
+            v.push(xp.narrow(2, dr, h)?.narrow(3, dc, w)?);
+        }
+    }
+    Ok(v)
+}
+
+fn slow_max_pool(x: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let views = shifted(&pad1(x, f32::NEG_INFINITY)?, h, w)?;
+    views[1..].iter().try_fold(views[0].clone(), |m, v| m.maximum(v))
+}
+
+fn slow_avg_pool(x: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let box_sum = |t: &Tensor| -> Result<Tensor> {
+        let views = shifted(&pad1(t, 0.0)?, h, w)?;
+        views[1..].iter().try_fold(views[0].clone(), |s, v| s + v)
+    };
+    box_sum(x)? / box_sum(&x.ones_like()?)?
+}
+
+fn slow_batch_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
+    let c = x.dim(1)?;
+    let mean = x.mean_keepdim(0)?.mean_keepdim(2)?.mean_keepdim(3)?;
+    let xc = x.broadcast_sub(&mean)?;
+    let var = xc.sqr()?.mean_keepdim(0)?.mean_keepdim(2)?.mean_keepdim(3)?;
+    let xhat = xc.broadcast_div(&(var + eps)?.sqrt()?)?;
+    xhat.broadcast_mul(&gamma.reshape((1, c, 1, 1))?)?
+        .broadcast_add(&beta.reshape((1, c, 1, 1))?)
+}
+
+fn slow_depthwise(x: &Tensor, w: &Tensor, p: usize) -> Result<Tensor> {
+    x.conv2d(w, p, 1, 1, x.dim(1)?)
+}
+
+#[test]
+fn max_pool_grad_check() {
+    let f = |a: &[Tensor]| max_pool3x3(&a[0]);
+    grad_check(&f, &[distinct(&[2, 3, 5, 7], 1)], 1e-2, 1e-3);
+    grad_check(&f, &[distinct(&[1, 2, 1, 4], 2)], 1e-2, 1e-3);
+}
+
+#[test]
+fn avg_pool_grad_check() {
+    let f = |a: &[Tensor]| avg_pool3x3(&a[0]);
+    grad_check(&f, &[uniform(&[2, 3, 5, 7], 3)], 1e-2, 2e-3);
+    grad_check(&f, &[uniform(&[1, 2, 2, 1], 4)], 1e-2, 2e-3);
+}
+
+#[test]
+fn depthwise_grad_check() {
+    for (k, p, seed) in [(3, 1, 5), (5, 2, 6), (3, 0, 7), (3, 2, 8), (1, 0, 9)] {
+        let f = move |a: &[Tensor]| depthwise_conv2d(&a[0], &a[1], p);
+        let inputs = [uniform(&[2, 3, 5, 7], seed), uniform(&[3, 1, k, k], seed + 100)];
+        grad_check(&f, &inputs, 1e-2, 2e-3);
+    }
+}
+
+#[test]
+fn batch_norm_grad_check() {
+    let f = |a: &[Tensor]| Ok(batch_norm_train(&a[0], &a[1], &a[2], 1e-5)?.0);
+    let gamma = (uniform(&[3], 11) * 0.5 + 1.0).unwrap();
+    let inputs = [uniform(&[2, 3, 5, 7], 10), gamma, uniform(&[3], 12)];
+    grad_check(&f, &inputs, 1e-2, 5e-3);
+}
+
+#[test]
+fn max_pool_matches_composition() {
+    let f = |a: &[Tensor]| max_pool3x3(&a[0]);
+    let s = |a: &[Tensor]| slow_max_pool(&a[0]);
+    compare(&f, &s, &[distinct(&[2, 3, 5, 7], 20)], 1e-6);
+    compare(&f, &s, &[uniform(&[4, 8, 16, 16], 21)], 1e-6); // large enough to run threaded
+}
+
+#[test]
+fn max_pool_ties_go_to_first_max() {
+    // A constant plane: every window ties, so each gradient goes to the window's first
+    // in-bounds element, (max(i-1, 0), max(j-1, 0)), as in PyTorch.
+    let (h, w) = (4, 5);
+    let x = Var::from_tensor(&Tensor::ones((1, 1, h, w), DType::F32, &DEV).unwrap()).unwrap();
+    let y = max_pool3x3(x.as_tensor()).unwrap();
+    assert_close(&y, &Tensor::ones((1, 1, h, w), DType::F32, &DEV).unwrap(), 0.0, "forward");
+    let g = to_vec(y.sum_all().unwrap().backward().unwrap().get(&x).unwrap());
+    let mut expect = vec![0f32; h * w];
+    for i in 0..h {
+        for j in 0..w {
+            expect[i.saturating_sub(1) * w + j.saturating_sub(1)] += 1.0;
+        }
+    }
+    assert_eq!(g, expect);
+}
+
+#[test]
+fn avg_pool_matches_composition() {
+    let f = |a: &[Tensor]| avg_pool3x3(&a[0]);
+    let s = |a: &[Tensor]| slow_avg_pool(&a[0]);
+    compare(&f, &s, &[uniform(&[2, 3, 5, 7], 22)], 1e-5);
+    compare(&f, &s, &[uniform(&[2, 3, 1, 1], 23)], 1e-5);
+    compare(&f, &s, &[uniform(&[4, 8, 16, 16], 24)], 1e-5);
+}
+
+#[test]
+fn depthwise_matches_candle_conv2d() {
+    for (k, p, shape) in [
+        (3, 1, [2, 3, 5, 7]),
+        (5, 2, [2, 3, 5, 7]),
+        (5, 2, [2, 3, 9, 6]),
+        (3, 0, [2, 3, 6, 4]),
+        (3, 1, [4, 8, 16, 16]),
+        (5, 2, [3, 8, 17, 19]),
+    ] {
+        let f = move |a: &[Tensor]| depthwise_conv2d(&a[0], &a[1], p);
+        let s = move |a: &[Tensor]| slow_depthwise(&a[0], &a[1], p);
+        let inputs = [uniform(&shape, 30 + k as u64), uniform(&[shape[1], 1, k, k], 40)];
+        compare(&f, &s, &inputs, 1e-4);
+    }
+}
+
+#[test]
+fn batch_norm_matches_composition() {
+    for (shape, seed) in [([2, 3, 5, 7], 50), ([4, 8, 16, 16], 51)] {
+        let c = shape[1];
+        let f = |a: &[Tensor]| Ok(batch_norm_train(&a[0], &a[1], &a[2], 1e-5)?.0);
+        let s = |a: &[Tensor]| slow_batch_norm(&a[0], &a[1], &a[2], 1e-5);
+        // Shifted, scaled input: the statistics must not lose precision to the offset.
+        let x = (uniform(&shape, seed) * 3.0 + 5.0).unwrap();
+        let inputs = [x.clone(), uniform(&[c], seed + 1), uniform(&[c], seed + 2)];
+        compare(&f, &s, &inputs, 2e-4);
+
+        let (_, mean, var) = batch_norm_train(&inputs[0], &inputs[1], &inputs[2], 1e-5).unwrap();
+        let m = x.mean_keepdim(0).unwrap().mean_keepdim(2).unwrap().mean_keepdim(3).unwrap();
+        let v = x.broadcast_sub(&m).unwrap().sqr().unwrap();
+        let v = v.mean_keepdim(0).unwrap().mean_keepdim(2).unwrap().mean_keepdim(3).unwrap();
+        assert_close(&mean, &m.flatten_all().unwrap(), 1e-5, "mean");
+        assert_close(&var, &v.flatten_all().unwrap(), 1e-4, "var");
+        assert!(!mean.track_op() && !var.track_op());
+    }
+}
+
+#[test]
+fn batch_norm_eval_matches_formula() {
+    let x = uniform(&[2, 3, 5, 7], 60);
+    let (g, b) = (uniform(&[3], 61), uniform(&[3], 62));
+    let rm = uniform(&[3], 63);
+    let rv = (uniform(&[3], 64).abs().unwrap() + 0.5).unwrap();
+    let y = batch_norm_eval(&x, &g, &b, &rm, &rv, 1e-5).unwrap();
+    let sh = (1, 3, 1, 1);
+    let expect = x
+        .broadcast_sub(&rm.reshape(sh).unwrap())
+        .unwrap()
+        .broadcast_div(&(rv.reshape(sh).unwrap() + 1e-5).unwrap().sqrt().unwrap())
+        .unwrap()
+        .broadcast_mul(&g.reshape(sh).unwrap())
+        .unwrap()
+        .broadcast_add(&b.reshape(sh).unwrap())
+        .unwrap();
+    assert_close(&y, &expect, 1e-5, "eval");
+}
+
+#[test]
+fn strided_and_offset_inputs() {
+    // A view with a start offset (narrow on the batch) and a transposed (non-contiguous) view.
+    let big = uniform(&[4, 3, 5, 7], 70);
+    let offset = big.narrow(0, 1, 2).unwrap();
+    let transposed = uniform(&[2, 3, 7, 5], 71).transpose(2, 3).unwrap();
+    let w = uniform(&[3, 1, 3, 3], 72);
+    for x in [offset, transposed] {
+        let dense = Tensor::from_vec(to_vec(&x), x.dims(), &DEV).unwrap();
+        assert_close(&max_pool3x3(&x).unwrap(), &max_pool3x3(&dense).unwrap(), 0.0, "max");
+        assert_close(&avg_pool3x3(&x).unwrap(), &avg_pool3x3(&dense).unwrap(), 0.0, "avg");
+        let a = depthwise_conv2d(&x, &w, 1).unwrap();
+        assert_close(&a, &depthwise_conv2d(&dense, &w, 1).unwrap(), 0.0, "depthwise");
+        let (g, b) = (uniform(&[3], 73), uniform(&[3], 74));
+        let y = batch_norm_train(&x, &g, &b, 1e-5).unwrap().0;
+        assert_close(&y, &batch_norm_train(&dense, &g, &b, 1e-5).unwrap().0, 0.0, "bn");
+    }
+}
+
+/// Median milliseconds of `f` over `steps` runs after two warm-up runs.
+fn time_ms(steps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    f();
+    let mut ts: Vec<f64> = (0..steps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ts.sort_by(|a, b| a.total_cmp(b));
+    ts[ts.len() / 2]
+}
+
+/// Forward + backward (`op(x).sum().backward()`) timings at batch 64, 32 channels, 32x32, fast
+/// op vs candle composition. Run with
+/// `RAYON_NUM_THREADS=2 cargo test --release -p enas-child --test ops -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_ops() {
+    let x = Var::from_tensor(&uniform(&[64, 32, 32, 32], 80)).unwrap();
+    let w3 = Var::from_tensor(&uniform(&[32, 1, 3, 3], 81)).unwrap();
+    let w5 = Var::from_tensor(&uniform(&[32, 1, 5, 5], 82)).unwrap();
+    let g = Var::from_tensor(&uniform(&[32], 83)).unwrap();
+    let b = Var::from_tensor(&uniform(&[32], 84)).unwrap();
+    let (xt, w3t, w5t) = (x.as_tensor(), w3.as_tensor(), w5.as_tensor());
+    let (gt, bt) = (g.as_tensor(), b.as_tensor());
+    type Op<'a> = Box<dyn Fn() -> Result<Tensor> + 'a>;
+    let cases: Vec<(&str, Op, Op)> = vec![
+        ("depthwise3x3", Box::new(|| depthwise_conv2d(xt, w3t, 1)), Box::new(|| slow_depthwise(xt, w3t, 1))),
+        ("depthwise5x5", Box::new(|| depthwise_conv2d(xt, w5t, 2)), Box::new(|| slow_depthwise(xt, w5t, 2))),
+        ("batchnorm", Box::new(|| Ok(batch_norm_train(xt, gt, bt, 1e-5)?.0)), Box::new(|| slow_batch_norm(xt, gt, bt, 1e-5))),
+        ("max_pool3x3", Box::new(|| max_pool3x3(xt)), Box::new(|| slow_max_pool(xt))),
+        ("avg_pool3x3", Box::new(|| avg_pool3x3(xt)), Box::new(|| slow_avg_pool(xt))),
+    ];
+    let threads = candle_core::utils::get_num_threads();
+    println!("threads={threads} (RAYON_NUM_THREADS={:?})", std::env::var("RAYON_NUM_THREADS").ok());
+    for (name, fast, slow) in &cases {
+        let run = |f: &Op| f().unwrap().sum_all().unwrap().backward().unwrap();
+        let fwd_fast = time_ms(10, || drop(fast().unwrap()));
+        let fb_fast = time_ms(10, || drop(run(fast)));
+        let fb_slow = time_ms(3, || drop(run(slow)));
+        println!("{name:14} custom fwd {fwd_fast:7.2} ms  fwd+bwd {fb_fast:7.2} ms | composition fwd+bwd {fb_slow:8.2} ms");
+    }
+}

@@ -1,0 +1,352 @@
+//! `Config`: the one serde tree every run reads from YAML. Every field has a default and a doc
+//! comment; `configs/default.yaml` is `Config::default()` written out (a test keeps them equal).
+//! Unknown keys are errors, `--set section.key=value` overrides from the command line, and
+//! `validate` checks ranges with messages that name the file and the key.
+use crate::data::DataConfig;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+use std::path::Path;
+
+/// Where tensors live and run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// The CPU (candle's CPU backend).
+    Cpu,
+    /// The first CUDA GPU (needs the `cuda` cargo feature, added in a later release).
+    Cuda,
+}
+
+/// The whole configuration of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Seed of every random choice of the run: weight initialisation, batch order, augmentation.
+    pub seed: u64,
+    /// Device to run on: `cpu` (or `cuda` once that feature exists).
+    pub device: DeviceKind,
+    /// Worker threads for tensor kernels; 0 uses every core. `RAYON_NUM_THREADS` wins when set.
+    pub threads: usize,
+    /// The dataset and its splits.
+    pub data: DataConfig,
+    /// The shape of the child network during search (the weight-sharing supernet).
+    pub child: ChildConfig,
+    /// Training a fixed architecture from scratch (`enas train`).
+    pub train: TrainConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seed: 0,
+            device: DeviceKind::Cpu,
+            threads: 0,
+            data: DataConfig::default(),
+            child: ChildConfig::default(),
+            train: TrainConfig::default(),
+        }
+    }
+}
+
+/// The child network's shape in search (ENAS: 6 layers, 20 channels, 5 nodes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChildConfig {
+    /// Normal layers; two reduction cells are added at `layers/3` and `2*(layers/3)+1`.
+    pub layers: usize,
+    /// Channels of the first cells (doubled at each reduction); the stem has 3x this.
+    pub channels: usize,
+    /// Nodes per cell (B in the ENAS paper).
+    pub nodes: usize,
+}
+
+impl Default for ChildConfig {
+    fn default() -> Self {
+        ChildConfig {
+            layers: 6,
+            channels: 20,
+            nodes: 5,
+        }
+    }
+}
+
+/// Training a fixed architecture from scratch. ENAS trains its final CIFAR network with 15 layers
+/// and 36 channels for 630 epochs; the defaults here fit a 2-core CPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Passes over the train split.
+    pub epochs: usize,
+    /// Images per training step.
+    pub batch_size: usize,
+    /// Images per step when evaluating (no gradient, so larger fits).
+    pub eval_batch_size: usize,
+    /// Normal layers of the fixed network (ENAS final CIFAR network: 15).
+    pub layers: usize,
+    /// Channels of the fixed network's first cells (ENAS final CIFAR network: 36).
+    pub channels: usize,
+    /// Learning rate at the start of each cosine cycle (ENAS: 0.05).
+    pub lr_max: f64,
+    /// Learning rate at the end of each cosine cycle (ENAS: 0.0005).
+    pub lr_min: f64,
+    /// Epochs in the first cosine cycle (ENAS: 10); 0 means one cycle over all epochs.
+    pub lr_t0: usize,
+    /// Factor by which each cosine cycle is longer than the one before (ENAS: 2).
+    pub lr_t_mul: usize,
+    /// SGD momentum, with Nesterov's correction (ENAS: 0.9).
+    pub momentum: f64,
+    /// L2 weight decay added to every gradient (ENAS: 1e-4 in search, 2e-4 for final training).
+    pub weight_decay: f64,
+    /// Global gradient-norm clipping threshold; 0 disables clipping (ENAS: 5.0).
+    pub grad_clip: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            batch_size: 64,
+            eval_batch_size: 256,
+            layers: 6,
+            channels: 20,
+            lr_max: 0.05,
+            lr_min: 0.0005,
+            lr_t0: 10,
+            lr_t_mul: 2,
+            momentum: 0.9,
+            weight_decay: 1e-4,
+            grad_clip: 5.0,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a YAML file, applies `--set` overrides and validates. `origin` in errors is the path.
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config> {
+        let (origin, mut value) = match path {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| Error::io("reading config", p, e))?;
+                let origin = p.display().to_string();
+                let value: Value = serde_yaml::from_str(&text).map_err(|e| Error::Config {
+                    origin: origin.clone(),
+                    msg: e.to_string(),
+                })?;
+                (
+                    origin,
+                    if value.is_null() {
+                        Value::Mapping(Default::default())
+                    } else {
+                        value
+                    },
+                )
+            }
+            None => ("(defaults)".to_string(), Value::Mapping(Default::default())),
+        };
+        for o in overrides {
+            apply_override(&mut value, o)?;
+        }
+        let cfg: Config = serde_yaml::from_value(value).map_err(|e| Error::Config {
+            origin: origin.clone(),
+            msg: e.to_string(),
+        })?;
+        cfg.validate(&origin)?;
+        Ok(cfg)
+    }
+
+    /// The resolved config as YAML, as written into run directories.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).expect("a Config always serialises")
+    }
+
+    /// Range checks; the message names the key and what was expected.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |key: &str, msg: String| {
+            Err(Error::Config {
+                origin: origin.to_string(),
+                msg: format!("{key}: {msg}"),
+            })
+        };
+        if self.device == DeviceKind::Cuda {
+            return bad(
+                "device",
+                "`cuda` needs the `cuda` cargo feature, which this build does not have; use `cpu`"
+                    .into(),
+            );
+        }
+        for (key, v) in [
+            ("child.layers", self.child.layers),
+            ("child.channels", self.child.channels),
+            ("child.nodes", self.child.nodes),
+            ("train.layers", self.train.layers),
+            ("train.channels", self.train.channels),
+            ("train.batch_size", self.train.batch_size),
+            ("train.eval_batch_size", self.train.eval_batch_size),
+            ("train.lr_t_mul", self.train.lr_t_mul),
+        ] {
+            if v == 0 {
+                return bad(key, "must be at least 1, got 0".into());
+            }
+        }
+        for (key, c) in [
+            ("child.channels", self.child.channels),
+            ("train.channels", self.train.channels),
+        ] {
+            if c < 2 {
+                return bad(key, format!("must be at least 2 (a factorized reduction splits channels in two), got {c}"));
+            }
+        }
+        let t = &self.train;
+        if !(t.lr_max > 0.0 && t.lr_max.is_finite()) {
+            return bad(
+                "train.lr_max",
+                format!("must be a positive number, got {}", t.lr_max),
+            );
+        }
+        if !(t.lr_min >= 0.0 && t.lr_min <= t.lr_max) {
+            return bad(
+                "train.lr_min",
+                format!(
+                    "must be in [0, train.lr_max = {}], got {}",
+                    t.lr_max, t.lr_min
+                ),
+            );
+        }
+        if !(0.0..1.0).contains(&t.momentum) {
+            return bad(
+                "train.momentum",
+                format!("must be in [0, 1), got {}", t.momentum),
+            );
+        }
+        if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
+            return bad(
+                "train.weight_decay",
+                format!("must be >= 0, got {}", t.weight_decay),
+            );
+        }
+        if !(t.grad_clip >= 0.0 && t.grad_clip.is_finite()) {
+            return bad(
+                "train.grad_clip",
+                format!("must be >= 0 (0 disables clipping), got {}", t.grad_clip),
+            );
+        }
+        self.data.validate(origin)?;
+        Ok(())
+    }
+}
+
+/// Applies one `section.key=value` override to a YAML tree. The key must exist in the config
+/// (checked against the defaults), the value is read as a YAML scalar (`6`, `0.1`, `true`, `cpu`).
+pub fn apply_override(root: &mut Value, text: &str) -> Result<()> {
+    let origin = format!("--set {text}");
+    let err = |msg: String| Error::Config {
+        origin: origin.clone(),
+        msg,
+    };
+    let (key, raw) = text
+        .split_once('=')
+        .ok_or_else(|| err("expected `section.key=value`, e.g. `child.layers=6`".into()))?;
+    let path: Vec<&str> = key.trim().split('.').collect();
+    let defaults = serde_yaml::to_value(Config::default()).expect("defaults serialise");
+    let mut known = &defaults;
+    for (i, part) in path.iter().enumerate() {
+        known = known.get(part).ok_or_else(|| {
+            let parent = path[..i].join(".");
+            let keys = known
+                .as_mapping()
+                .map(|m| {
+                    m.keys()
+                        .filter_map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            err(format!(
+                "unknown key `{}`{}; known keys there: {keys}",
+                key.trim(),
+                if parent.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (under `{parent}`)")
+                }
+            ))
+        })?;
+    }
+    if known.is_mapping() {
+        return Err(err(format!(
+            "`{}` is a section; set one of its keys, e.g. `{}.<key>=...`",
+            key.trim(),
+            key.trim()
+        )));
+    }
+    let value: Value = serde_yaml::from_str(raw.trim())
+        .map_err(|e| err(format!("value `{raw}` is not YAML: {e}")))?;
+    let mut node = root;
+    for part in &path[..path.len() - 1] {
+        if !node.is_mapping() {
+            *node = Value::Mapping(Default::default());
+        }
+        let map = node.as_mapping_mut().expect("just made a mapping");
+        node = map
+            .entry(Value::from(*part))
+            .or_insert_with(|| Value::Mapping(Default::default()));
+    }
+    if !node.is_mapping() {
+        *node = Value::Mapping(Default::default());
+    }
+    node.as_mapping_mut().expect("just made a mapping").insert(
+        Value::from(*path.last().expect("split gives one part")),
+        value,
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_set_nested_keys_and_reject_unknown_ones() {
+        let cfg = Config::load(
+            None,
+            &[
+                "child.layers=3".into(),
+                "train.lr_max=0.1".into(),
+                "seed=7".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!((cfg.child.layers, cfg.train.lr_max, cfg.seed), (3, 0.1, 7));
+        let err = Config::load(None, &["child.layer=3".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("child.layer") && err.contains("layers"),
+            "{err}"
+        );
+        let err = Config::load(None, &["child.layers=three".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--set child.layers=three"), "{err}");
+        let err = Config::load(None, &["child".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("section.key=value"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let err = Config::load(None, &["train.momentum=1.5".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("train.momentum") && err.contains("1.5"),
+            "{err}"
+        );
+        let err = Config::load(None, &["child.nodes=0".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("child.nodes"), "{err}");
+    }
+}

@@ -1,0 +1,15 @@
+//! enas-shared: the vocabulary every enas crate speaks — ops, search spaces, architectures,
+//! configuration, datasets and result export.
+pub mod arch;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod export;
+pub mod op;
+pub mod space;
+
+pub use arch::{Arch, Branch, Cell, Node};
+pub use config::{ChildConfig, Config, DeviceKind, TrainConfig};
+pub use error::{Error, Result};
+pub use op::OpKind;
+pub use space::EnasMicro;

@@ -1,0 +1,204 @@
+//! The ENAS micro (cell) search space: `nodes` nodes per cell, each node sums two branches, each
+//! branch picks an input among the two cell inputs and the earlier nodes, and an op among ENAS's five.
+//! The arc text is ENAS's own: 4 integers per node `x_input x_op y_input y_op`, the normal cell's
+//! nodes first, then the reduction cell's.
+use super::{Decision, DecisionKind};
+use crate::arch::{Arch, Branch, Cell, Node};
+use crate::{Error, OpKind, Result};
+
+/// ENAS's op order: the integer in an arc is an index into this list.
+pub const ENAS_OPS: [OpKind; 5] = [
+    OpKind::SepConv3x3,
+    OpKind::SepConv5x5,
+    OpKind::AvgPool3x3,
+    OpKind::MaxPool3x3,
+    OpKind::Identity,
+];
+
+/// The ENAS micro search space with `nodes` nodes (B in the paper) per cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnasMicro {
+    pub nodes: usize,
+}
+
+impl EnasMicro {
+    pub fn new(nodes: usize) -> Self {
+        EnasMicro { nodes }
+    }
+
+    pub fn name(&self) -> &str {
+        "enas_micro"
+    }
+
+    pub fn ops(&self) -> &'static [OpKind] {
+        &ENAS_OPS
+    }
+
+    /// The decisions in ENAS sampling order: per cell, per node: x input, x op, y input, y op.
+    pub fn decisions(&self) -> Vec<Decision> {
+        let mut out = Vec::with_capacity(8 * self.nodes);
+        for cell in ["normal", "reduce"] {
+            for node in 0..self.nodes {
+                for (what, kind, choices) in [
+                    ("x_input", DecisionKind::Input, node + 2),
+                    ("x_op", DecisionKind::Op, ENAS_OPS.len()),
+                    ("y_input", DecisionKind::Input, node + 2),
+                    ("y_op", DecisionKind::Op, ENAS_OPS.len()),
+                ] {
+                    let label = format!("{cell} node {node} {what}");
+                    out.push(Decision {
+                        kind,
+                        choices,
+                        label,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Checks a vector of choices against the decisions, naming the first position out of range.
+    pub fn validate(&self, values: &[usize]) -> Result<()> {
+        let decisions = self.decisions();
+        if values.len() != decisions.len() {
+            return Err(Error::Arch(format!(
+                "expected {} integers (8 per node for {} nodes: normal then reduction cell), got {}",
+                decisions.len(),
+                self.nodes,
+                values.len()
+            )));
+        }
+        for (pos, (v, d)) in values.iter().zip(&decisions).enumerate() {
+            if *v >= d.choices {
+                return Err(Error::Arch(format!(
+                    "value {v} at position {pos} ({}) is out of range: allowed 0..={}",
+                    d.label,
+                    d.choices - 1
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the architecture from a checked vector of choices.
+    pub fn from_values(&self, values: &[usize]) -> Result<Arch> {
+        self.validate(values)?;
+        let cell = |vals: &[usize]| Cell {
+            nodes: vals
+                .chunks(4)
+                .map(|c| Node {
+                    x: Branch {
+                        input: c[0],
+                        op: ENAS_OPS[c[1]],
+                    },
+                    y: Branch {
+                        input: c[2],
+                        op: ENAS_OPS[c[3]],
+                    },
+                })
+                .collect(),
+        };
+        let half = 4 * self.nodes;
+        Ok(Arch {
+            normal: cell(&values[..half]),
+            reduce: cell(&values[half..]),
+        })
+    }
+
+    /// The vector of choices of an architecture (the inverse of `from_values`).
+    pub fn to_values(&self, arch: &Arch) -> Result<Vec<usize>> {
+        let op_index = |op: OpKind| {
+            ENAS_OPS
+                .iter()
+                .position(|o| *o == op)
+                .ok_or_else(|| Error::Arch(format!("op {op} is not in the ENAS micro space")))
+        };
+        let mut out = Vec::with_capacity(8 * self.nodes);
+        for cell in [&arch.normal, &arch.reduce] {
+            for n in &cell.nodes {
+                out.extend([n.x.input, op_index(n.x.op)?, n.y.input, op_index(n.y.op)?]);
+            }
+        }
+        self.validate(&out)?;
+        Ok(out)
+    }
+
+    /// Parses ENAS arc text: whitespace- or comma-separated integers.
+    pub fn parse(&self, text: &str) -> Result<Arch> {
+        let mut values = Vec::new();
+        for (pos, tok) in text
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|t| !t.is_empty())
+            .enumerate()
+        {
+            let v = tok.parse::<usize>().map_err(|_| {
+                Error::Arch(format!(
+                    "`{tok}` at position {pos} is not a non-negative integer"
+                ))
+            })?;
+            values.push(v);
+        }
+        self.from_values(&values)
+    }
+
+    /// ENAS arc text of an architecture.
+    pub fn format(&self, arch: &Arch) -> Result<String> {
+        let v = self.to_values(arch)?;
+        Ok(v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENAS_PUBLISHED: &str =
+        "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1";
+
+    #[test]
+    fn published_arc_round_trips() {
+        let space = EnasMicro::new(5);
+        let arch = space.parse(ENAS_PUBLISHED).unwrap();
+        assert_eq!(arch.normal.nodes[0].x.op, OpKind::AvgPool3x3);
+        assert_eq!(arch.normal.nodes[0].y.op, OpKind::SepConv3x3);
+        assert_eq!(space.format(&arch).unwrap(), ENAS_PUBLISHED);
+        assert_eq!(space.decisions().len(), 40);
+    }
+
+    #[test]
+    fn wrong_count_is_rejected_with_the_expected_count() {
+        let err = EnasMicro::new(5).parse("0 1 0 1").unwrap_err().to_string();
+        assert!(
+            err.contains("expected 40") && err.contains("got 4"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn input_not_below_node_plus_two_names_position_and_range() {
+        // Node 0 may only read inputs 0 and 1.
+        let mut v = vec![0usize; 40];
+        v[2] = 2;
+        let err = EnasMicro::new(5).from_values(&v).unwrap_err().to_string();
+        assert!(
+            err.contains("position 2") && err.contains("0..=1") && err.contains("y_input"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn op_out_of_range_and_junk_are_rejected() {
+        let mut v = vec![0usize; 40];
+        v[21] = 5;
+        let err = EnasMicro::new(5).from_values(&v).unwrap_err().to_string();
+        assert!(
+            err.contains("position 21") && err.contains("0..=4") && err.contains("reduce"),
+            "{err}"
+        );
+        let err = EnasMicro::new(5).parse("0 x 1").unwrap_err().to_string();
+        assert!(err.contains("`x` at position 1"), "{err}");
+    }
+}

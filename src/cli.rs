@@ -1,0 +1,110 @@
+//! The command line: one clap derive tree, one function per subcommand.
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use enas_shared::{Config, EnasMicro};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "enas", version, about = "Efficient Neural Architecture Search on candle", propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the parameter count and multiply-adds of an ENAS micro architecture as JSON.
+    Inspect(InspectArgs),
+    /// Train one fixed architecture from scratch and report its test accuracy.
+    Train(TrainArgs),
+}
+
+/// Options shared by every command that reads a config.
+#[derive(Args, Clone, Debug)]
+pub struct ConfigArgs {
+    /// YAML config file (see configs/); defaults apply to every key it leaves out.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override one config key, e.g. `--set child.layers=6`; repeatable; applied after --config.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl ConfigArgs {
+    /// Loads the config with the overrides, plus extra ones from dedicated flags.
+    pub fn load(&self, extra: &[String]) -> Result<Config> {
+        let mut sets = self.set.clone();
+        sets.extend_from_slice(extra);
+        Ok(Config::load(self.config.as_deref(), &sets)?)
+    }
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// ENAS arc text: 4 integers per node (x_input x_op y_input y_op), normal cell then reduction cell.
+    #[arg(long)]
+    pub arc: String,
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// Image channels (3 for CIFAR-10, 1 for MNIST).
+    #[arg(long, default_value_t = 3)]
+    pub in_channels: usize,
+    /// Number of classes.
+    #[arg(long, default_value_t = 10)]
+    pub classes: usize,
+    /// Image height and width, for the multiply-add count.
+    #[arg(long, default_value_t = 32)]
+    pub image: usize,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// ENAS arc text to train (4 integers per node, normal cell then reduction cell).
+    #[arg(long, conflicts_with = "arc_file", required_unless_present = "arc_file")]
+    pub arc: Option<String>,
+    /// File holding the arc text (e.g. a run's best_arch.txt).
+    #[arg(long, value_name = "FILE")]
+    pub arc_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// Dataset: `synthetic`, `cifar10:DIR`, `mnist:DIR` or `optdigits:DIR` (overrides data.spec).
+    #[arg(long, value_name = "SPEC")]
+    pub data: Option<String>,
+    /// Epochs (overrides train.epochs).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Output directory for metrics.csv, summary.json and model.safetensors.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed (overrides seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl TrainArgs {
+    /// The arc text, from --arc or --arc-file.
+    pub fn arc_text(&self) -> Result<String> {
+        match (&self.arc, &self.arc_file) {
+            (Some(a), _) => Ok(a.clone()),
+            (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("reading the arc file {}", f.display())),
+            (None, None) => anyhow::bail!("give the architecture with --arc or --arc-file"),
+        }
+    }
+}
+
+/// Parses an arc for the config's node count, naming where the text came from on error.
+pub fn parse_arc(cfg: &Config, text: &str, origin: &str) -> Result<enas_shared::Arch> {
+    EnasMicro::new(cfg.child.nodes)
+        .parse(text.trim())
+        .with_context(|| format!("{origin} (child.nodes = {})", cfg.child.nodes))
+}
+
+pub fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Inspect(a) => crate::inspect::run(&a),
+        Command::Train(a) => crate::train::run(&a),
+    }?;
+    Ok(ExitCode::SUCCESS)
+}

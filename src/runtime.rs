@@ -1,0 +1,38 @@
+//! Process-wide start-up settings: thread count, device, logging.
+use anyhow::Result;
+use candle_core::Device;
+use enas_shared::{Config, DeviceKind};
+
+/// candle asks for the thread count on every matmul and, unless `RAYON_NUM_THREADS` is set, reads
+/// /proc/cpuinfo each time (measured 5x slower small matmuls). Set it once, before any kernel runs:
+/// from the config's `threads` when it is non-zero, else from the number of cores. A value the user
+/// set in the environment wins.
+pub fn init_threads(threads: Option<usize>) {
+    if std::env::var_os("ENAS_USER_THREADS").is_none() {
+        if let Some(v) = std::env::var_os("RAYON_NUM_THREADS") {
+            // Remember that the user chose it, so a config cannot override it later.
+            std::env::set_var("ENAS_USER_THREADS", v);
+            return;
+        }
+    } else {
+        return;
+    }
+    let n = match threads {
+        Some(n) if n > 0 => n,
+        _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
+    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+}
+
+/// The candle device for a config.
+pub fn device(cfg: &Config) -> Result<Device> {
+    match cfg.device {
+        DeviceKind::Cpu => Ok(Device::Cpu),
+        DeviceKind::Cuda => anyhow::bail!("device `cuda` needs a build with the `cuda` feature"),
+    }
+}
+
+/// The number of kernel threads in use.
+pub fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
+}
