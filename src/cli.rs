@@ -18,6 +18,35 @@ enum Command {
     Inspect(InspectArgs),
     /// Train one fixed architecture from scratch and report its test accuracy.
     Train(TrainArgs),
+    /// Time supernet training steps (the peer of ../shared/bench/torch_enas_micro.py).
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Fixed ENAS arc; default: a new random arc every step, as ENAS training does.
+    #[arg(long)]
+    pub arc: Option<String>,
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// Timed steps.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Image height and width.
+    #[arg(long, default_value_t = 32)]
+    pub image: usize,
+    /// Image channels.
+    #[arg(long, default_value_t = 3)]
+    pub in_channels: usize,
+    /// Number of classes.
+    #[arg(long, default_value_t = 10)]
+    pub classes: usize,
 }
 
 /// Options shared by every command that reads a config.
@@ -87,7 +116,9 @@ impl TrainArgs {
     pub fn arc_text(&self) -> Result<String> {
         match (&self.arc, &self.arc_file) {
             (Some(a), _) => Ok(a.clone()),
-            (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("reading the arc file {}", f.display())),
+            (None, Some(f)) => {
+                std::fs::read_to_string(f).with_context(|| format!("reading the arc file {}", f.display()))
+            }
             (None, None) => anyhow::bail!("give the architecture with --arc or --arc-file"),
         }
     }
@@ -105,6 +136,7 @@ pub fn run() -> Result<ExitCode> {
     match cli.command {
         Command::Inspect(a) => crate::inspect::run(&a),
         Command::Train(a) => crate::train::run(&a),
+        Command::Bench(a) => crate::bench::run(&a),
     }?;
     Ok(ExitCode::SUCCESS)
 }

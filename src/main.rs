@@ -1,4 +1,5 @@
 //! `enas`: neural architecture search on candle. See `enas --help`.
+mod bench;
 mod cli;
 mod inspect;
 mod runtime;

@@ -3,7 +3,9 @@ use crate::cli::{parse_arc, TrainArgs};
 use crate::runtime;
 use anyhow::{Context, Result};
 use candle_core::Device;
-use enas_child::{clip_grad_norm, correct, cosine_lr, cross_entropy, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights};
+use enas_child::{
+    clip_grad_norm, correct, cosine_lr, cross_entropy, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights,
+};
 use enas_shared::data::{batches, load_splits, num_batches, Dataset, LoaderOptions};
 use enas_shared::export::{atomic_write, write_csv};
 use enas_shared::{Arch, Config};
@@ -32,8 +34,14 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/train-{}", timestamp())));
     std::fs::create_dir_all(&out).with_context(|| format!("creating the output directory {}", out.display()))?;
     let summary = train_fixed(&cfg, &arch, &out)?;
-    println!("test accuracy {:.4} ({} test images), {} parameters, {:.1} s; outputs in {}",
-        summary.test_acc, summary.test_images, summary.params, summary.seconds, out.display());
+    println!(
+        "test accuracy {:.4} ({} test images), {} parameters, {:.1} s; outputs in {}",
+        summary.test_acc,
+        summary.test_images,
+        summary.params,
+        summary.seconds,
+        out.display()
+    );
     Ok(())
 }
 
@@ -92,7 +100,13 @@ pub fn train_fixed(cfg: &Config, arch: &Arch, out: &Path) -> Result<TrainSummary
             right += correct(&logits, &y)?;
             seen += batch.n;
             bar.inc(1);
-            bar.set_message(format!("epoch {}/{} lr {lr:.4} loss {:.3} acc {:.3}", epoch + 1, t.epochs, loss_sum / seen as f64, right as f64 / seen as f64));
+            bar.set_message(format!(
+                "epoch {}/{} lr {lr:.4} loss {:.3} acc {:.3}",
+                epoch + 1,
+                t.epochs,
+                loss_sum / seen as f64,
+                right as f64 / seen as f64
+            ));
         }
         let valid_acc = evaluate(&net, arch, &valid, t.eval_batch_size, &device)?;
         rows.push(vec![
@@ -104,6 +118,22 @@ pub fn train_fixed(cfg: &Config, arch: &Arch, out: &Path) -> Result<TrainSummary
             format!("{:.3}", t0.elapsed().as_secs_f64()),
         ]);
         write_csv(&out.join("metrics.csv"), &METRICS_HEADER, &rows)?;
+        let line = format!(
+            "epoch {}/{}: {}",
+            epoch + 1,
+            t.epochs,
+            METRICS_HEADER[1..]
+                .iter()
+                .zip(&rows[epoch][1..])
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if bar.is_hidden() {
+            eprintln!("{line}")
+        } else {
+            bar.println(line)
+        }
     }
     bar.finish_and_clear();
     let test_acc = evaluate(&net, arch, &test, t.eval_batch_size, &device)?.unwrap_or(f64::NAN);
@@ -124,7 +154,13 @@ pub fn train_fixed(cfg: &Config, arch: &Arch, out: &Path) -> Result<TrainSummary
 }
 
 /// Accuracy of `arch` on a whole dataset with running BatchNorm statistics; `None` when it is empty.
-pub fn evaluate(net: &MicroNet, arch: &Arch, data: &Arc<Dataset>, batch_size: usize, device: &Device) -> Result<Option<f64>> {
+pub fn evaluate(
+    net: &MicroNet,
+    arch: &Arch,
+    data: &Arc<Dataset>,
+    batch_size: usize,
+    device: &Device,
+) -> Result<Option<f64>> {
     if data.is_empty() {
         return Ok(None);
     }

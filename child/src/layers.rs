@@ -57,10 +57,7 @@ pub fn subsample(x: &Tensor, offset: usize) -> Result<Tensor> {
     let x = if h % 2 == 1 { x.pad_with_zeros(2, 0, 1)? } else { x.clone() };
     let x = if w % 2 == 1 { x.pad_with_zeros(3, 0, 1)? } else { x };
     let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
-    x.reshape((n, c, h2, 2, w2, 2))?
-        .narrow(3, offset, 1)?
-        .narrow(5, offset, 1)?
-        .reshape((n, c, h2, w2))
+    x.reshape((n, c, h2, 2, w2, 2))?.narrow(3, offset, 1)?.narrow(5, offset, 1)?.reshape((n, c, h2, w2))
 }
 
 /// Two stacked ReLU - depthwise KxK - pointwise 1x1 - BN blocks.
@@ -135,7 +132,10 @@ pub struct ReluConvBn {
 
 impl ReluConvBn {
     pub fn new(c_in: usize, c_out: usize, init: Init) -> Result<Self> {
-        Ok(ReluConvBn { conv: init.he_normal("conv", &[c_out, c_in], c_in)?, bn: BatchNorm::new(c_out, init.pp("bn"))? })
+        Ok(ReluConvBn {
+            conv: init.he_normal("conv", &[c_out, c_in], c_in)?,
+            bn: BatchNorm::new(c_out, init.pp("bn"))?,
+        })
     }
 
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {

@@ -122,7 +122,15 @@ struct CellNet {
 }
 
 impl CellNet {
-    fn new(in0: (usize, usize), in1: (usize, usize), c: usize, lvl: usize, nodes: usize, only: Option<&Cell>, init: Init) -> Result<Self> {
+    fn new(
+        in0: (usize, usize),
+        in1: (usize, usize),
+        c: usize,
+        lvl: usize,
+        nodes: usize,
+        only: Option<&Cell>,
+        init: Init,
+    ) -> Result<Self> {
         let pre0 = Calibrate::new(in0.0, in0.1, c, lvl, init.pp("pre0"))?;
         let pre1 = Calibrate::new(in1.0, in1.1, c, lvl, init.pp("pre1"))?;
         let node_banks = (0..nodes)
@@ -183,7 +191,11 @@ impl MicroNet {
         if let Weights::Fixed(arch) = weights {
             for cell in [&arch.normal, &arch.reduce] {
                 if cell.nodes.len() != shape.nodes {
-                    candle_core::bail!("architecture has {} nodes per cell, the network {}", cell.nodes.len(), shape.nodes);
+                    candle_core::bail!(
+                        "architecture has {} nodes per cell, the network {}",
+                        cell.nodes.len(),
+                        shape.nodes
+                    );
                 }
             }
         }
@@ -204,7 +216,8 @@ impl MicroNet {
                 Weights::Shared => None,
                 Weights::Fixed(a) => Some(if reduction { &a.reduce } else { &a.normal }),
             };
-            let cell = CellNet::new(prev[0], prev[1], c_cur, level, shape.nodes, only, init.pp(format!("cell{layer}")))?;
+            let cell =
+                CellNet::new(prev[0], prev[1], c_cur, level, shape.nodes, only, init.pp(format!("cell{layer}")))?;
             layers.push((reduce, cell));
             prev = [prev[1], (c_cur, level)];
         }

@@ -44,11 +44,16 @@ impl ParamStore {
         let loaded = candle_core::safetensors::load(path, &Device::Cpu)?;
         let all = self.names.iter().zip(&self.vars).chain(self.buffer_names.iter().zip(&self.buffers));
         for (name, var) in all {
-            let t = loaded.get(name).ok_or_else(|| {
-                candle_core::Error::Msg(format!("{}: tensor `{name}` is missing", path.display()))
-            })?;
+            let t = loaded
+                .get(name)
+                .ok_or_else(|| candle_core::Error::Msg(format!("{}: tensor `{name}` is missing", path.display())))?;
             if t.dims() != var.dims() {
-                candle_core::bail!("{}: tensor `{name}` has shape {:?}, expected {:?}", path.display(), t.dims(), var.dims());
+                candle_core::bail!(
+                    "{}: tensor `{name}` has shape {:?}, expected {:?}",
+                    path.display(),
+                    t.dims(),
+                    var.dims()
+                );
             }
             var.set(&t.to_device(var.device())?)?;
         }
@@ -123,7 +128,12 @@ impl Init<'_> {
         let std = (2.0 / fan_in as f64).sqrt();
         let n: usize = shape.iter().product();
         let mut rng = self.rng.borrow_mut();
-        let values = (0..n).map(|_| { let z: f64 = StandardNormal.sample(&mut *rng); (z * std) as f32 }).collect();
+        let values = (0..n)
+            .map(|_| {
+                let z: f64 = StandardNormal.sample(&mut *rng);
+                (z * std) as f32
+            })
+            .collect();
         drop(rng);
         self.add_var(name, values, shape)
     }

@@ -26,7 +26,8 @@ impl SgdNesterov {
     pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
         for (var, buf) in self.vars.iter().zip(self.momentum_buf.iter_mut()) {
             let Some(grad) = grads.get(var.as_tensor()) else { continue };
-            let mut g = if self.weight_decay != 0.0 { (grad + (var.as_tensor() * self.weight_decay)?)? } else { grad.clone() };
+            let mut g =
+                if self.weight_decay != 0.0 { (grad + (var.as_tensor() * self.weight_decay)?)? } else { grad.clone() };
             if self.momentum != 0.0 {
                 let b = match buf.take() {
                     Some(b) => ((b * self.momentum)? + &g)?,
@@ -133,7 +134,8 @@ mod tests {
             opt.step(&loss.backward()?, 0.1)?;
         }
         let v = w.as_tensor().to_vec1::<f32>()?;
-        let expect = [1.0 - 0.1 * 1.9 * 0.51 - 0.1 * (1.009031 + 0.9 * 1.468031), -2.0912 - 0.1 * (-0.020912 + 0.9 * 0.411088)];
+        let expect =
+            [1.0 - 0.1 * 1.9 * 0.51 - 0.1 * (1.009031 + 0.9 * 1.468031), -2.0912 - 0.1 * (-0.020912 + 0.9 * 0.411088)];
         for (a, b) in v.iter().zip(expect) {
             assert!((*a as f64 - b).abs() < 1e-5, "{v:?} vs {expect:?}");
         }

@@ -3,9 +3,7 @@
 //! (`cargo test --release -p enas-child --test ops -- --ignored --nocapture bench_ops`).
 
 use candle_core::{DType, Device, Result, Tensor, Var};
-use enas_child::ops::{
-    avg_pool3x3, batch_norm_eval, batch_norm_train, depthwise_conv2d, max_pool3x3,
-};
+use enas_child::ops::{avg_pool3x3, batch_norm_eval, batch_norm_train, depthwise_conv2d, max_pool3x3};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -63,7 +61,7 @@ fn grad_check(f: &dyn Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor], h: f32
         let g = to_vec(grads.get(v).expect("missing gradient"));
         let base = to_vec(&inputs[k]);
         for i in 0..base.len() {
-            let mut loss_at = |delta: f32| {
+            let loss_at = |delta: f32| {
                 let mut p = base.clone();
                 p[i] += delta;
                 let mut args = inputs.to_vec();
@@ -144,8 +142,7 @@ fn slow_batch_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Resul
     let xc = x.broadcast_sub(&mean)?;
     let var = xc.sqr()?.mean_keepdim(0)?.mean_keepdim(2)?.mean_keepdim(3)?;
     let xhat = xc.broadcast_div(&(var + eps)?.sqrt()?)?;
-    xhat.broadcast_mul(&gamma.reshape((1, c, 1, 1))?)?
-        .broadcast_add(&beta.reshape((1, c, 1, 1))?)
+    xhat.broadcast_mul(&gamma.reshape((1, c, 1, 1))?)?.broadcast_add(&beta.reshape((1, c, 1, 1))?)
 }
 
 fn slow_depthwise(x: &Tensor, w: &Tensor, p: usize) -> Result<Tensor> {
@@ -178,7 +175,7 @@ fn depthwise_grad_check() {
 #[test]
 fn batch_norm_grad_check() {
     let f = |a: &[Tensor]| Ok(batch_norm_train(&a[0], &a[1], &a[2], 1e-5)?.0);
-    let gamma = (uniform(&[3], 11) * 0.5 + 1.0).unwrap();
+    let gamma = uniform(&[3], 11).affine(0.5, 1.0).unwrap();
     let inputs = [uniform(&[2, 3, 5, 7], 10), gamma, uniform(&[3], 12)];
     grad_check(&f, &inputs, 1e-2, 5e-3);
 }
@@ -242,7 +239,7 @@ fn batch_norm_matches_composition() {
         let f = |a: &[Tensor]| Ok(batch_norm_train(&a[0], &a[1], &a[2], 1e-5)?.0);
         let s = |a: &[Tensor]| slow_batch_norm(&a[0], &a[1], &a[2], 1e-5);
         // Shifted, scaled input: the statistics must not lose precision to the offset.
-        let x = (uniform(&shape, seed) * 3.0 + 5.0).unwrap();
+        let x = uniform(&shape, seed).affine(3.0, 5.0).unwrap();
         let inputs = [x.clone(), uniform(&[c], seed + 1), uniform(&[c], seed + 2)];
         compare(&f, &s, &inputs, 2e-4);
 
@@ -327,7 +324,11 @@ fn bench_ops() {
     let cases: Vec<(&str, Op, Op)> = vec![
         ("depthwise3x3", Box::new(|| depthwise_conv2d(xt, w3t, 1)), Box::new(|| slow_depthwise(xt, w3t, 1))),
         ("depthwise5x5", Box::new(|| depthwise_conv2d(xt, w5t, 2)), Box::new(|| slow_depthwise(xt, w5t, 2))),
-        ("batchnorm", Box::new(|| Ok(batch_norm_train(xt, gt, bt, 1e-5)?.0)), Box::new(|| slow_batch_norm(xt, gt, bt, 1e-5))),
+        (
+            "batchnorm",
+            Box::new(|| Ok(batch_norm_train(xt, gt, bt, 1e-5)?.0)),
+            Box::new(|| slow_batch_norm(xt, gt, bt, 1e-5)),
+        ),
         ("max_pool3x3", Box::new(|| max_pool3x3(xt)), Box::new(|| slow_max_pool(xt))),
         ("avg_pool3x3", Box::new(|| avg_pool3x3(xt)), Box::new(|| slow_avg_pool(xt))),
     ];
@@ -338,6 +339,8 @@ fn bench_ops() {
         let fwd_fast = time_ms(10, || drop(fast().unwrap()));
         let fb_fast = time_ms(10, || drop(run(fast)));
         let fb_slow = time_ms(3, || drop(run(slow)));
-        println!("{name:14} custom fwd {fwd_fast:7.2} ms  fwd+bwd {fb_fast:7.2} ms | composition fwd+bwd {fb_slow:8.2} ms");
+        println!(
+            "{name:14} custom fwd {fwd_fast:7.2} ms  fwd+bwd {fb_fast:7.2} ms | composition fwd+bwd {fb_slow:8.2} ms"
+        );
     }
 }

@@ -42,15 +42,7 @@ impl fmt::Display for Cell {
             if i > 0 {
                 f.write_str(" ")?;
             }
-            write!(
-                f,
-                "n{}={}({})+{}({})",
-                i + 2,
-                n.x.op,
-                n.x.input,
-                n.y.op,
-                n.y.input
-            )?;
+            write!(f, "n{}={}({})+{}({})", i + 2, n.x.op, n.x.input, n.y.op, n.y.input)?;
         }
         Ok(())
     }

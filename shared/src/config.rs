@@ -63,11 +63,7 @@ pub struct ChildConfig {
 
 impl Default for ChildConfig {
     fn default() -> Self {
-        ChildConfig {
-            layers: 6,
-            channels: 20,
-            nodes: 5,
-        }
+        ChildConfig { layers: 6, channels: 20, nodes: 5 }
     }
 }
 
@@ -126,31 +122,29 @@ impl Config {
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config> {
         let (origin, mut value) = match path {
             Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).map_err(|e| Error::io("reading config", p, e))?;
+                let text = std::fs::read_to_string(p).map_err(|e| Error::io("reading config", p, e))?;
                 let origin = p.display().to_string();
-                let value: Value = serde_yaml::from_str(&text).map_err(|e| Error::Config {
-                    origin: origin.clone(),
-                    msg: e.to_string(),
-                })?;
-                (
-                    origin,
-                    if value.is_null() {
-                        Value::Mapping(Default::default())
-                    } else {
-                        value
-                    },
-                )
+                let cfg_err = |e: serde_yaml::Error| Error::Config { origin: origin.clone(), msg: e.to_string() };
+                // Parse the file on its own first, so errors carry its line numbers and key paths.
+                let value: Value = serde_yaml::from_str(&text).map_err(cfg_err)?;
+                if value.is_null() {
+                    (origin, Value::Mapping(Default::default()))
+                } else {
+                    serde_yaml::from_str::<Config>(&text).map_err(cfg_err)?;
+                    (origin, value)
+                }
             }
             None => ("(defaults)".to_string(), Value::Mapping(Default::default())),
         };
         for o in overrides {
             apply_override(&mut value, o)?;
+            serde_yaml::from_value::<Config>(value.clone())
+                .map_err(|e| Error::Config { origin: format!("--set {o}"), msg: e.to_string() })?;
         }
-        let cfg: Config = serde_yaml::from_value(value).map_err(|e| Error::Config {
-            origin: origin.clone(),
-            msg: e.to_string(),
-        })?;
+        let cfg: Config =
+            serde_yaml::from_value(value).map_err(|e| Error::Config { origin: origin.clone(), msg: e.to_string() })?;
+        let origin =
+            if overrides.is_empty() { origin } else { format!("{origin} with --set {}", overrides.join(" --set ")) };
         cfg.validate(&origin)?;
         Ok(cfg)
     }
@@ -162,17 +156,12 @@ impl Config {
 
     /// Range checks; the message names the key and what was expected.
     pub fn validate(&self, origin: &str) -> Result<()> {
-        let bad = |key: &str, msg: String| {
-            Err(Error::Config {
-                origin: origin.to_string(),
-                msg: format!("{key}: {msg}"),
-            })
-        };
+        let bad =
+            |key: &str, msg: String| Err(Error::Config { origin: origin.to_string(), msg: format!("{key}: {msg}") });
         if self.device == DeviceKind::Cuda {
             return bad(
                 "device",
-                "`cuda` needs the `cuda` cargo feature, which this build does not have; use `cpu`"
-                    .into(),
+                "`cuda` needs the `cuda` cargo feature, which this build does not have; use `cpu`".into(),
             );
         }
         for (key, v) in [
@@ -189,47 +178,29 @@ impl Config {
                 return bad(key, "must be at least 1, got 0".into());
             }
         }
-        for (key, c) in [
-            ("child.channels", self.child.channels),
-            ("train.channels", self.train.channels),
-        ] {
+        for (key, c) in [("child.channels", self.child.channels), ("train.channels", self.train.channels)] {
             if c < 2 {
-                return bad(key, format!("must be at least 2 (a factorized reduction splits channels in two), got {c}"));
+                return bad(
+                    key,
+                    format!("must be at least 2 (a factorized reduction splits channels in two), got {c}"),
+                );
             }
         }
         let t = &self.train;
         if !(t.lr_max > 0.0 && t.lr_max.is_finite()) {
-            return bad(
-                "train.lr_max",
-                format!("must be a positive number, got {}", t.lr_max),
-            );
+            return bad("train.lr_max", format!("must be a positive number, got {}", t.lr_max));
         }
         if !(t.lr_min >= 0.0 && t.lr_min <= t.lr_max) {
-            return bad(
-                "train.lr_min",
-                format!(
-                    "must be in [0, train.lr_max = {}], got {}",
-                    t.lr_max, t.lr_min
-                ),
-            );
+            return bad("train.lr_min", format!("must be in [0, train.lr_max = {}], got {}", t.lr_max, t.lr_min));
         }
         if !(0.0..1.0).contains(&t.momentum) {
-            return bad(
-                "train.momentum",
-                format!("must be in [0, 1), got {}", t.momentum),
-            );
+            return bad("train.momentum", format!("must be in [0, 1), got {}", t.momentum));
         }
         if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
-            return bad(
-                "train.weight_decay",
-                format!("must be >= 0, got {}", t.weight_decay),
-            );
+            return bad("train.weight_decay", format!("must be >= 0, got {}", t.weight_decay));
         }
         if !(t.grad_clip >= 0.0 && t.grad_clip.is_finite()) {
-            return bad(
-                "train.grad_clip",
-                format!("must be >= 0 (0 disables clipping), got {}", t.grad_clip),
-            );
+            return bad("train.grad_clip", format!("must be >= 0 (0 disables clipping), got {}", t.grad_clip));
         }
         self.data.validate(origin)?;
         Ok(())
@@ -240,13 +211,9 @@ impl Config {
 /// (checked against the defaults), the value is read as a YAML scalar (`6`, `0.1`, `true`, `cpu`).
 pub fn apply_override(root: &mut Value, text: &str) -> Result<()> {
     let origin = format!("--set {text}");
-    let err = |msg: String| Error::Config {
-        origin: origin.clone(),
-        msg,
-    };
-    let (key, raw) = text
-        .split_once('=')
-        .ok_or_else(|| err("expected `section.key=value`, e.g. `child.layers=6`".into()))?;
+    let err = |msg: String| Error::Config { origin: origin.clone(), msg };
+    let (key, raw) =
+        text.split_once('=').ok_or_else(|| err("expected `section.key=value`, e.g. `child.layers=6`".into()))?;
     let path: Vec<&str> = key.trim().split('.').collect();
     let defaults = serde_yaml::to_value(Config::default()).expect("defaults serialise");
     let mut known = &defaults;
@@ -255,21 +222,12 @@ pub fn apply_override(root: &mut Value, text: &str) -> Result<()> {
             let parent = path[..i].join(".");
             let keys = known
                 .as_mapping()
-                .map(|m| {
-                    m.keys()
-                        .filter_map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
+                .map(|m| m.keys().filter_map(|k| k.as_str()).collect::<Vec<_>>().join(", "))
                 .unwrap_or_default();
             err(format!(
                 "unknown key `{}`{}; known keys there: {keys}",
                 key.trim(),
-                if parent.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (under `{parent}`)")
-                }
+                if parent.is_empty() { String::new() } else { format!(" (under `{parent}`)") }
             ))
         })?;
     }
@@ -280,25 +238,21 @@ pub fn apply_override(root: &mut Value, text: &str) -> Result<()> {
             key.trim()
         )));
     }
-    let value: Value = serde_yaml::from_str(raw.trim())
-        .map_err(|e| err(format!("value `{raw}` is not YAML: {e}")))?;
+    let value: Value = serde_yaml::from_str(raw.trim()).map_err(|e| err(format!("value `{raw}` is not YAML: {e}")))?;
     let mut node = root;
     for part in &path[..path.len() - 1] {
         if !node.is_mapping() {
             *node = Value::Mapping(Default::default());
         }
         let map = node.as_mapping_mut().expect("just made a mapping");
-        node = map
-            .entry(Value::from(*part))
-            .or_insert_with(|| Value::Mapping(Default::default()));
+        node = map.entry(Value::from(*part)).or_insert_with(|| Value::Mapping(Default::default()));
     }
     if !node.is_mapping() {
         *node = Value::Mapping(Default::default());
     }
-    node.as_mapping_mut().expect("just made a mapping").insert(
-        Value::from(*path.last().expect("split gives one part")),
-        value,
-    );
+    node.as_mapping_mut()
+        .expect("just made a mapping")
+        .insert(Value::from(*path.last().expect("split gives one part")), value);
     Ok(())
 }
 
@@ -308,45 +262,21 @@ mod tests {
 
     #[test]
     fn overrides_set_nested_keys_and_reject_unknown_ones() {
-        let cfg = Config::load(
-            None,
-            &[
-                "child.layers=3".into(),
-                "train.lr_max=0.1".into(),
-                "seed=7".into(),
-            ],
-        )
-        .unwrap();
+        let cfg = Config::load(None, &["child.layers=3".into(), "train.lr_max=0.1".into(), "seed=7".into()]).unwrap();
         assert_eq!((cfg.child.layers, cfg.train.lr_max, cfg.seed), (3, 0.1, 7));
-        let err = Config::load(None, &["child.layer=3".into()])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("child.layer") && err.contains("layers"),
-            "{err}"
-        );
-        let err = Config::load(None, &["child.layers=three".into()])
-            .unwrap_err()
-            .to_string();
+        let err = Config::load(None, &["child.layer=3".into()]).unwrap_err().to_string();
+        assert!(err.contains("child.layer") && err.contains("layers"), "{err}");
+        let err = Config::load(None, &["child.layers=three".into()]).unwrap_err().to_string();
         assert!(err.contains("--set child.layers=three"), "{err}");
-        let err = Config::load(None, &["child".into()])
-            .unwrap_err()
-            .to_string();
+        let err = Config::load(None, &["child".into()]).unwrap_err().to_string();
         assert!(err.contains("section.key=value"), "{err}");
     }
 
     #[test]
     fn validation_names_the_key() {
-        let err = Config::load(None, &["train.momentum=1.5".into()])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("train.momentum") && err.contains("1.5"),
-            "{err}"
-        );
-        let err = Config::load(None, &["child.nodes=0".into()])
-            .unwrap_err()
-            .to_string();
+        let err = Config::load(None, &["train.momentum=1.5".into()]).unwrap_err().to_string();
+        assert!(err.contains("train.momentum") && err.contains("1.5"), "{err}");
+        let err = Config::load(None, &["child.nodes=0".into()]).unwrap_err().to_string();
         assert!(err.contains("child.nodes"), "{err}");
     }
 }

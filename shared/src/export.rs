@@ -16,13 +16,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
-    tmp.write_all(bytes)
-        .map_err(|e| Error::io("writing", tmp.path().to_path_buf(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("syncing", tmp.path().to_path_buf(), e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("renaming into", path, e.error))?;
+    tmp.write_all(bytes).map_err(|e| Error::io("writing", tmp.path().to_path_buf(), e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io("syncing", tmp.path().to_path_buf(), e))?;
+    tmp.persist(path).map_err(|e| Error::io("renaming into", path, e.error))?;
     Ok(())
 }
 
@@ -33,26 +29,17 @@ where
     R::Item: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let csv_err = |source| Error::Csv {
-        path: path.to_path_buf(),
-        source,
-    };
+    let csv_err = |source| Error::Csv { path: path.to_path_buf(), source };
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header).map_err(csv_err)?;
     for row in rows {
         let row: Vec<S> = row.into_iter().collect();
         if row.len() != header.len() {
-            return Err(Error::format(
-                path,
-                format!("row has {} fields, header has {}", row.len(), header.len()),
-            ));
+            return Err(Error::format(path, format!("row has {} fields, header has {}", row.len(), header.len())));
         }
-        w.write_record(row.iter().map(|s| s.as_ref()))
-            .map_err(csv_err)?;
+        w.write_record(row.iter().map(|s| s.as_ref())).map_err(csv_err)?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| Error::io("writing CSV", path, e.into_error()))?;
+    let bytes = w.into_inner().map_err(|e| Error::io("writing CSV", path, e.into_error()))?;
     atomic_write(path, &bytes)
 }
 

@@ -74,11 +74,9 @@ impl OpKind {
     /// Kernel size of the op's spatial convolution or pooling window, if it has one.
     pub fn kernel(self) -> Option<usize> {
         match self {
-            OpKind::SepConv3x3
-            | OpKind::AvgPool3x3
-            | OpKind::MaxPool3x3
-            | OpKind::DilConv3x3
-            | OpKind::NorConv3x3 => Some(3),
+            OpKind::SepConv3x3 | OpKind::AvgPool3x3 | OpKind::MaxPool3x3 | OpKind::DilConv3x3 | OpKind::NorConv3x3 => {
+                Some(3)
+            }
             OpKind::SepConv5x5 | OpKind::DilConv5x5 => Some(5),
             OpKind::NorConv1x1 => Some(1),
             OpKind::Identity | OpKind::Zero => None,
@@ -98,16 +96,10 @@ impl FromStr for OpKind {
         if s == "skip_connect" {
             return Ok(OpKind::Identity);
         }
-        OpKind::ALL
-            .into_iter()
-            .find(|op| op.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = OpKind::ALL.iter().map(|op| op.name()).collect();
-                crate::Error::Arch(format!(
-                    "unknown op `{s}`; expected one of {}",
-                    names.join(", ")
-                ))
-            })
+        OpKind::ALL.into_iter().find(|op| op.name() == s).ok_or_else(|| {
+            let names: Vec<_> = OpKind::ALL.iter().map(|op| op.name()).collect();
+            crate::Error::Arch(format!("unknown op `{s}`; expected one of {}", names.join(", ")))
+        })
     }
 }
 
@@ -125,9 +117,6 @@ mod tests {
         }
         assert_eq!("skip_connect".parse::<OpKind>().unwrap(), OpKind::Identity);
         let err = "conv_7x7".parse::<OpKind>().unwrap_err().to_string();
-        assert!(
-            err.contains("conv_7x7") && err.contains("sep_conv_3x3"),
-            "{err}"
-        );
+        assert!(err.contains("conv_7x7") && err.contains("sep_conv_3x3"), "{err}");
     }
 }

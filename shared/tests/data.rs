@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use enas_shared::data::{
-    batches, channel_stats, cifar10, load_splits, mnist, num_batches, optdigits, synthetic,
-    DataConfig, Dataset, LoaderOptions,
+    batches, channel_stats, cifar10, load_splits, mnist, num_batches, optdigits, synthetic, DataConfig, Dataset,
+    LoaderOptions,
 };
 
 /// The real-data folder (`ENAS_DATA_DIR`, else `../shared/data` beside the workspace), or `None`
@@ -14,28 +14,19 @@ use enas_shared::data::{
 fn real_data(sub: &str) -> Option<PathBuf> {
     let root = std::env::var_os("ENAS_DATA_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))
-        });
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data")));
     let dir = root.join(sub);
     if dir.is_dir() {
         return Some(dir);
     }
     let why = format!("real data folder {} is missing", dir.display());
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{why} (CI=true requires it)"
-    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why} (CI=true requires it)");
     eprintln!("skipping: {why}; set ENAS_DATA_DIR to run this test");
     None
 }
 
 fn cfg(spec: String, valid_size: usize) -> DataConfig {
-    DataConfig {
-        spec,
-        valid_size,
-        ..DataConfig::default()
-    }
+    DataConfig { spec, valid_size, ..DataConfig::default() }
 }
 
 /// Asserts every channel of `d` has mean ~0 and std ~1.
@@ -60,21 +51,12 @@ fn mnist_t10k_only_holds_out_test() {
     let raw = mnist::load(&dir).unwrap();
     assert_eq!(raw.train.len(), 10_000);
     assert!(raw.test.is_none());
-    assert_eq!(
-        (raw.train.channels, raw.train.height, raw.train.width),
-        (1, 28, 28)
-    );
+    assert_eq!((raw.train.channels, raw.train.height, raw.train.width), (1, 28, 28));
     assert!(raw.train.images.iter().all(|v| (0.0..=1.0).contains(v)));
-    let c = DataConfig {
-        test_size: 2000,
-        ..cfg(format!("mnist:{}", dir.display()), 1000)
-    };
+    let c = DataConfig { test_size: 2000, ..cfg(format!("mnist:{}", dir.display()), 1000) };
     let s = load_splits(&c).unwrap();
     assert_eq!(s.train.len() + s.valid.len(), 8000);
-    assert_eq!(
-        (s.train.len(), s.valid.len(), s.test.len()),
-        (7000, 1000, 2000)
-    );
+    assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (7000, 1000, 2000));
     for d in [&s.train, &s.valid, &s.test] {
         assert_labels(d);
     }
@@ -92,15 +74,9 @@ fn optdigits_train_and_test_files() {
     let raw = optdigits::load(&dir).unwrap();
     assert_eq!(raw.train.len(), 3823);
     assert_eq!(raw.test.as_ref().unwrap().len(), 1797);
-    assert_eq!(
-        (raw.train.channels, raw.train.height, raw.train.width),
-        (1, 8, 8)
-    );
+    assert_eq!((raw.train.channels, raw.train.height, raw.train.width), (1, 8, 8));
     let s = load_splits(&cfg(format!("optdigits:{}", dir.display()), 500)).unwrap();
-    assert_eq!(
-        (s.train.len(), s.valid.len(), s.test.len()),
-        (3323, 500, 1797)
-    );
+    assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (3323, 500, 1797));
     for d in [&s.train, &s.valid, &s.test] {
         assert_labels(d);
     }
@@ -116,33 +92,14 @@ fn cifar10_subset_counts_and_statistics() {
     assert_eq!(raw.train.len(), 10_000);
     assert_eq!(raw.test.as_ref().unwrap().len(), 2000);
     // The README: record i has label i % 10.
-    assert!(raw
-        .train
-        .labels
-        .iter()
-        .enumerate()
-        .all(|(i, &l)| l as usize == i % 10));
+    assert!(raw.train.labels.iter().enumerate().all(|(i, &l)| l as usize == i % 10));
     let (m, s) = channel_stats(&raw.train);
-    for (c, (want_m, want_s)) in [(0.4934, 0.2460), (0.4831, 0.2441), (0.4470, 0.2616)]
-        .iter()
-        .enumerate()
-    {
-        assert!(
-            (m[c] - want_m).abs() < 2e-3,
-            "channel {c} mean {} vs README {want_m}",
-            m[c]
-        );
-        assert!(
-            (s[c] - want_s).abs() < 2e-3,
-            "channel {c} std {} vs README {want_s}",
-            s[c]
-        );
+    for (c, (want_m, want_s)) in [(0.4934, 0.2460), (0.4831, 0.2441), (0.4470, 0.2616)].iter().enumerate() {
+        assert!((m[c] - want_m).abs() < 2e-3, "channel {c} mean {} vs README {want_m}", m[c]);
+        assert!((s[c] - want_s).abs() < 2e-3, "channel {c} std {} vs README {want_s}", s[c]);
     }
     let s = load_splits(&cfg(format!("cifar10:{}", dir.display()), 0)).unwrap();
-    assert_eq!(
-        (s.train.len(), s.valid.len(), s.test.len()),
-        (10_000, 0, 2000)
-    );
+    assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (10_000, 0, 2000));
     assert_labels(&s.train);
     assert_labels(&s.test);
     assert_normalised(&s.train);
@@ -156,26 +113,15 @@ fn synthetic_splits_are_deterministic() {
     let c = DataConfig::default();
     let a = load_splits(&c).unwrap();
     let b = load_splits(&c).unwrap();
-    assert_eq!(
-        (a.train.len(), a.valid.len(), a.test.len()),
-        (4000, 1000, 1000)
-    );
+    assert_eq!((a.train.len(), a.valid.len(), a.test.len()), (4000, 1000, 1000));
     assert_eq!(a.train, b.train);
     assert_eq!(a.valid, b.valid);
     assert_eq!(a.test, b.test);
     assert_eq!((a.mean.clone(), a.std.clone()), (b.mean, b.std));
     assert_normalised(&a.train);
-    let other = load_splits(&DataConfig {
-        split_seed: 1,
-        ..c.clone()
-    })
-    .unwrap();
+    let other = load_splits(&DataConfig { split_seed: 1, ..c.clone() }).unwrap();
     assert_ne!(a.train.images, other.train.images);
-    let capped = load_splits(&DataConfig {
-        train_size: Some(100),
-        ..c
-    })
-    .unwrap();
+    let capped = load_splits(&DataConfig { train_size: Some(100), ..c }).unwrap();
     assert_eq!(capped.train.len(), 100);
 }
 
@@ -197,19 +143,13 @@ fn cifar_wrong_size_and_bad_label() {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "data_batch_1.bin", &vec![0u8; 2 * 3073 + 5]);
     let e = err_text(cifar10::load(tmp.path()));
-    assert!(
-        e.contains("data_batch_1.bin") && e.contains("6151") && e.contains("3073"),
-        "{e}"
-    );
+    assert!(e.contains("data_batch_1.bin") && e.contains("6151") && e.contains("3073"), "{e}");
 
     let mut recs = vec![1u8; 3 * 3073];
     recs[3073] = 12;
     write(tmp.path(), "data_batch_1.bin", &recs);
     let e = err_text(cifar10::load(tmp.path()));
-    assert!(
-        e.contains("data_batch_1.bin") && e.contains("record 1") && e.contains("12"),
-        "{e}"
-    );
+    assert!(e.contains("data_batch_1.bin") && e.contains("record 1") && e.contains("12"), "{e}");
 
     recs[3073] = 9;
     write(tmp.path(), "data_batch_1.bin", &recs);
@@ -225,19 +165,10 @@ fn cifar_missing_dir_or_batches() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nope");
     let e = err_text(cifar10::load(&missing));
-    assert!(
-        e.contains("nope") && e.contains("data_batch_1.bin") && e.contains("test_batch.bin"),
-        "{e}"
-    );
+    assert!(e.contains("nope") && e.contains("data_batch_1.bin") && e.contains("test_batch.bin"), "{e}");
     let e = err_text(cifar10::load(tmp.path()));
-    assert!(
-        e.contains(&tmp.path().display().to_string()) && e.contains("no data_batch"),
-        "{e}"
-    );
-    let e = err_text(load_splits(&cfg(
-        format!("cifar10:{}", missing.display()),
-        0,
-    )));
+    assert!(e.contains(&tmp.path().display().to_string()) && e.contains("no data_batch"), "{e}");
+    let e = err_text(load_splits(&cfg(format!("cifar10:{}", missing.display()), 0)));
     assert!(e.contains("nope"), "{e}");
 }
 
@@ -268,17 +199,9 @@ fn gz(bytes: &[u8]) -> Vec<u8> {
 #[test]
 fn mnist_reads_plain_and_gzipped_pairs() {
     let tmp = tempfile::tempdir().unwrap();
-    write(
-        tmp.path(),
-        "train-images-idx3-ubyte.gz",
-        &gz(&idx_images(5, 28, 28, 0x803)),
-    );
+    write(tmp.path(), "train-images-idx3-ubyte.gz", &gz(&idx_images(5, 28, 28, 0x803)));
     write(tmp.path(), "train-labels-idx1-ubyte", &idx_labels(5));
-    write(
-        tmp.path(),
-        "t10k-images-idx3-ubyte",
-        &idx_images(3, 28, 28, 0x803),
-    );
+    write(tmp.path(), "t10k-images-idx3-ubyte", &idx_images(3, 28, 28, 0x803));
     write(tmp.path(), "t10k-labels-idx1-ubyte.gz", &gz(&idx_labels(3)));
     let s = mnist::load(tmp.path()).unwrap();
     assert_eq!(s.train.len(), 5);
@@ -295,65 +218,37 @@ fn mnist_truncated_plain_and_gz_files() {
     write(tmp.path(), "t10k-images-idx3-ubyte", &full[..116]);
     let e = err_text(mnist::load(tmp.path()));
     assert!(
-        e.contains("t10k-images-idx3-ubyte")
-            && e.contains("truncated")
-            && e.contains("2368")
-            && e.contains("116"),
+        e.contains("t10k-images-idx3-ubyte") && e.contains("truncated") && e.contains("2368") && e.contains("116"),
         "{e}"
     );
     std::fs::remove_file(tmp.path().join("t10k-images-idx3-ubyte")).unwrap();
     let z = gz(&full);
     write(tmp.path(), "t10k-images-idx3-ubyte.gz", &z[..z.len() / 2]);
     let e = err_text(mnist::load(tmp.path()));
-    assert!(
-        e.contains("t10k-images-idx3-ubyte.gz") && e.contains("gzip") && e.contains("truncated"),
-        "{e}"
-    );
+    assert!(e.contains("t10k-images-idx3-ubyte.gz") && e.contains("gzip") && e.contains("truncated"), "{e}");
     // Shorter than the header itself.
     write(tmp.path(), "t10k-images-idx3-ubyte.gz", &gz(&full[..6]));
     let e = err_text(mnist::load(tmp.path()));
-    assert!(
-        e.contains("t10k-images-idx3-ubyte.gz") && e.contains("header"),
-        "{e}"
-    );
+    assert!(e.contains("t10k-images-idx3-ubyte.gz") && e.contains("header"), "{e}");
 }
 
 #[test]
 fn mnist_bad_magic_and_count_mismatch() {
     let tmp = tempfile::tempdir().unwrap();
-    write(
-        tmp.path(),
-        "t10k-images-idx3-ubyte",
-        &idx_images(3, 28, 28, 0x804),
-    );
+    write(tmp.path(), "t10k-images-idx3-ubyte", &idx_images(3, 28, 28, 0x804));
     write(tmp.path(), "t10k-labels-idx1-ubyte", &idx_labels(3));
     let e = err_text(mnist::load(tmp.path()));
-    assert!(
-        e.contains("t10k-images-idx3-ubyte")
-            && e.contains("0x00000804")
-            && e.contains("0x00000803"),
-        "{e}"
-    );
-    write(
-        tmp.path(),
-        "t10k-images-idx3-ubyte",
-        &idx_images(3, 28, 28, 0x803),
-    );
+    assert!(e.contains("t10k-images-idx3-ubyte") && e.contains("0x00000804") && e.contains("0x00000803"), "{e}");
+    write(tmp.path(), "t10k-images-idx3-ubyte", &idx_images(3, 28, 28, 0x803));
     write(tmp.path(), "t10k-labels-idx1-ubyte", &idx_labels(2));
     let e = err_text(mnist::load(tmp.path()));
-    assert!(
-        e.contains("t10k-labels-idx1-ubyte") && e.contains("2 labels") && e.contains("3 images"),
-        "{e}"
-    );
+    assert!(e.contains("t10k-labels-idx1-ubyte") && e.contains("2 labels") && e.contains("3 images"), "{e}");
     std::fs::remove_file(tmp.path().join("t10k-labels-idx1-ubyte")).unwrap();
     let e = err_text(mnist::load(tmp.path()));
     assert!(e.contains("t10k-labels-idx1-ubyte"), "{e}");
     let empty = tempfile::tempdir().unwrap();
     let e = err_text(mnist::load(empty.path()));
-    assert!(
-        e.contains("no IDX files") && e.contains("t10k-images-idx3-ubyte"),
-        "{e}"
-    );
+    assert!(e.contains("no IDX files") && e.contains("t10k-images-idx3-ubyte"), "{e}");
 }
 
 #[test]
@@ -361,45 +256,17 @@ fn optdigits_bad_rows() {
     let tmp = tempfile::tempdir().unwrap();
     let good = format!("{},3\n", vec!["16"; 64].join(","));
     let short = format!("{},3\n", vec!["1"; 63].join(","));
-    write(
-        tmp.path(),
-        "optdigits.tra",
-        format!("{good}{good}{short}").as_bytes(),
-    );
+    write(tmp.path(), "optdigits.tra", format!("{good}{good}{short}").as_bytes());
     let e = err_text(optdigits::load(tmp.path()));
-    assert!(
-        e.contains("optdigits.tra")
-            && e.contains("line 3")
-            && e.contains("64 fields")
-            && e.contains("65"),
-        "{e}"
-    );
+    assert!(e.contains("optdigits.tra") && e.contains("line 3") && e.contains("64 fields") && e.contains("65"), "{e}");
     let big = format!("{},17,4\n", vec!["0"; 63].join(","));
-    write(
-        tmp.path(),
-        "optdigits.tra",
-        format!("{good}{big}").as_bytes(),
-    );
+    write(tmp.path(), "optdigits.tra", format!("{good}{big}").as_bytes());
     let e = err_text(optdigits::load(tmp.path()));
-    assert!(
-        e.contains("line 2") && e.contains("\"17\"") && e.contains("0-16"),
-        "{e}"
-    );
-    write(
-        tmp.path(),
-        "optdigits.tra",
-        format!("{good}\n{good}").as_bytes(),
-    );
-    write(
-        tmp.path(),
-        "optdigits.tes",
-        format!("{},x\n", vec!["0"; 64].join(",")).as_bytes(),
-    );
+    assert!(e.contains("line 2") && e.contains("\"17\"") && e.contains("0-16"), "{e}");
+    write(tmp.path(), "optdigits.tra", format!("{good}\n{good}").as_bytes());
+    write(tmp.path(), "optdigits.tes", format!("{},x\n", vec!["0"; 64].join(",")).as_bytes());
     let e = err_text(optdigits::load(tmp.path()));
-    assert!(
-        e.contains("optdigits.tes") && e.contains("line 1") && e.contains("label"),
-        "{e}"
-    );
+    assert!(e.contains("optdigits.tes") && e.contains("line 1") && e.contains("label"), "{e}");
     std::fs::remove_file(tmp.path().join("optdigits.tes")).unwrap();
     let s = optdigits::load(tmp.path()).unwrap();
     assert_eq!((s.train.len(), s.train.images[0]), (2, 1.0));
@@ -409,12 +276,7 @@ fn optdigits_bad_rows() {
 // Loader.
 
 fn opts(batch_size: usize, shuffle: bool, augment: bool, drop_last: bool) -> LoaderOptions {
-    LoaderOptions {
-        batch_size,
-        shuffle,
-        augment,
-        drop_last,
-    }
+    LoaderOptions { batch_size, shuffle, augment, drop_last }
 }
 
 /// A set whose image i is filled with the value i (so a batch says which images it holds).
@@ -430,10 +292,7 @@ fn indexed(n: usize) -> Arc<Dataset> {
 }
 
 fn flat(b: &enas_shared::data::Batch) -> (Vec<f32>, Vec<u32>) {
-    (
-        b.x.flatten_all().unwrap().to_vec1().unwrap(),
-        b.y.to_vec1().unwrap(),
-    )
+    (b.x.flatten_all().unwrap().to_vec1().unwrap(), b.y.to_vec1().unwrap())
 }
 
 #[test]
@@ -490,9 +349,7 @@ fn dropping_early_stops_the_thread() {
         drop(it);
         tx.send(t.elapsed()).unwrap();
     });
-    let took = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("dropping the loader hung");
+    let took = rx.recv_timeout(Duration::from_secs(20)).expect("dropping the loader hung");
     assert!(took < Duration::from_secs(20));
     // A never-consumed iterator drops cleanly too.
     drop(batches(indexed(100), opts(1, false, false, false), 0));
@@ -511,11 +368,7 @@ fn augment_changes_images_but_not_shapes() {
         let ((px, py), (ax, ay)) = (flat(p), flat(a));
         assert_eq!(py, ay);
         assert_eq!(ax, flat(a2).0, "same seed, same augmentation");
-        changed += px
-            .chunks(3072)
-            .zip(ax.chunks(3072))
-            .filter(|(u, v)| u != v)
-            .count();
+        changed += px.chunks(3072).zip(ax.chunks(3072)).filter(|(u, v)| u != v).count();
         // Crops only move pixels or pad with zeros: every value comes from the source or is 0.
         for (u, v) in px.chunks(3072).zip(ax.chunks(3072)) {
             assert!(v.iter().all(|x| *x == 0.0 || u.contains(x)));

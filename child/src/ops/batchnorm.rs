@@ -157,13 +157,7 @@ impl CustomOp2 for BnBwdReduce {
         "batch_norm_bwd_reduce"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, c, h, w) = nchw(l1, self.name())?;
         if l1.dims() != l2.dims() {
             bail!("{}: x {:?} vs grad {:?}", self.name(), l1.dims(), l2.dims());

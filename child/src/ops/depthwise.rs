@@ -1,34 +1,13 @@
 //! Depthwise 2-d convolution (PyTorch `conv2d(x, w, padding=p, groups=C)` with `w` of shape
 //! `(C, 1, KH, KW)`, stride 1, no bias) and its backward kernels, one `(n, c)` plane at a time.
 
-use super::par::{f32_slice, for_each_plane, nchw};
+use super::par::{f32_slice, for_each_plane, has_simd, madd, nchw, pad_into};
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
-
-/// Copies an `sh x sw` plane into a zeroed `? x dw` plane at offset `(off_r, off_c)` (offsets
-/// may be negative: the source is then cropped).
-fn pad_into(dst: &mut [f32], dw: usize, src: &[f32], sw: usize, (off_r, off_c): (isize, isize)) {
-    dst.fill(0.0);
-    let dh = dst.len() / dw;
-    let sh = src.len() / sw;
-    let c0 = (-off_c).max(0) as usize; // first source column that lands inside
-    let c1 = sw.min((dw as isize - off_c).max(0) as usize);
-    if c0 >= c1 {
-        return;
-    }
-    for r in 0..sh {
-        let dr = r as isize + off_r;
-        if dr < 0 || dr >= dh as isize {
-            continue;
-        }
-        let d0 = (c0 as isize + off_c) as usize;
-        let dst_row = &mut dst[dr as usize * dw + d0..dr as usize * dw + d0 + (c1 - c0)];
-        dst_row.copy_from_slice(&src[r * sw + c0..r * sw + c1]);
-    }
-}
 
 /// `L` consecutive outputs of row `i` of a valid correlation, accumulated in registers.
 #[inline(always)]
-fn corr_chunk<const L: usize>(
+#[allow(clippy::too_many_arguments)]
+fn corr_chunk<const L: usize, const FMA: bool>(
     src: &[f32],
     sw: usize,
     k: &[f32],
@@ -44,7 +23,7 @@ fn corr_chunk<const L: usize>(
             let wv = k[ki * kw + kj];
             let s: &[f32; L] = row[kj..kj + L].try_into().unwrap();
             for t in 0..L {
-                acc[t] += wv * s[t];
+                acc[t] = madd::<FMA>(wv, s[t], acc[t]);
             }
         }
     }
@@ -52,36 +31,89 @@ fn corr_chunk<const L: usize>(
 }
 
 /// Valid 2-d correlation of a `? x sw` plane with a `kh x kw` kernel into an `oh x ow` plane.
-fn corr_valid(src: &[f32], sw: usize, k: &[f32], kh: usize, kw: usize, out: &mut [f32], ow: usize) {
+#[inline(always)]
+fn corr_valid_impl<const FMA: bool>(
+    src: &[f32],
+    sw: usize,
+    k: &[f32],
+    kdims: (usize, usize),
+    out: &mut [f32],
+    ow: usize,
+) {
+    let (kh, kw) = kdims;
     for (i, orow) in out.chunks_exact_mut(ow).enumerate() {
         let mut j = 0;
-        while j + 16 <= ow {
-            orow[j..j + 16].copy_from_slice(&corr_chunk::<16>(src, sw, k, kh, kw, i, j));
-            j += 16;
+        while j + 32 <= ow {
+            orow[j..j + 32].copy_from_slice(&corr_chunk::<32, FMA>(src, sw, k, kh, kw, i, j));
+            j += 32;
         }
-        while j + 4 <= ow {
-            orow[j..j + 4].copy_from_slice(&corr_chunk::<4>(src, sw, k, kh, kw, i, j));
-            j += 4;
+        while j + 8 <= ow {
+            orow[j..j + 8].copy_from_slice(&corr_chunk::<8, FMA>(src, sw, k, kh, kw, i, j));
+            j += 8;
         }
         while j < ow {
-            orow[j] = corr_chunk::<1>(src, sw, k, kh, kw, i, j)[0];
+            orow[j] = corr_chunk::<1, FMA>(src, sw, k, kh, kw, i, j)[0];
             j += 1;
         }
     }
 }
 
-/// `sum(a[..] * b[..])` accumulated into 16 lanes (remainder returned separately).
-#[inline(always)]
-fn dot_into(acc: &mut [f32; 16], a: &[f32], b: &[f32]) -> f32 {
-    let ca = a.chunks_exact(16);
-    let cb = b.chunks_exact(16);
-    let rest: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for t in 0..16 {
-            acc[t] += x[t] * y[t];
-        }
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn corr_valid_avx2(src: &[f32], sw: usize, k: &[f32], kdims: (usize, usize), out: &mut [f32], ow: usize) {
+    corr_valid_impl::<true>(src, sw, k, kdims, out, ow)
+}
+
+/// [`corr_valid_impl`], in its AVX2+FMA build when `simd` (from [`has_simd`]).
+fn corr_valid(simd: bool, src: &[f32], sw: usize, k: &[f32], kdims: (usize, usize), out: &mut [f32], ow: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` comes from `has_simd`: the CPU supports AVX2 and FMA.
+        return unsafe { corr_valid_avx2(src, sw, k, kdims, out, ow) };
     }
-    rest
+    let _ = simd;
+    corr_valid_impl::<false>(src, sw, k, kdims, out, ow)
+}
+
+/// Weight-gradient partials of one plane: `part[ki, kj] = sum(g * x_padded shifted by (ki, kj))`
+/// for the `? x ow` output gradient `g` and the `? x wp` padded input `xp`.
+#[inline(always)]
+fn wgrad_impl<const FMA: bool>(xp: &[f32], wp: usize, g: &[f32], ow: usize, kw: usize, part: &mut [f32]) {
+    for (kk, pv) in part.iter_mut().enumerate() {
+        let (ki, kj) = (kk / kw, kk % kw);
+        let mut acc = [0f32; 16];
+        let mut rest = 0f32;
+        for (i, grow) in g.chunks_exact(ow).enumerate() {
+            let xrow = &xp[(i + ki) * wp + kj..(i + ki) * wp + kj + ow];
+            let (ca, cb) = (grow.chunks_exact(16), xrow.chunks_exact(16));
+            for (&a, &b) in ca.remainder().iter().zip(cb.remainder()) {
+                rest = madd::<FMA>(a, b, rest);
+            }
+            for (a, b) in ca.zip(cb) {
+                for t in 0..16 {
+                    acc[t] = madd::<FMA>(a[t], b[t], acc[t]);
+                }
+            }
+        }
+        *pv = acc.iter().sum::<f32>() + rest;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn wgrad_avx2(xp: &[f32], wp: usize, g: &[f32], ow: usize, kw: usize, part: &mut [f32]) {
+    wgrad_impl::<true>(xp, wp, g, ow, kw, part)
+}
+
+/// [`wgrad_impl`], in its AVX2+FMA build when `simd` (from [`has_simd`]).
+fn wgrad(simd: bool, xp: &[f32], wp: usize, g: &[f32], ow: usize, kw: usize, part: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` comes from `has_simd`: the CPU supports AVX2 and FMA.
+        return unsafe { wgrad_avx2(xp, wp, g, ow, kw, part) };
+    }
+    let _ = simd;
+    wgrad_impl::<false>(xp, wp, g, ow, kw, part)
 }
 
 /// Output size along one axis, or an error when the kernel does not fit.
@@ -110,13 +142,7 @@ impl CustomOp2 for DepthwiseConv2d {
         "depthwise_conv2d"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, c, h, w) = nchw(l1, self.name())?;
         let (kh, kw) = kernel_dims(l2, c, self.name())?;
         let x = f32_slice(s1, l1, self.name())?;
@@ -126,21 +152,16 @@ impl CustomOp2 for DepthwiseConv2d {
         let (hp, wp) = (h + 2 * p, w + 2 * p);
         let mut out = vec![0f32; n * c * oh * ow];
         let work = out.len() * kh * kw;
+        let simd = has_simd();
         for_each_plane(&mut out, oh * ow, hp * wp, work, |pl, o, xp| {
             pad_into(xp, wp, &x[pl * h * w..(pl + 1) * h * w], w, (p as isize, p as isize));
             let k = &wt[(pl % c) * kh * kw..(pl % c + 1) * kh * kw];
-            corr_valid(xp, wp, k, kh, kw, o, ow);
+            corr_valid(simd, xp, wp, k, (kh, kw), o, ow);
         });
         Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))))
     }
 
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
         let (_, _, h, wd) = x.dims4()?;
         let (_, _, kh, kw) = w.dims4()?;
@@ -173,13 +194,7 @@ impl CustomOp2 for DepthwiseBwdInput {
         "depthwise_conv2d_bwd_input"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, c, oh, ow) = nchw(l1, self.name())?;
         let (kh, kw) = kernel_dims(l2, c, self.name())?;
         let g = f32_slice(s1, l1, self.name())?;
@@ -197,10 +212,11 @@ impl CustomOp2 for DepthwiseBwdInput {
         let off = (kh as isize - 1 - p as isize, kw as isize - 1 - p as isize);
         let mut out = vec![0f32; n * c * h * w];
         let work = out.len() * kh * kw;
+        let simd = has_simd();
         for_each_plane(&mut out, h * w, gh * gw, work, |pl, o, gp| {
             pad_into(gp, gw, &g[pl * oh * ow..(pl + 1) * oh * ow], ow, off);
             let k = &flipped[(pl % c) * kh * kw..(pl % c + 1) * kh * kw];
-            corr_valid(gp, gw, k, kh, kw, o, w);
+            corr_valid(simd, gp, gw, k, (kh, kw), o, w);
         });
         Ok((CpuStorage::F32(out), Shape::from((n, c, h, w))))
     }
@@ -219,13 +235,7 @@ impl CustomOp2 for DepthwiseBwdWeight {
         "depthwise_conv2d_bwd_weight"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, c, h, w) = nchw(l1, self.name())?;
         let (gn, gc, oh, ow) = nchw(l2, self.name())?;
         let (kh, kw, p) = (self.kh, self.kw, self.padding);
@@ -240,20 +250,10 @@ impl CustomOp2 for DepthwiseBwdWeight {
         let (hp, wp) = (h + 2 * p, w + 2 * p);
         let mut partial = vec![0f32; n * c * kh * kw];
         let work = n * c * oh * ow * kh * kw;
+        let simd = has_simd();
         for_each_plane(&mut partial, kh * kw, hp * wp, work, |pl, part, xp| {
             pad_into(xp, wp, &x[pl * h * w..(pl + 1) * h * w], w, (p as isize, p as isize));
-            let gs = &g[pl * oh * ow..(pl + 1) * oh * ow];
-            for ki in 0..kh {
-                for kj in 0..kw {
-                    let mut acc = [0f32; 16];
-                    let mut rest = 0f32;
-                    for (i, grow) in gs.chunks_exact(ow).enumerate() {
-                        let xrow = &xp[(i + ki) * wp + kj..(i + ki) * wp + kj + ow];
-                        rest += dot_into(&mut acc, grow, xrow);
-                    }
-                    part[ki * kw + kj] = acc.iter().sum::<f32>() + rest;
-                }
-            }
+            wgrad(simd, xp, wp, &g[pl * oh * ow..(pl + 1) * oh * ow], ow, kw, part);
         });
         let kk = kh * kw;
         let mut out = vec![0f32; c * kk];
@@ -264,5 +264,31 @@ impl CustomOp2 for DepthwiseBwdWeight {
             }
         }
         Ok((CpuStorage::F32(out), Shape::from((c, 1, kh, kw))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The portable and the AVX2+FMA builds of the kernels agree (the integration tests only
+    /// reach the build this CPU selects).
+    #[test]
+    fn scalar_and_simd_kernels_agree() {
+        let src: Vec<f32> = (0..11 * 21).map(|i| ((i * 37 % 17) as f32 - 8.0) / 7.0).collect();
+        let k: Vec<f32> = (0..25).map(|i| ((i * 11 % 13) as f32 - 6.0) / 5.0).collect();
+        let (ow, oh) = (17, 7);
+        let mut a = vec![0f32; oh * ow];
+        let mut b = vec![0f32; oh * ow];
+        corr_valid(false, &src, 21, &k, (5, 5), &mut a, ow);
+        corr_valid(has_simd(), &src, 21, &k, (5, 5), &mut b, ow);
+        let g: Vec<f32> = (0..oh * ow).map(|i| ((i * 7 % 5) as f32 - 2.0) / 3.0).collect();
+        let mut pa = vec![0f32; 25];
+        let mut pb = vec![0f32; 25];
+        wgrad(false, &src, 21, &g, ow, 5, &mut pa);
+        wgrad(has_simd(), &src, 21, &g, ow, 5, &mut pb);
+        for (x, y) in a.iter().zip(&b).chain(pa.iter().zip(&pb)) {
+            assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{x} vs {y}");
+        }
     }
 }

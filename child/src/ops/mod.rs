@@ -55,8 +55,7 @@ pub fn depthwise_conv2d(x: &Tensor, w: &Tensor, padding: usize) -> Result<Tensor
     if wc != c || one != 1 {
         bail!("depthwise_conv2d: weight {:?} does not fit {c} channels", w.dims());
     }
-    x.contiguous()?
-        .apply_op2(&w.contiguous()?, depthwise::DepthwiseConv2d { padding })
+    x.contiguous()?.apply_op2(&w.contiguous()?, depthwise::DepthwiseConv2d { padding })
 }
 
 /// Training-mode BatchNorm2d (PyTorch `nn.BatchNorm2d` in `train()` mode): normalises each
@@ -67,12 +66,7 @@ pub fn depthwise_conv2d(x: &Tensor, w: &Tensor, padding: usize) -> Result<Tensor
 /// and `beta` (fused backward). `batch_mean` and `batch_var` (shape `(C)`, the variance biased,
 /// i.e. divided by `N*H*W`) carry no gradient; they are meant for the running statistics
 /// (PyTorch updates `running_var` with the unbiased variance: multiply by `M / (M - 1)`).
-pub fn batch_norm_train(
-    x: &Tensor,
-    gamma: &Tensor,
-    beta: &Tensor,
-    eps: f64,
-) -> Result<(Tensor, Tensor, Tensor)> {
+pub fn batch_norm_train(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
     check_f32(x, "batch_norm_train")?;
     check_f32(gamma, "batch_norm_train")?;
     check_f32(beta, "batch_norm_train")?;
@@ -98,6 +92,5 @@ pub fn batch_norm_eval(
     let shape = (1, c, 1, 1);
     let scale = (gamma.reshape(c)? / (running_var.reshape(c)? + eps)?.sqrt()?)?;
     let shift = (beta.reshape(c)? - running_mean.reshape(c)?.mul(&scale)?)?;
-    x.broadcast_mul(&scale.reshape(shape)?)?
-        .broadcast_add(&shift.reshape(shape)?)
+    x.broadcast_mul(&scale.reshape(shape)?)?.broadcast_add(&shift.reshape(shape)?)
 }

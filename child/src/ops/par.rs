@@ -1,5 +1,5 @@
-//! Shared helpers of the CPU kernels: typed access to contiguous storage and a simple
-//! scoped-thread split of independent output planes.
+//! Shared helpers of the CPU kernels: typed access to contiguous storage, a scoped-thread split
+//! of independent output planes, small vector loops and the AVX2+FMA runtime switch.
 
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, Layout, Result};
@@ -67,14 +67,6 @@ where
     });
 }
 
-/// `dst[i] += a * src[i]` over the common length.
-#[inline(always)]
-pub(crate) fn axpy(dst: &mut [f32], a: f32, src: &[f32]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d += a * s;
-    }
-}
-
 /// Sum of a slice with eight independent accumulators (vectorises without fast-math).
 #[inline(always)]
 pub(crate) fn sum8(v: &[f32]) -> f32 {
@@ -91,4 +83,48 @@ pub(crate) fn sum8(v: &[f32]) -> f32 {
         s += a;
     }
     s
+}
+
+/// Copies an `sh x sw` plane into a zeroed `? x dw` plane at offset `(off_r, off_c)` (offsets
+/// may be negative: the source is then cropped).
+pub(crate) fn pad_into(dst: &mut [f32], dw: usize, src: &[f32], sw: usize, (off_r, off_c): (isize, isize)) {
+    dst.fill(0.0);
+    let dh = dst.len() / dw;
+    let sh = src.len() / sw;
+    let c0 = (-off_c).max(0) as usize; // first source column that lands inside
+    let c1 = sw.min((dw as isize - off_c).max(0) as usize);
+    if c0 >= c1 {
+        return;
+    }
+    for r in 0..sh {
+        let dr = r as isize + off_r;
+        if dr < 0 || dr >= dh as isize {
+            continue;
+        }
+        let d0 = (c0 as isize + off_c) as usize;
+        let dst_row = &mut dst[dr as usize * dw + d0..dr as usize * dw + d0 + (c1 - c0)];
+        dst_row.copy_from_slice(&src[r * sw + c0..r * sw + c1]);
+    }
+}
+
+/// `a * b + c`, fused when compiled for FMA (only inside the AVX2+FMA entry points).
+#[inline(always)]
+pub(crate) fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// Whether the AVX2+FMA builds of the kernels can run on this CPU.
+pub(crate) fn has_simd() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }

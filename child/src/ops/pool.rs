@@ -25,12 +25,7 @@ fn row3<const SUM: bool>(src: &[f32], dst: &mut [f32]) {
     }
     dst[0] = op(src[0], src[1]);
     dst[w - 1] = op(src[w - 2], src[w - 1]);
-    for (((d, &a), &b), &c) in dst[1..w - 1]
-        .iter_mut()
-        .zip(&src[..w - 2])
-        .zip(&src[1..w - 1])
-        .zip(&src[2..])
-    {
+    for (((d, &a), &b), &c) in dst[1..w - 1].iter_mut().zip(&src[..w - 2]).zip(&src[1..w - 1]).zip(&src[2..]) {
         *d = op(op(a, b), c);
     }
 }
@@ -94,13 +89,7 @@ impl CustomOp2 for MaxPool3x3Bwd {
         "max_pool3x3_bwd"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (_, _, h, w) = nchw(l1, self.name())?;
         if l1.dims() != l2.dims() {
             candle_core::bail!("{}: x {:?} vs grad {:?}", self.name(), l1.dims(), l2.dims());
@@ -109,12 +98,13 @@ impl CustomOp2 for MaxPool3x3Bwd {
         let g = f32_slice(s2, l2, self.name())?;
         let (hp, wp) = (h + 2, w + 2);
         let mut out = vec![0f32; x.len()];
-        // Scratch: -inf padded input, padded grad accumulator, running best value and index.
-        let scratch = 2 * hp * wp + 2 * w;
+        // Scratch: -inf padded input, padded grad accumulator, running best value; plus the
+        // running best tap index (0..9) of each output of the current row.
+        let scratch = 2 * hp * wp + w;
         for_each_plane(&mut out, h * w, scratch, x.len() * 40, |p, o, sc| {
             let (xp, rest) = sc.split_at_mut(hp * wp);
-            let (gp, rest) = rest.split_at_mut(hp * wp);
-            let (best, idx) = rest.split_at_mut(w);
+            let (gp, best) = rest.split_at_mut(hp * wp);
+            let mut idx = vec![0u32; w];
             xp.fill(f32::NEG_INFINITY);
             gp.fill(0.0);
             let xs = &x[p * h * w..(p + 1) * h * w];
@@ -124,27 +114,26 @@ impl CustomOp2 for MaxPool3x3Bwd {
             }
             for (i, grow) in gs.chunks_exact(w).enumerate() {
                 // Initial index: the first in-bounds tap (PyTorch's choice when all are -inf).
-                let base = if i == 0 { 3.0 } else { 0.0 };
+                let base = if i == 0 { 3 } else { 0 };
                 best.fill(f32::NEG_INFINITY);
-                for (j, v) in idx.iter_mut().enumerate() {
-                    *v = base + if j == 0 { 1.0 } else { 0.0 };
-                }
-                for k in 0..9 {
-                    let (dr, dc) = (k / 3, k % 3);
+                idx.fill(base);
+                idx[0] = base + 1;
+                // Branch-free running argmax: strict `>` keeps the first maximum.
+                for k in 0..9u32 {
+                    let (dr, dc) = (k as usize / 3, k as usize % 3);
                     let src = &xp[(i + dr) * wp + dc..(i + dr) * wp + dc + w];
-                    let kf = k as f32;
                     for ((b, id), &v) in best.iter_mut().zip(idx.iter_mut()).zip(src) {
-                        let better = v > *b;
-                        *b = if better { v } else { *b };
-                        *id = if better { kf } else { *id };
+                        let mask = u32::from(v > *b).wrapping_neg();
+                        *id ^= (*id ^ k) & mask;
+                        *b = fmax(v, *b);
                     }
                 }
-                for k in 0..9 {
-                    let (dr, dc) = (k / 3, k % 3);
+                for k in 0..9u32 {
+                    let (dr, dc) = (k as usize / 3, k as usize % 3);
                     let dst = &mut gp[(i + dr) * wp + dc..(i + dr) * wp + dc + w];
-                    let kf = k as f32;
                     for ((d, &id), &gv) in dst.iter_mut().zip(idx.iter()).zip(grow) {
-                        *d += if id == kf { gv } else { 0.0 };
+                        let mask = u32::from(id == k).wrapping_neg();
+                        *d += f32::from_bits(gv.to_bits() & mask);
                     }
                 }
             }

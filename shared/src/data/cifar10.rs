@@ -50,10 +50,7 @@ fn train_files(dir: &Path) -> Result<Vec<PathBuf>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("list", dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(mid) = name
-            .strip_prefix("data_batch_")
-            .and_then(|r| r.strip_suffix(".bin"))
-        {
+        if let Some(mid) = name.strip_prefix("data_batch_").and_then(|r| r.strip_suffix(".bin")) {
             let key = mid.parse::<u64>().unwrap_or(u64::MAX);
             found.push((key, name, entry.path()));
         }
@@ -85,15 +82,11 @@ pub fn read_into(path: &Path, out: &mut Dataset) -> Result<()> {
         if label > 9 {
             return Err(Error::format(
                 path,
-                format!(
-                    "record {i} (byte offset {}): label {label} is not in 0..=9",
-                    i * RECORD
-                ),
+                format!("record {i} (byte offset {}): label {label} is not in 0..=9", i * RECORD),
             ));
         }
         out.labels.push(u32::from(label));
-        out.images
-            .extend(rec[1..].iter().map(|&b| f32::from(b) / 255.0));
+        out.images.extend(rec[1..].iter().map(|&b| f32::from(b) / 255.0));
     }
     Ok(())
 }

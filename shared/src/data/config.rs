@@ -67,10 +67,7 @@ impl DataConfig {
     /// [`load_splits`](super::load_splits).
     pub fn validate(&self, origin: &str) -> Result<()> {
         let err = |key: &str, msg: String| {
-            Err(Error::Config {
-                origin: origin.to_string(),
-                msg: format!("data.{key}: {msg}"),
-            })
+            Err(Error::Config { origin: origin.to_string(), msg: format!("data.{key}: {msg}") })
         };
         if let Err(e) = self.data_spec() {
             let msg = match e {
@@ -83,25 +80,14 @@ impl DataConfig {
             return err("test_size", "must be at least 1".into());
         }
         if self.train_size == Some(0) {
-            return err(
-                "train_size",
-                "must be at least 1 when set (leave it out for no cap)".into(),
-            );
+            return err("train_size", "must be at least 1 when set (leave it out for no cap)".into());
         }
-        for (key, v) in [
-            ("synthetic_train", self.synthetic_train),
-            ("synthetic_test", self.synthetic_test),
-        ] {
+        for (key, v) in [("synthetic_train", self.synthetic_train), ("synthetic_test", self.synthetic_test)] {
             if v == 0 || v > MAX_SYNTHETIC {
-                return err(
-                    key,
-                    format!("{v} is out of range, expected 1..={MAX_SYNTHETIC}"),
-                );
+                return err(key, format!("{v} is out of range, expected 1..={MAX_SYNTHETIC}"));
             }
         }
-        if self.data_spec().ok() == Some(DataSpec::Synthetic)
-            && self.valid_size >= self.synthetic_train
-        {
+        if self.data_spec().ok() == Some(DataSpec::Synthetic) && self.valid_size >= self.synthetic_train {
             return err(
                 "valid_size",
                 format!(
@@ -133,41 +119,14 @@ mod tests {
 
     #[test]
     fn validate_names_the_key() {
-        let c = DataConfig {
-            spec: "foo:bar".into(),
-            ..Default::default()
-        };
+        let c = DataConfig { spec: "foo:bar".into(), ..Default::default() };
         let e = c.validate("run.yaml").unwrap_err().to_string();
-        assert!(
-            e.contains("run.yaml") && e.contains("data.spec") && e.contains("foo"),
-            "{e}"
-        );
-        let c = DataConfig {
-            train_size: Some(0),
-            ..Default::default()
-        };
-        assert!(c
-            .validate("x")
-            .unwrap_err()
-            .to_string()
-            .contains("data.train_size"));
-        let c = DataConfig {
-            valid_size: 5000,
-            ..Default::default()
-        };
-        assert!(c
-            .validate("x")
-            .unwrap_err()
-            .to_string()
-            .contains("data.valid_size"));
-        let c = DataConfig {
-            synthetic_test: 0,
-            ..Default::default()
-        };
-        assert!(c
-            .validate("x")
-            .unwrap_err()
-            .to_string()
-            .contains("data.synthetic_test"));
+        assert!(e.contains("run.yaml") && e.contains("data.spec") && e.contains("foo"), "{e}");
+        let c = DataConfig { train_size: Some(0), ..Default::default() };
+        assert!(c.validate("x").unwrap_err().to_string().contains("data.train_size"));
+        let c = DataConfig { valid_size: 5000, ..Default::default() };
+        assert!(c.validate("x").unwrap_err().to_string().contains("data.valid_size"));
+        let c = DataConfig { synthetic_test: 0, ..Default::default() };
+        assert!(c.validate("x").unwrap_err().to_string().contains("data.synthetic_test"));
     }
 }

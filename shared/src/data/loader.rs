@@ -67,35 +67,25 @@ pub struct BatchIter {
 pub fn batches(data: Arc<Dataset>, opts: LoaderOptions, seed: u64) -> BatchIter {
     let remaining = num_batches(data.len(), opts);
     let (tx, rx) = bounded(PREFETCH);
-    let handle = std::thread::Builder::new()
-        .name("enas-batches".into())
-        .spawn(move || {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let mut order: Vec<usize> = (0..data.len()).collect();
-            if opts.shuffle {
-                order.shuffle(&mut rng);
+    let handle = std::thread::Builder::new().name("enas-batches".into()).spawn(move || {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        if opts.shuffle {
+            order.shuffle(&mut rng);
+        }
+        for k in 0..remaining {
+            let start = k * opts.batch_size;
+            let idx = &order[start..(start + opts.batch_size).min(order.len())];
+            let batch = make_batch(&data, idx, opts.augment, &mut rng);
+            if tx.send(batch).is_err() {
+                return; // the iterator was dropped
             }
-            for k in 0..remaining {
-                let start = k * opts.batch_size;
-                let idx = &order[start..(start + opts.batch_size).min(order.len())];
-                let batch = make_batch(&data, idx, opts.augment, &mut rng);
-                if tx.send(batch).is_err() {
-                    return; // the iterator was dropped
-                }
-            }
-        });
+        }
+    });
     match handle {
-        Ok(h) => BatchIter {
-            rx: Some(rx),
-            handle: Some(h),
-            remaining,
-        },
+        Ok(h) => BatchIter { rx: Some(rx), handle: Some(h), remaining },
         // Could not start a thread (resource exhaustion): yield nothing rather than panic.
-        Err(_) => BatchIter {
-            rx: None,
-            handle: None,
-            remaining: 0,
-        },
+        Err(_) => BatchIter { rx: None, handle: None, remaining: 0 },
     }
 }
 
@@ -128,27 +118,14 @@ fn make_batch(data: &Dataset, idx: &[usize], augment: bool, rng: &mut ChaCha8Rng
 /// Writes the `h`x`w` window at offset (`dy`, `dx`) of `src` zero-padded by [`PAD`] into `dst`,
 /// mirrored left-right when `flip`.
 #[allow(clippy::too_many_arguments)]
-fn crop_flip(
-    src: &[f32],
-    dst: &mut [f32],
-    c: usize,
-    h: usize,
-    w: usize,
-    dy: usize,
-    dx: usize,
-    flip: bool,
-) {
+fn crop_flip(src: &[f32], dst: &mut [f32], c: usize, h: usize, w: usize, dy: usize, dx: usize, flip: bool) {
     for ch in 0..c {
         for oy in 0..h {
             let sy = (oy + dy).wrapping_sub(PAD);
             for ox in 0..w {
                 let cx = if flip { w - 1 - ox } else { ox };
                 let sx = (cx + dx).wrapping_sub(PAD);
-                dst[(ch * h + oy) * w + ox] = if sy < h && sx < w {
-                    src[(ch * h + sy) * w + sx]
-                } else {
-                    0.0
-                };
+                dst[(ch * h + oy) * w + ox] = if sy < h && sx < w { src[(ch * h + sy) * w + sx] } else { 0.0 };
             }
         }
     }
@@ -204,12 +181,7 @@ mod tests {
 
     #[test]
     fn num_batches_rounds() {
-        let o = |b, d| LoaderOptions {
-            batch_size: b,
-            shuffle: false,
-            augment: false,
-            drop_last: d,
-        };
+        let o = |b, d| LoaderOptions { batch_size: b, shuffle: false, augment: false, drop_last: d };
         assert_eq!(num_batches(10, o(3, false)), 4);
         assert_eq!(num_batches(10, o(3, true)), 3);
         assert_eq!(num_batches(10, o(0, false)), 0);

@@ -33,22 +33,14 @@ pub fn load(dir: &Path) -> Result<Source> {
     let t10k = load_pair(dir, "t10k")?;
     match (train, t10k) {
         (Some(train), test) => Ok(Source { train, test }),
-        (None, Some(all)) => Ok(Source {
-            train: all,
-            test: None,
-        }),
-        (None, None) => Err(Error::Data(format!(
-            "mnist: no IDX files in {}; expected {EXPECTED}",
-            dir.display()
-        ))),
+        (None, Some(all)) => Ok(Source { train: all, test: None }),
+        (None, None) => Err(Error::Data(format!("mnist: no IDX files in {}; expected {EXPECTED}", dir.display()))),
     }
 }
 
 /// Finds `name` or `name.gz` in `dir`.
 fn find(dir: &Path, name: &str) -> Option<PathBuf> {
-    [dir.join(name), dir.join(format!("{name}.gz"))]
-        .into_iter()
-        .find(|p| p.is_file())
+    [dir.join(name), dir.join(format!("{name}.gz"))].into_iter().find(|p| p.is_file())
 }
 
 /// Reads the `prefix` image/label pair, `None` if neither file exists.
@@ -57,14 +49,12 @@ fn load_pair(dir: &Path, prefix: &str) -> Result<Option<Dataset>> {
     let lbl_name = format!("{prefix}-labels-idx1-ubyte");
     match (find(dir, &img_name), find(dir, &lbl_name)) {
         (None, None) => Ok(None),
-        (Some(_), None) => Err(Error::Data(format!(
-            "mnist: {} has {img_name}[.gz] but not its labels {lbl_name}[.gz]",
-            dir.display()
-        ))),
-        (None, Some(_)) => Err(Error::Data(format!(
-            "mnist: {} has {lbl_name}[.gz] but not its images {img_name}[.gz]",
-            dir.display()
-        ))),
+        (Some(_), None) => {
+            Err(Error::Data(format!("mnist: {} has {img_name}[.gz] but not its labels {lbl_name}[.gz]", dir.display())))
+        }
+        (None, Some(_)) => {
+            Err(Error::Data(format!("mnist: {} has {lbl_name}[.gz] but not its images {img_name}[.gz]", dir.display())))
+        }
         (Some(ip), Some(lp)) => read_pair(&ip, &lp).map(Some),
     }
 }
@@ -76,11 +66,7 @@ pub fn read_pair(images_path: &Path, labels_path: &Path) -> Result<Dataset> {
     if labels.len() != n {
         return Err(Error::format(
             labels_path,
-            format!(
-                "holds {} labels but {} holds {n} images",
-                labels.len(),
-                images_path.display()
-            ),
+            format!("holds {} labels but {} holds {n} images", labels.len(), images_path.display()),
         ));
     }
     Ok(Dataset {
@@ -100,19 +86,17 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
         return Ok(raw);
     }
     let mut out = Vec::with_capacity(raw.len() * 4);
-    flate2::read::GzDecoder::new(&raw[..])
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            Error::format(
-                path,
-                format!(
-                    "gzip stream is corrupt or truncated ({e}) after {} decompressed bytes \
+    flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| {
+        Error::format(
+            path,
+            format!(
+                "gzip stream is corrupt or truncated ({e}) after {} decompressed bytes \
                  from {} compressed bytes",
-                    out.len(),
-                    raw.len()
-                ),
-            )
-        })?;
+                out.len(),
+                raw.len()
+            ),
+        )
+    })?;
     Ok(out)
 }
 
@@ -127,18 +111,12 @@ fn check_header(path: &Path, b: &[u8], magic: u32, what: &str) -> Result<Vec<usi
     if b.len() < header {
         return Err(Error::format(
             path,
-            format!(
-                "truncated: {} bytes, shorter than the {header}-byte IDX {what} header",
-                b.len()
-            ),
+            format!("truncated: {} bytes, shorter than the {header}-byte IDX {what} header", b.len()),
         ));
     }
     let found = be_u32(b, 0);
     if found != magic {
-        return Err(Error::format(
-            path,
-            format!("bad magic 0x{found:08x}, expected 0x{magic:08x} (IDX {what})"),
-        ));
+        return Err(Error::format(path, format!("bad magic 0x{found:08x}, expected 0x{magic:08x} (IDX {what})")));
     }
     let shape: Vec<usize> = (0..dims).map(|d| be_u32(b, 4 + 4 * d) as usize).collect();
     let expected = shape
@@ -147,11 +125,7 @@ fn check_header(path: &Path, b: &[u8], magic: u32, what: &str) -> Result<Vec<usi
         .and_then(|body| body.checked_add(header as u64))
         .unwrap_or(u64::MAX);
     if b.len() as u64 != expected {
-        let kind = if (b.len() as u64) < expected {
-            "truncated"
-        } else {
-            "too long"
-        };
+        let kind = if (b.len() as u64) < expected { "truncated" } else { "too long" };
         return Err(Error::format(
             path,
             format!(
@@ -170,10 +144,7 @@ fn read_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
     let shape = check_header(path, &b, IMAGES_MAGIC, "images")?;
     let (n, rows, cols) = (shape[0], shape[1], shape[2]);
     if rows == 0 || cols == 0 {
-        return Err(Error::format(
-            path,
-            format!("image size {rows}x{cols}, expected both above 0"),
-        ));
+        return Err(Error::format(path, format!("image size {rows}x{cols}, expected both above 0")));
     }
     Ok((n, rows, cols, b[16..].to_vec()))
 }
@@ -185,15 +156,14 @@ fn read_labels(path: &Path) -> Result<Vec<u32>> {
     b[8..]
         .iter()
         .enumerate()
-        .map(|(i, &l)| {
-            if l > 9 {
-                Err(Error::format(
-                    path,
-                    format!("label {i} is {l}, expected 0-9"),
-                ))
-            } else {
-                Ok(u32::from(l))
-            }
-        })
+        .map(
+            |(i, &l)| {
+                if l > 9 {
+                    Err(Error::format(path, format!("label {i} is {l}, expected 0-9")))
+                } else {
+                    Ok(u32::from(l))
+                }
+            },
+        )
         .collect()
 }

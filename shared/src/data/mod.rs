@@ -48,14 +48,7 @@ pub struct Dataset {
 impl Dataset {
     /// An empty set with the given image geometry and class count.
     pub fn empty(channels: usize, height: usize, width: usize, classes: usize) -> Dataset {
-        Dataset {
-            images: Vec::new(),
-            labels: Vec::new(),
-            channels,
-            height,
-            width,
-            classes,
-        }
+        Dataset { images: Vec::new(), labels: Vec::new(), channels, height, width, classes }
     }
 
     /// Number of images.
@@ -90,11 +83,7 @@ impl Dataset {
             images.extend_from_slice(self.image(i));
             labels.push(self.labels[i]);
         }
-        Dataset {
-            images,
-            labels,
-            ..Dataset::empty(self.channels, self.height, self.width, self.classes)
-        }
+        Dataset { images, labels, ..Dataset::empty(self.channels, self.height, self.width, self.classes) }
     }
 }
 
@@ -122,11 +111,7 @@ impl DataSpec {
         if t == "synthetic" {
             return Ok(DataSpec::Synthetic);
         }
-        let bad = |why: &str| {
-            Error::Data(format!(
-                "data spec {text:?}: {why}; expected one of {DATA_SPEC_FORMS}"
-            ))
-        };
+        let bad = |why: &str| Error::Data(format!("data spec {text:?}: {why}; expected one of {DATA_SPEC_FORMS}"));
         let Some((kind, dir)) = t.split_once(':') else {
             return Err(bad("unknown data source"));
         };

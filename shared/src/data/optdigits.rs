@@ -20,26 +20,18 @@ pub fn load(dir: &Path) -> Result<Source> {
     require_dir(dir, "optdigits", EXPECTED)?;
     let tra = dir.join("optdigits.tra");
     if !tra.is_file() {
-        return Err(Error::Data(format!(
-            "optdigits: no optdigits.tra in {}; expected {EXPECTED}",
-            dir.display()
-        )));
+        return Err(Error::Data(format!("optdigits: no optdigits.tra in {}; expected {EXPECTED}", dir.display())));
     }
     let train = read_file_set(&tra)?;
     let tes = dir.join("optdigits.tes");
-    let test = if tes.is_file() {
-        Some(read_file_set(&tes)?)
-    } else {
-        None
-    };
+    let test = if tes.is_file() { Some(read_file_set(&tes)?) } else { None };
     Ok(Source { train, test })
 }
 
 /// Reads one optdigits CSV file.
 pub fn read_file_set(path: &Path) -> Result<Dataset> {
     let bytes = read_file(path)?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| Error::format(path, format!("not UTF-8 text ({e})")))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| Error::format(path, format!("not UTF-8 text ({e})")))?;
     let mut out = Dataset::empty(1, SIDE, SIDE, 10);
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -58,10 +50,7 @@ pub fn read_file_set(path: &Path) -> Result<Dataset> {
         })?;
     }
     if out.is_empty() {
-        return Err(Error::format(
-            path,
-            "no rows; expected lines of 64 pixels 0-16 then a label 0-9",
-        ));
+        return Err(Error::format(path, "no rows; expected lines of 64 pixels 0-16 then a label 0-9"));
     }
     Ok(out)
 }
@@ -74,19 +63,12 @@ fn parse_row(line: &str, out: &mut Dataset) -> std::result::Result<(), String> {
     }
     let start = out.images.len();
     for (j, f) in fields.iter().enumerate() {
-        let (max, what) = if j + 1 == FIELDS {
-            (9, "label")
-        } else {
-            (16, "pixel")
-        };
+        let (max, what) = if j + 1 == FIELDS { (9, "label") } else { (16, "pixel") };
         let v: u32 = match f.parse() {
             Ok(v) if v <= max => v,
             _ => {
                 out.images.truncate(start);
-                return Err(format!(
-                    "field {} ({what}) is {f:?}, not an integer 0-{max}",
-                    j + 1
-                ));
+                return Err(format!("field {} ({what}) is {f:?}, not an integer 0-{max}", j + 1));
             }
         };
         if j + 1 == FIELDS {

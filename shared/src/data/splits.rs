@@ -31,9 +31,7 @@ pub struct Splits {
 pub fn load_splits(cfg: &DataConfig) -> Result<Splits> {
     let spec = cfg.data_spec()?;
     let source = match &spec {
-        DataSpec::Synthetic => {
-            synthetic::generate(cfg.synthetic_train, cfg.synthetic_test, cfg.split_seed)
-        }
+        DataSpec::Synthetic => synthetic::generate(cfg.synthetic_train, cfg.synthetic_test, cfg.split_seed),
         DataSpec::Cifar10(dir) => cifar10::load(dir)?,
         DataSpec::Mnist(dir) => mnist::load(dir)?,
         DataSpec::Optdigits(dir) => optdigits::load(dir)?,
@@ -59,10 +57,7 @@ pub fn split_source(source: Source, cfg: &DataConfig, name: &str) -> Result<Spli
                     pool.len()
                 )));
             }
-            (
-                pool.subset(&sorted(&order[..cfg.test_size])),
-                &order[cfg.test_size..],
-            )
+            (pool.subset(&sorted(&order[..cfg.test_size])), &order[cfg.test_size..])
         }
     };
     if cfg.valid_size >= rest.len() {
@@ -70,11 +65,7 @@ pub fn split_source(source: Source, cfg: &DataConfig, name: &str) -> Result<Spli
             "{name}: valid_size {} must be below the {} train images available{}",
             cfg.valid_size,
             rest.len(),
-            if rest.len() < pool.len() {
-                " after holding out the test images"
-            } else {
-                ""
-            }
+            if rest.len() < pool.len() { " after holding out the test images" } else { "" }
         )));
     }
     let (valid_idx, mut train_idx) = (&rest[..cfg.valid_size], &rest[cfg.valid_size..]);
@@ -102,13 +93,7 @@ pub fn split_source(source: Source, cfg: &DataConfig, name: &str) -> Result<Spli
     for d in [&mut train, &mut valid, &mut test] {
         normalise(d, &mean, &std);
     }
-    Ok(Splits {
-        train,
-        valid,
-        test,
-        mean,
-        std,
-    })
+    Ok(Splits { train, valid, test, mean, std })
 }
 
 fn sorted(idx: &[usize]) -> Vec<usize> {
@@ -145,11 +130,7 @@ pub fn channel_stats(d: &Dataset) -> (Vec<f32>, Vec<f32>) {
             let m = sum[c] / n;
             let var = (sq[c] / n - m * m).max(0.0);
             mean[c] = m as f32;
-            std[c] = if var.sqrt() > 1e-6 {
-                var.sqrt() as f32
-            } else {
-                1.0
-            };
+            std[c] = if var.sqrt() > 1e-6 { var.sqrt() as f32 } else { 1.0 };
         }
     }
     (mean, std)
@@ -187,36 +168,11 @@ mod tests {
 
     #[test]
     fn holds_out_test_then_valid() {
-        let cfg = DataConfig {
-            valid_size: 10,
-            test_size: 20,
-            train_size: Some(50),
-            ..Default::default()
-        };
-        let s = split_source(
-            Source {
-                train: toy(100),
-                test: None,
-            },
-            &cfg,
-            "toy",
-        )
-        .unwrap();
+        let cfg = DataConfig { valid_size: 10, test_size: 20, train_size: Some(50), ..Default::default() };
+        let s = split_source(Source { train: toy(100), test: None }, &cfg, "toy").unwrap();
         assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (50, 10, 20));
-        let cfg = DataConfig {
-            valid_size: 0,
-            test_size: 20,
-            ..Default::default()
-        };
-        let s = split_source(
-            Source {
-                train: toy(100),
-                test: Some(toy(5)),
-            },
-            &cfg,
-            "toy",
-        )
-        .unwrap();
+        let cfg = DataConfig { valid_size: 0, test_size: 20, ..Default::default() };
+        let s = split_source(Source { train: toy(100), test: Some(toy(5)) }, &cfg, "toy").unwrap();
         assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (100, 0, 5));
         let m: f32 = s.train.images.iter().sum::<f32>() / s.train.images.len() as f32;
         assert!(m.abs() < 1e-5);
@@ -224,50 +180,15 @@ mod tests {
 
     #[test]
     fn too_large_sizes_name_the_numbers() {
-        let cfg = DataConfig {
-            valid_size: 90,
-            test_size: 20,
-            ..Default::default()
-        };
-        let e = split_source(
-            Source {
-                train: toy(100),
-                test: None,
-            },
-            &cfg,
-            "toy",
-        )
-        .unwrap_err();
+        let cfg = DataConfig { valid_size: 90, test_size: 20, ..Default::default() };
+        let e = split_source(Source { train: toy(100), test: None }, &cfg, "toy").unwrap_err();
         let e = e.to_string();
         assert!(e.contains("90") && e.contains("80"), "{e}");
-        let cfg = DataConfig {
-            valid_size: 10,
-            test_size: 200,
-            ..Default::default()
-        };
-        let e = split_source(
-            Source {
-                train: toy(100),
-                test: None,
-            },
-            &cfg,
-            "toy",
-        )
-        .unwrap_err();
+        let cfg = DataConfig { valid_size: 10, test_size: 200, ..Default::default() };
+        let e = split_source(Source { train: toy(100), test: None }, &cfg, "toy").unwrap_err();
         assert!(e.to_string().contains("200"), "{e}");
-        let cfg = DataConfig {
-            valid_size: 10,
-            train_size: Some(95),
-            ..Default::default()
-        };
-        let e = split_source(
-            Source {
-                train: toy(100),
-                test: Some(toy(3)),
-            },
-            &cfg,
-            "toy",
-        );
+        let cfg = DataConfig { valid_size: 10, train_size: Some(95), ..Default::default() };
+        let e = split_source(Source { train: toy(100), test: Some(toy(3)) }, &cfg, "toy");
         let e = e.unwrap_err().to_string();
         assert!(e.contains("95") && e.contains("90"), "{e}");
     }

@@ -34,10 +34,7 @@ const NOISE: f32 = 0.1;
 
 /// Generates `n_train` train and `n_test` test images from `seed`.
 pub fn generate(n_train: usize, n_test: usize, seed: u64) -> Source {
-    Source {
-        train: generate_set(n_train, seed, 0),
-        test: Some(generate_set(n_test, seed, 1)),
-    }
+    Source { train: generate_set(n_train, seed, 0), test: Some(generate_set(n_test, seed, 1)) }
 }
 
 /// Generates `n` images from stream `stream` of the generator seeded with `seed`.
@@ -59,11 +56,12 @@ fn in_motif(class: usize, dy: usize, dx: usize, s: usize, ph: usize) -> bool {
     let (y, x) = (dy as isize, dx as isize);
     let c = (s as isize - 1) / 2;
     match class {
-        0 => (dy + ph) / 2 % 2 == 0,
-        1 => (dx + ph) / 2 % 2 == 0,
-        2 => (dx + 2 * s - dy + ph) / 2 % 2 == 0,
-        3 => (dx + dy + ph) / 2 % 2 == 0,
-        4 => (dy / 2 + dx / 2) % 2 == 0,
+        // Bit 1 of a coordinate flips every 2 pixels: stripes of width 2, period 4.
+        0 => (dy + ph) & 2 == 0,
+        1 => (dx + ph) & 2 == 0,
+        2 => (dx + 2 * s - dy + ph) & 2 == 0,
+        3 => (dx + dy + ph) & 2 == 0,
+        4 => (dy ^ dx) & 2 == 0,
         5 => dy < 2 || dx < 2 || dy + 2 >= s || dx + 2 >= s,
         6 => (y - c).abs() <= 1 || (x - c).abs() <= 1,
         7 => (y - x).abs() <= 1 || (y + x - (s as isize - 1)).abs() <= 1,
@@ -89,11 +87,7 @@ fn draw(img: &mut [f32], class: usize, rng: &mut ChaCha8Rng) {
     for y in 0..SIDE {
         for x in 0..SIDE {
             let inside = y >= y0 && y < y0 + s && x >= x0 && x < x0 + s;
-            let col = if inside && in_motif(class, y - y0, x - x0, s, ph) {
-                &fg
-            } else {
-                &bg
-            };
+            let col = if inside && in_motif(class, y - y0, x - x0, s, ph) { &fg } else { &bg };
             for c in 0..3 {
                 let v = col[c] + NOISE * (2.0 * rng.random::<f32>() - 1.0);
                 img[c * plane + y * SIDE + x] = v.clamp(0.0, 1.0);
@@ -113,10 +107,7 @@ mod tests {
         let mut counts = [0f32; CLASSES];
         for (f, &y) in train.iter().zip(ty) {
             counts[y as usize] += 1.0;
-            means[y as usize]
-                .iter_mut()
-                .zip(f)
-                .for_each(|(m, v)| *m += v);
+            means[y as usize].iter_mut().zip(f).for_each(|(m, v)| *m += v);
         }
         for (m, n) in means.iter_mut().zip(counts) {
             m.iter_mut().for_each(|v| *v /= n);
@@ -125,15 +116,8 @@ mod tests {
             .iter()
             .zip(sy)
             .filter(|(f, &y)| {
-                let d = |m: &Vec<f32>| {
-                    m.iter()
-                        .zip(f.iter())
-                        .map(|(a, b)| (a - b).powi(2))
-                        .sum::<f32>()
-                };
-                let best = (0..CLASSES)
-                    .min_by(|&a, &b| d(&means[a]).total_cmp(&d(&means[b])))
-                    .unwrap();
+                let d = |m: &Vec<f32>| m.iter().zip(f.iter()).map(|(a, b)| (a - b).powi(2)).sum::<f32>();
+                let best = (0..CLASSES).min_by(|&a, &b| d(&means[a]).total_cmp(&d(&means[b]))).unwrap();
                 best == y as usize
             })
             .count();
@@ -141,31 +125,16 @@ mod tests {
     }
 
     fn pixels(d: &Dataset) -> Vec<Vec<f32>> {
-        d.images
-            .chunks_exact(d.image_len())
-            .map(<[f32]>::to_vec)
-            .collect()
+        d.images.chunks_exact(d.image_len()).map(<[f32]>::to_vec).collect()
     }
 
     /// Translation-invariant features: mean absolute grey differences at a few offsets, normalised.
     fn grad_features(d: &Dataset) -> Vec<Vec<f32>> {
-        let offsets = [
-            (0, 1),
-            (1, 0),
-            (1, 1),
-            (1, -1),
-            (0, 2),
-            (2, 0),
-            (2, 2),
-            (2, -2),
-            (0, 3),
-            (3, 0),
-        ];
+        let offsets = [(0, 1), (1, 0), (1, 1), (1, -1), (0, 2), (2, 0), (2, 2), (2, -2), (0, 3), (3, 0)];
         d.images
             .chunks_exact(d.image_len())
             .map(|img| {
-                let g =
-                    |y: usize, x: usize| (0..3).map(|c| img[c * 1024 + y * 32 + x]).sum::<f32>();
+                let g = |y: usize, x: usize| (0..3).map(|c| img[c * 1024 + y * 32 + x]).sum::<f32>();
                 let mut f: Vec<f32> = offsets
                     .iter()
                     .map(|&(oy, ox): &(usize, isize)| {
@@ -193,11 +162,7 @@ mod tests {
         let mut b = [0f32; CLASSES];
         let logits = |w: &[f32], b: &[f32; CLASSES], x: &[f32]| -> [f32; CLASSES] {
             std::array::from_fn(|k| {
-                b[k] + w[k * l..(k + 1) * l]
-                    .iter()
-                    .zip(x)
-                    .map(|(a, v)| a * (v - mean))
-                    .sum::<f32>()
+                b[k] + w[k * l..(k + 1) * l].iter().zip(x).map(|(a, v)| a * (v - mean)).sum::<f32>()
             })
         };
         let lr = 0.002;
@@ -210,10 +175,7 @@ mod tests {
                 for k in 0..CLASSES {
                     let g = e[k] / s - if k == y as usize { 1.0 } else { 0.0 };
                     b[k] -= lr * g;
-                    w[k * l..(k + 1) * l]
-                        .iter_mut()
-                        .zip(x)
-                        .for_each(|(a, v)| *a -= lr * g * (v - mean));
+                    w[k * l..(k + 1) * l].iter_mut().zip(x).for_each(|(a, v)| *a -= lr * g * (v - mean));
                 }
             }
         }
@@ -249,12 +211,7 @@ mod tests {
         let gen_time = t0.elapsed();
         let (tr, te) = (src.train, src.test.unwrap());
         let pix = ncm(&pixels(&tr), &tr.labels, &pixels(&te), &te.labels);
-        let loc = ncm(
-            &grad_features(&tr),
-            &tr.labels,
-            &grad_features(&te),
-            &te.labels,
-        );
+        let loc = ncm(&grad_features(&tr), &tr.labels, &grad_features(&te), &te.labels);
         let lin = softmax_regression(&tr, &te, 5);
         eprintln!(
             "synthetic: generate 5000+1000 in {gen_time:?}; NCM pixels {pix:.3}, \
@@ -263,17 +220,8 @@ mod tests {
         // Measured (seed 0, 5000 train / 1000 test, chance 0.10): nearest class mean on pixels
         // 0.100, softmax regression on pixels (5 SGD epochs) 0.124, nearest class mean on ten
         // translation-invariant gradient-energy features 0.982. Generation took 0.13-0.16 s.
-        assert!(
-            lin < 0.4,
-            "a linear classifier on pixels should be poor, got {lin}"
-        );
-        assert!(
-            pix < 0.4,
-            "nearest class mean on pixels should be poor, got {pix}"
-        );
-        assert!(
-            loc > 2.0 * pix,
-            "local-structure features should do far better: {loc} vs {pix}"
-        );
+        assert!(lin < 0.4, "a linear classifier on pixels should be poor, got {lin}");
+        assert!(pix < 0.4, "nearest class mean on pixels should be poor, got {pix}");
+        assert!(loc > 2.0 * pix, "local-structure features should do far better: {loc} vs {pix}");
     }
 }

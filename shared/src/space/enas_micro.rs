@@ -7,13 +7,8 @@ use crate::arch::{Arch, Branch, Cell, Node};
 use crate::{Error, OpKind, Result};
 
 /// ENAS's op order: the integer in an arc is an index into this list.
-pub const ENAS_OPS: [OpKind; 5] = [
-    OpKind::SepConv3x3,
-    OpKind::SepConv5x5,
-    OpKind::AvgPool3x3,
-    OpKind::MaxPool3x3,
-    OpKind::Identity,
-];
+pub const ENAS_OPS: [OpKind; 5] =
+    [OpKind::SepConv3x3, OpKind::SepConv5x5, OpKind::AvgPool3x3, OpKind::MaxPool3x3, OpKind::Identity];
 
 /// The ENAS micro search space with `nodes` nodes (B in the paper) per cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,11 +41,7 @@ impl EnasMicro {
                     ("y_op", DecisionKind::Op, ENAS_OPS.len()),
                 ] {
                     let label = format!("{cell} node {node} {what}");
-                    out.push(Decision {
-                        kind,
-                        choices,
-                        label,
-                    });
+                    out.push(Decision { kind, choices, label });
                 }
             }
         }
@@ -87,22 +78,13 @@ impl EnasMicro {
             nodes: vals
                 .chunks(4)
                 .map(|c| Node {
-                    x: Branch {
-                        input: c[0],
-                        op: ENAS_OPS[c[1]],
-                    },
-                    y: Branch {
-                        input: c[2],
-                        op: ENAS_OPS[c[3]],
-                    },
+                    x: Branch { input: c[0], op: ENAS_OPS[c[1]] },
+                    y: Branch { input: c[2], op: ENAS_OPS[c[3]] },
                 })
                 .collect(),
         };
         let half = 4 * self.nodes;
-        Ok(Arch {
-            normal: cell(&values[..half]),
-            reduce: cell(&values[half..]),
-        })
+        Ok(Arch { normal: cell(&values[..half]), reduce: cell(&values[half..]) })
     }
 
     /// The vector of choices of an architecture (the inverse of `from_values`).
@@ -126,16 +108,10 @@ impl EnasMicro {
     /// Parses ENAS arc text: whitespace- or comma-separated integers.
     pub fn parse(&self, text: &str) -> Result<Arch> {
         let mut values = Vec::new();
-        for (pos, tok) in text
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .filter(|t| !t.is_empty())
-            .enumerate()
-        {
-            let v = tok.parse::<usize>().map_err(|_| {
-                Error::Arch(format!(
-                    "`{tok}` at position {pos} is not a non-negative integer"
-                ))
-            })?;
+        for (pos, tok) in text.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()).enumerate() {
+            let v = tok
+                .parse::<usize>()
+                .map_err(|_| Error::Arch(format!("`{tok}` at position {pos} is not a non-negative integer")))?;
             values.push(v);
         }
         self.from_values(&values)
@@ -144,10 +120,7 @@ impl EnasMicro {
     /// ENAS arc text of an architecture.
     pub fn format(&self, arch: &Arch) -> Result<String> {
         let v = self.to_values(arch)?;
-        Ok(v.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join(" "))
+        Ok(v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" "))
     }
 }
 
@@ -155,8 +128,7 @@ impl EnasMicro {
 mod tests {
     use super::*;
 
-    const ENAS_PUBLISHED: &str =
-        "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1";
+    const ENAS_PUBLISHED: &str = "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1";
 
     #[test]
     fn published_arc_round_trips() {
@@ -171,10 +143,7 @@ mod tests {
     #[test]
     fn wrong_count_is_rejected_with_the_expected_count() {
         let err = EnasMicro::new(5).parse("0 1 0 1").unwrap_err().to_string();
-        assert!(
-            err.contains("expected 40") && err.contains("got 4"),
-            "{err}"
-        );
+        assert!(err.contains("expected 40") && err.contains("got 4"), "{err}");
     }
 
     #[test]
@@ -183,10 +152,7 @@ mod tests {
         let mut v = vec![0usize; 40];
         v[2] = 2;
         let err = EnasMicro::new(5).from_values(&v).unwrap_err().to_string();
-        assert!(
-            err.contains("position 2") && err.contains("0..=1") && err.contains("y_input"),
-            "{err}"
-        );
+        assert!(err.contains("position 2") && err.contains("0..=1") && err.contains("y_input"), "{err}");
     }
 
     #[test]
@@ -194,10 +160,7 @@ mod tests {
         let mut v = vec![0usize; 40];
         v[21] = 5;
         let err = EnasMicro::new(5).from_values(&v).unwrap_err().to_string();
-        assert!(
-            err.contains("position 21") && err.contains("0..=4") && err.contains("reduce"),
-            "{err}"
-        );
+        assert!(err.contains("position 21") && err.contains("0..=4") && err.contains("reduce"), "{err}");
         let err = EnasMicro::new(5).parse("0 x 1").unwrap_err().to_string();
         assert!(err.contains("`x` at position 1"), "{err}");
     }

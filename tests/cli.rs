@@ -1,0 +1,176 @@
+//! End-to-end tests through the `enas` binary: configs, inspect, train, and bad input.
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const PUBLISHED: &str = "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn enas(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_enas"))
+        .args(args)
+        .current_dir(root())
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("the enas binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A failure is exit code 2 with a one-paragraph message and no panic or backtrace.
+fn assert_clean_failure(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "exit code; stderr: {err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks `{n}`: {err}");
+    }
+}
+
+#[test]
+fn default_yaml_equals_config_default_and_every_config_parses() {
+    let cfg = enas_shared::Config::load(Some(&root().join("configs/default.yaml")), &[]).unwrap();
+    assert_eq!(cfg, enas_shared::Config::default());
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            enas_shared::Config::load(Some(&path), &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 4, "found only {n} configs");
+}
+
+#[test]
+fn inspect_prints_the_reference_counts() {
+    let o = enas(&["inspect", "--arc", PUBLISHED]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["active_params"], 529_300);
+    assert_eq!(v["supernet_params"], 5_373_140);
+    assert!(v["flops"].as_u64().unwrap() > 10_000_000);
+    let small = "1 3 1 0 0 3 1 4 2 1 3 4 2 3 2 3 0 1 0 1 0 1 2 1 0 3 1 2 2 0 1 3";
+    let o = enas(&[
+        "inspect",
+        "--arc",
+        small,
+        "--in-channels",
+        "1",
+        "--set",
+        "child.layers=3",
+        "--set",
+        "child.channels=16",
+        "--set",
+        "child.nodes=4",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["active_params"].as_u64(), v["supernet_params"].as_u64()), (Some(138_864), Some(1_689_840)));
+}
+
+#[test]
+fn train_quick_writes_metrics_and_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = enas(&[
+        "train",
+        "--config",
+        "configs/quick.yaml",
+        "--arc",
+        PUBLISHED,
+        "--epochs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("test accuracy"));
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let lines: Vec<&str> = metrics.lines().collect();
+    assert_eq!(lines[0], "epoch,lr,train_loss,train_acc,valid_acc,seconds");
+    assert_eq!(lines.len(), 3, "{metrics}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let acc = summary["test_acc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    assert_eq!(summary["epochs"], 2);
+    assert_eq!(summary["test_images"], 200);
+    assert!(summary["config"]["train"]["layers"].is_u64());
+    assert!(out.join("model.safetensors").is_file());
+    assert!(std::fs::read_dir(&out).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("tmp")));
+}
+
+#[test]
+fn bad_arcs_are_clear_errors() {
+    assert_clean_failure(&enas(&["inspect", "--arc", "0 1 2"]), &["expected 40 integers", "got 3"]);
+    let mut bad: Vec<&str> = PUBLISHED.split(' ').collect();
+    bad[2] = "7";
+    assert_clean_failure(&enas(&["inspect", "--arc", &bad.join(" ")]), &["position 2", "0..=1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("arc.txt");
+    std::fs::write(&f, "0 1 x").unwrap();
+    assert_clean_failure(&enas(&["train", "--arc-file", f.to_str().unwrap()]), &["arc.txt", "`x` at position 2"]);
+    assert_clean_failure(&enas(&["train", "--arc-file", "/nonexistent/arc.txt"]), &["/nonexistent/arc.txt"]);
+}
+
+#[test]
+fn bad_configs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| -> PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let unknown = write("unknown.yaml", "child:\n  layerz: 3\n");
+    assert_clean_failure(
+        &enas(&["inspect", "--arc", PUBLISHED, "--config", unknown.to_str().unwrap()]),
+        &["unknown.yaml", "layerz"],
+    );
+    let typed = write("typed.yaml", "train:\n  epochs: many\n");
+    assert_clean_failure(
+        &enas(&["inspect", "--arc", PUBLISHED, "--config", typed.to_str().unwrap()]),
+        &["typed.yaml", "epochs"],
+    );
+    let range = write("range.yaml", "train:\n  momentum: 2\n");
+    assert_clean_failure(
+        &enas(&["inspect", "--arc", PUBLISHED, "--config", range.to_str().unwrap()]),
+        &["range.yaml", "train.momentum"],
+    );
+    assert_clean_failure(&enas(&["inspect", "--arc", PUBLISHED, "--set", "child.depth=3"]), &["child.depth", "layers"]);
+    assert_clean_failure(
+        &enas(&["inspect", "--arc", PUBLISHED, "--config", "/nonexistent.yaml"]),
+        &["/nonexistent.yaml"],
+    );
+}
+
+#[test]
+fn bad_data_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing-here");
+    let spec = format!("cifar10:{}", missing.display());
+    assert_clean_failure(
+        &enas(&["train", "--arc", PUBLISHED, "--data", &spec, "--out", dir.path().to_str().unwrap()]),
+        &["nothing-here"],
+    );
+    let cifar = dir.path().join("cifar");
+    std::fs::create_dir(&cifar).unwrap();
+    std::fs::write(cifar.join("data_batch_1.bin"), vec![0u8; 3073 * 2 + 5]).unwrap();
+    let spec = format!("cifar10:{}", cifar.display());
+    assert_clean_failure(
+        &enas(&["train", "--arc", PUBLISHED, "--data", &spec, "--out", dir.path().to_str().unwrap()]),
+        &["data_batch_1.bin", "6151"],
+    );
+    assert_clean_failure(&enas(&["train", "--arc", PUBLISHED, "--data", "imagenet:/x"]), &["imagenet"]);
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["inspect", "train", "bench"] {
+        let o = enas(&[sub, "--help"]);
+        assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Usage"), "{sub}");
+    }
+}
