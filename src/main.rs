@@ -7,13 +7,32 @@ mod train;
 
 use std::process::ExitCode;
 
-// mimalloc doubled small-matmul throughput against glibc's allocator on the 2-core CI machine;
-// `scripts/bench_step.sh` measures the training step under both.
+// The allocator is chosen by measurement (`scripts/bench_alloc.sh`): mimalloc with purging off
+// spends the least system time on the training step; glibc is one build flag away.
 #[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[cfg(not(feature = "system-alloc"))]
+extern "C" {
+    fn mi_option_set(option: i32, value: std::ffi::c_long);
+}
+
+/// Training allocates and frees the same large activation buffers every step. mimalloc's default
+/// returns freed memory to the OS after 10 ms, so every step faults (and zeroes) it back in;
+/// purging off keeps it. `mi_option_purge_delay` is entry 15 of `mi_option_e` in the mimalloc v3
+/// header that libmimalloc-sys 0.1.49 builds (c_src/mimalloc/v3/include/mimalloc.h).
+fn tune_allocator() {
+    #[cfg(not(feature = "system-alloc"))]
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: mi_option_set only stores an option value; it is safe to call at any time.
+        unsafe { mi_option_set(15, -1) };
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
+    runtime::init_spin_limit();
     runtime::init_threads(None);
     match cli::run() {
         Ok(code) => code,
