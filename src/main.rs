@@ -2,6 +2,7 @@
 mod bench;
 mod cli;
 mod inspect;
+mod run;
 mod runtime;
 mod train;
 

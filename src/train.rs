@@ -1,16 +1,17 @@
 //! `enas train`: one fixed architecture trained from scratch, as ENAS retrains its derived cells.
 use crate::cli::{parse_arc, TrainArgs};
+use crate::run::RunDir;
 use crate::runtime;
 use anyhow::{Context, Result};
 use candle_core::Device;
 use enas_child::{
-    clip_grad_norm, correct, cosine_lr, cross_entropy, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights,
+    clip_grad_norm, correct, cross_entropy, sgd_lr, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights,
 };
 use enas_shared::data::{batches, load_splits, num_batches, Dataset, LoaderOptions};
 use enas_shared::export::{atomic_write, write_csv};
 use enas_shared::{Arch, Config};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,8 +32,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     runtime::init_threads(Some(cfg.threads));
     let origin = a.arc_file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "--arc".into());
     let arch = parse_arc(&cfg, &a.arc_text()?, &origin)?;
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/train-{}", timestamp())));
-    std::fs::create_dir_all(&out).with_context(|| format!("creating the output directory {}", out.display()))?;
+    let out = RunDir::create(a.out.as_deref(), "train")?.path;
     let summary = train_fixed(&cfg, &arch, &out)?;
     println!(
         "test accuracy {:.4} ({} test images), {} parameters, {:.1} s; outputs in {}",
@@ -72,7 +72,7 @@ pub fn train_fixed(cfg: &Config, arch: &Arch, out: &Path) -> Result<TrainSummary
     let store = root.finish();
     let params = store.num_params();
     let t = &cfg.train;
-    let mut opt = SgdNesterov::new(store.vars.clone(), t.momentum, t.weight_decay);
+    let mut opt = SgdNesterov::new(store.vars.clone(), t.sgd.momentum, t.sgd.weight_decay);
     let opts = LoaderOptions { batch_size: t.batch_size, shuffle: true, augment: cfg.data.augment, drop_last: false };
     let steps = num_batches(train.len(), opts);
     let bar = ProgressBar::new((steps * t.epochs) as u64);
@@ -83,19 +83,19 @@ pub fn train_fixed(cfg: &Config, arch: &Arch, out: &Path) -> Result<TrainSummary
     let mut rows: Vec<Vec<String>> = Vec::new();
     for epoch in 0..t.epochs {
         let t0 = Instant::now();
-        let lr = cosine_lr(epoch as f64, t.lr_max, t.lr_min, t.lr_t0, t.lr_t_mul, t.epochs);
+        let lr = sgd_lr(&t.sgd, epoch as f64, t.epochs);
         let (mut loss_sum, mut right, mut seen) = (0f64, 0usize, 0usize);
         for batch in batches(train.clone(), opts, epoch_seed(cfg.seed, epoch)) {
             let (x, y) = (batch.x.to_device(&device)?, batch.y.to_device(&device)?);
             let logits = net.forward(&x, arch, true)?;
             let loss = cross_entropy(&logits, &y)?;
             let mut grads = loss.backward()?;
-            if t.grad_clip > 0.0 {
-                clip_grad_norm(&store.vars, &mut grads, t.grad_clip)?;
+            if t.sgd.grad_clip > 0.0 {
+                clip_grad_norm(&store.vars, &mut grads, t.sgd.grad_clip)?;
             }
             opt.step(&grads, lr)?;
             let l = loss.to_scalar::<f32>()? as f64;
-            anyhow::ensure!(l.is_finite(), "training diverged: loss is {l} in epoch {epoch}; lower train.lr_max");
+            anyhow::ensure!(l.is_finite(), "training diverged: loss is {l} in epoch {epoch}; lower train.sgd.lr_max");
             loss_sum += l * batch.n as f64;
             right += correct(&logits, &y)?;
             seen += batch.n;
@@ -176,9 +176,4 @@ pub fn evaluate(
 /// The loader seed of one epoch: distinct per epoch, fixed by the run seed.
 pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(epoch as u64 + 1)
-}
-
-fn timestamp() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    format!("{secs}")
 }

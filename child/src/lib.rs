@@ -8,4 +8,4 @@ pub mod train;
 
 pub use micro::{path_cost, MicroNet, MicroShape, Weights};
 pub use params::{Init, InitRoot, ParamStore};
-pub use train::{clip_grad_norm, correct, cosine_lr, cross_entropy, SgdNesterov};
+pub use train::{clip_grad_norm, correct, cosine_lr, cross_entropy, sgd_lr, SgdNesterov};

@@ -91,6 +91,11 @@ pub fn cosine_lr(epoch: f64, lr_max: f64, lr_min: f64, t0: usize, t_mul: usize, 
     lr_min + 0.5 * (lr_max - lr_min) * (1.0 + (std::f64::consts::PI * t).cos())
 }
 
+/// The learning rate of `sgd`'s schedule at `epoch` of a run of `total_epochs`.
+pub fn sgd_lr(sgd: &enas_shared::SgdConfig, epoch: f64, total_epochs: usize) -> f64 {
+    cosine_lr(epoch, sgd.lr_max, sgd.lr_min, sgd.lr_t0, sgd.lr_t_mul, total_epochs)
+}
+
 /// Mean cross-entropy of logits (n, classes) against labels (n,) u32.
 pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     candle_nn::loss::cross_entropy(logits, labels)
@@ -148,7 +153,7 @@ mod tests {
         let a = Var::new(&[0f32, 0.0], &dev)?;
         let loss = (a.as_tensor() * Tensor::new(&[3f32, 4.0], &dev)?)?.sum_all()?;
         let mut grads = loss.backward()?;
-        let norm = clip_grad_norm(&[a.clone()], &mut grads, 1.0)?;
+        let norm = clip_grad_norm(std::slice::from_ref(&a), &mut grads, 1.0)?;
         assert!((norm - 5.0).abs() < 1e-6);
         let g = grads.get(a.as_tensor()).unwrap().to_vec1::<f32>()?;
         assert!((g[0] - 0.6).abs() < 1e-5 && (g[1] - 0.8).abs() < 1e-5, "{g:?}");

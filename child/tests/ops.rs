@@ -334,6 +334,9 @@ fn bench_ops() {
     ];
     let threads = candle_core::utils::get_num_threads();
     println!("threads={threads} (RAYON_NUM_THREADS={:?})", std::env::var("RAYON_NUM_THREADS").ok());
+    // candle's fixed cost of `sum().backward()` around any op (grad broadcast, accumulation).
+    let floor = time_ms(10, || drop(xt.affine(1.0, 0.0).unwrap().sum_all().unwrap().backward().unwrap()));
+    println!("floor: affine fwd+bwd {floor:.2} ms");
     for (name, fast, slow) in &cases {
         let run = |f: &Op| f().unwrap().sum_all().unwrap().backward().unwrap();
         let fwd_fast = time_ms(10, || drop(fast().unwrap()));

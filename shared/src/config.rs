@@ -82,6 +82,28 @@ pub struct TrainConfig {
     pub layers: usize,
     /// Channels of the fixed network's first cells (ENAS final CIFAR network: 36).
     pub channels: usize,
+    /// The weight optimiser and its learning-rate schedule.
+    pub sgd: SgdConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            batch_size: 64,
+            eval_batch_size: 256,
+            layers: 6,
+            channels: 20,
+            sgd: SgdConfig::default(),
+        }
+    }
+}
+
+/// SGD with Nesterov momentum and a cosine learning rate with warm restarts, as ENAS trains
+/// child weights (in search and from scratch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SgdConfig {
     /// Learning rate at the start of each cosine cycle (ENAS: 0.05).
     pub lr_max: f64,
     /// Learning rate at the end of each cosine cycle (ENAS: 0.0005).
@@ -98,14 +120,9 @@ pub struct TrainConfig {
     pub grad_clip: f64,
 }
 
-impl Default for TrainConfig {
+impl Default for SgdConfig {
     fn default() -> Self {
-        TrainConfig {
-            epochs: 10,
-            batch_size: 64,
-            eval_batch_size: 256,
-            layers: 6,
-            channels: 20,
+        SgdConfig {
             lr_max: 0.05,
             lr_min: 0.0005,
             lr_t0: 10,
@@ -114,6 +131,34 @@ impl Default for TrainConfig {
             weight_decay: 1e-4,
             grad_clip: 5.0,
         }
+    }
+}
+
+impl SgdConfig {
+    /// Range checks; `section` is the key prefix in messages (`train.sgd`).
+    pub fn validate(&self, origin: &str, section: &str) -> Result<()> {
+        let bad = |key: &str, msg: String| {
+            Err(Error::Config { origin: origin.to_string(), msg: format!("{section}.{key}: {msg}") })
+        };
+        if !(self.lr_max > 0.0 && self.lr_max.is_finite()) {
+            return bad("lr_max", format!("must be a positive number, got {}", self.lr_max));
+        }
+        if !(self.lr_min >= 0.0 && self.lr_min <= self.lr_max) {
+            return bad("lr_min", format!("must be in [0, lr_max = {}], got {}", self.lr_max, self.lr_min));
+        }
+        if self.lr_t_mul == 0 {
+            return bad("lr_t_mul", "must be at least 1, got 0".into());
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad("momentum", format!("must be in [0, 1), got {}", self.momentum));
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return bad("weight_decay", format!("must be >= 0, got {}", self.weight_decay));
+        }
+        if !(self.grad_clip >= 0.0 && self.grad_clip.is_finite()) {
+            return bad("grad_clip", format!("must be >= 0 (0 disables clipping), got {}", self.grad_clip));
+        }
+        Ok(())
     }
 }
 
@@ -172,7 +217,6 @@ impl Config {
             ("train.channels", self.train.channels),
             ("train.batch_size", self.train.batch_size),
             ("train.eval_batch_size", self.train.eval_batch_size),
-            ("train.lr_t_mul", self.train.lr_t_mul),
         ] {
             if v == 0 {
                 return bad(key, "must be at least 1, got 0".into());
@@ -186,22 +230,7 @@ impl Config {
                 );
             }
         }
-        let t = &self.train;
-        if !(t.lr_max > 0.0 && t.lr_max.is_finite()) {
-            return bad("train.lr_max", format!("must be a positive number, got {}", t.lr_max));
-        }
-        if !(t.lr_min >= 0.0 && t.lr_min <= t.lr_max) {
-            return bad("train.lr_min", format!("must be in [0, train.lr_max = {}], got {}", t.lr_max, t.lr_min));
-        }
-        if !(0.0..1.0).contains(&t.momentum) {
-            return bad("train.momentum", format!("must be in [0, 1), got {}", t.momentum));
-        }
-        if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
-            return bad("train.weight_decay", format!("must be >= 0, got {}", t.weight_decay));
-        }
-        if !(t.grad_clip >= 0.0 && t.grad_clip.is_finite()) {
-            return bad("train.grad_clip", format!("must be >= 0 (0 disables clipping), got {}", t.grad_clip));
-        }
+        self.train.sgd.validate(origin, "train.sgd")?;
         self.data.validate(origin)?;
         Ok(())
     }
@@ -262,8 +291,9 @@ mod tests {
 
     #[test]
     fn overrides_set_nested_keys_and_reject_unknown_ones() {
-        let cfg = Config::load(None, &["child.layers=3".into(), "train.lr_max=0.1".into(), "seed=7".into()]).unwrap();
-        assert_eq!((cfg.child.layers, cfg.train.lr_max, cfg.seed), (3, 0.1, 7));
+        let cfg =
+            Config::load(None, &["child.layers=3".into(), "train.sgd.lr_max=0.1".into(), "seed=7".into()]).unwrap();
+        assert_eq!((cfg.child.layers, cfg.train.sgd.lr_max, cfg.seed), (3, 0.1, 7));
         let err = Config::load(None, &["child.layer=3".into()]).unwrap_err().to_string();
         assert!(err.contains("child.layer") && err.contains("layers"), "{err}");
         let err = Config::load(None, &["child.layers=three".into()]).unwrap_err().to_string();
@@ -274,8 +304,8 @@ mod tests {
 
     #[test]
     fn validation_names_the_key() {
-        let err = Config::load(None, &["train.momentum=1.5".into()]).unwrap_err().to_string();
-        assert!(err.contains("train.momentum") && err.contains("1.5"), "{err}");
+        let err = Config::load(None, &["train.sgd.momentum=1.5".into()]).unwrap_err().to_string();
+        assert!(err.contains("train.sgd.momentum") && err.contains("1.5"), "{err}");
         let err = Config::load(None, &["child.nodes=0".into()]).unwrap_err().to_string();
         assert!(err.contains("child.nodes"), "{err}");
     }

@@ -9,7 +9,7 @@ pub mod op;
 pub mod space;
 
 pub use arch::{Arch, Branch, Cell, Node};
-pub use config::{ChildConfig, Config, DeviceKind, TrainConfig};
+pub use config::{ChildConfig, Config, DeviceKind, SgdConfig, TrainConfig};
 pub use error::{Error, Result};
 pub use op::OpKind;
 pub use space::EnasMicro;

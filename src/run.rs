@@ -1,0 +1,109 @@
+//! Run directories: `runs/<name>/` with the resolved config, result tables, checkpoints and a
+//! summary. Every file is written atomically (temporary file, then rename), so a run killed at any
+//! moment leaves each file either at its previous version or at its new one.
+use anyhow::{Context, Result};
+use enas_shared::export::{atomic_write, write_csv};
+use enas_shared::Config;
+use std::path::{Path, PathBuf};
+
+/// A run directory.
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates `out`, or `runs/<prefix>-<timestamp>` when `out` is `None`.
+    pub fn create(out: Option<&Path>, prefix: &str) -> Result<RunDir> {
+        let path = match out {
+            Some(p) => p.to_path_buf(),
+            None => PathBuf::from("runs").join(format!("{prefix}-{}", timestamp())),
+        };
+        std::fs::create_dir_all(&path).with_context(|| format!("creating the run directory {}", path.display()))?;
+        Ok(RunDir { path })
+    }
+
+    /// Opens an existing run directory, checking that it holds a run's config.
+    pub fn open(path: &Path) -> Result<RunDir> {
+        anyhow::ensure!(
+            path.is_dir(),
+            "{} is not a run directory: it does not exist or is not a directory",
+            path.display()
+        );
+        let cfg = path.join("config.yaml");
+        anyhow::ensure!(cfg.is_file(), "{} is not a run directory: it has no config.yaml", path.display());
+        Ok(RunDir { path: path.to_path_buf() })
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// The resolved config, as the run used it.
+    pub fn write_config(&self, cfg: &Config) -> Result<()> {
+        Ok(atomic_write(&self.file("config.yaml"), cfg.to_yaml().as_bytes())?)
+    }
+
+    /// Reads the run's resolved config back.
+    pub fn read_config(&self) -> Result<Config> {
+        Ok(Config::load(Some(&self.file("config.yaml")), &[])?)
+    }
+
+    pub fn write_json(&self, name: &str, value: &serde_json::Value) -> Result<()> {
+        Ok(atomic_write(&self.file(name), serde_json::to_string_pretty(value)?.as_bytes())?)
+    }
+
+    pub fn write_text(&self, name: &str, text: &str) -> Result<()> {
+        Ok(atomic_write(&self.file(name), text.as_bytes())?)
+    }
+
+    pub fn write_table(&self, name: &str, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+        Ok(write_csv(&self.file(name), header, rows)?)
+    }
+}
+
+/// Reads a CSV table written by `write_table`: its header and rows.
+pub fn read_table(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let mut r = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let header = r
+        .headers()
+        .with_context(|| format!("reading the header of {}", path.display()))?
+        .iter()
+        .map(String::from)
+        .collect();
+    let mut rows = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.with_context(|| format!("{}: row {} is not valid CSV", path.display(), i + 2))?;
+        rows.push(rec.iter().map(String::from).collect());
+    }
+    Ok((header, rows))
+}
+
+/// Seconds since the Unix epoch, as `YYYYMMDD-HHMMSS` in UTC.
+pub fn timestamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Howard Hinnant's days-to-civil conversion (proleptic Gregorian, UTC).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(20_785), (2026, 11, 28));
+    }
+}
