@@ -3,7 +3,7 @@
 use crate::cli::{parse_arc, BenchArgs};
 use crate::runtime;
 use anyhow::Result;
-use enas_child::{clip_grad_norm, cross_entropy, path_cost, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights};
+use enas_child::{BnMode, clip_grad_norm, cross_entropy, path_cost, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights};
 use enas_shared::EnasMicro;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -44,7 +44,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             }
         };
         let t0 = Instant::now();
-        let loss = cross_entropy(&net.forward(&x, &arch, true)?, &y)?;
+        let loss = cross_entropy(&net.forward(&x, &arch, BnMode::Train)?, &y)?;
         let t1 = Instant::now();
         let mut grads = loss.backward()?;
         let t2 = Instant::now();

@@ -4,7 +4,7 @@ use crate::run::RunDir;
 use crate::runtime;
 use anyhow::{Context, Result};
 use candle_core::Device;
-use enas_child::{
+use enas_child::{BnMode, 
     clip_grad_norm, correct, cross_entropy, sgd_lr, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights,
 };
 use enas_shared::data::{batches, load_splits, num_batches, Dataset, LoaderOptions};
@@ -87,7 +87,7 @@ pub fn train_fixed(cfg: &Config, arch: &Arch, out: &Path) -> Result<TrainSummary
         let (mut loss_sum, mut right, mut seen) = (0f64, 0usize, 0usize);
         for batch in batches(train.clone(), opts, epoch_seed(cfg.seed, epoch)) {
             let (x, y) = (batch.x.to_device(&device)?, batch.y.to_device(&device)?);
-            let logits = net.forward(&x, arch, true)?;
+            let logits = net.forward(&x, arch, BnMode::Train)?;
             let loss = cross_entropy(&logits, &y)?;
             let mut grads = loss.backward()?;
             if t.sgd.grad_clip > 0.0 {
@@ -167,7 +167,7 @@ pub fn evaluate(
     let opts = LoaderOptions { batch_size, shuffle: false, augment: false, drop_last: false };
     let mut right = 0;
     for batch in batches(data.clone(), opts, 0) {
-        let logits = net.forward(&batch.x.to_device(device)?, arch, false)?;
+        let logits = net.forward(&batch.x.to_device(device)?, arch, BnMode::Eval)?;
         right += correct(&logits, &batch.y.to_device(device)?)?;
     }
     Ok(Some(right as f64 / data.len() as f64))

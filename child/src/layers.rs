@@ -1,9 +1,21 @@
 //! The building blocks of ENAS children: BatchNorm, 1x1 convolutions, separable convolutions,
 //! factorized reduction and ReLU-conv-BN calibration. Each block is a struct with a constructor
-//! taking `Init` last and a `forward(x, train)`.
+//! taking `Init` last and a `forward(x, mode)`.
 use crate::ops;
 use crate::params::Init;
 use candle_core::{Result, Tensor, Var, D};
+
+/// How BatchNorm normalises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BnMode {
+    /// Batch statistics, and the running statistics are updated (training).
+    Train,
+    /// Batch statistics, running statistics untouched: how ENAS scores sampled arcs with the
+    /// shared weights, whose running statistics mix every arc trained so far.
+    BatchStats,
+    /// Running statistics (evaluating a network trained on its own).
+    Eval,
+}
 
 /// PyTorch's defaults: running = (1 - momentum) * running + momentum * batch.
 const BN_MOMENTUM: f64 = 0.1;
@@ -28,11 +40,14 @@ impl BatchNorm {
         })
     }
 
-    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        if !train {
+    pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
+        if mode == BnMode::Eval {
             return ops::batch_norm_eval(x, &self.gamma, &self.beta, &self.running_mean, &self.running_var, BN_EPS);
         }
         let (y, mean, var) = ops::batch_norm_train(x, &self.gamma, &self.beta, BN_EPS)?;
+        if mode == BnMode::BatchStats {
+            return Ok(y);
+        }
         let (n, _, h, w) = x.dims4()?;
         let count = (n * h * w) as f64;
         let unbiased = (var * (count / (count - 1.0).max(1.0)))?;
@@ -81,11 +96,11 @@ impl SepConv {
         Ok(SepConv { blocks, kernel })
     }
 
-    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+    pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
         let mut h = x.clone();
         for (dw, pw, bn) in &self.blocks {
             h = ops::depthwise_conv2d(&h.relu()?, dw, self.kernel / 2)?;
-            h = bn.forward(&pointwise(&h, pw)?, train)?;
+            h = bn.forward(&pointwise(&h, pw)?, mode)?;
         }
         Ok(h)
     }
@@ -107,10 +122,10 @@ impl FactorizedReduce {
         })
     }
 
-    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+    pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
         let a = pointwise(&subsample(x, 0)?, &self.conv1)?;
         let b = pointwise(&subsample(x, 1)?, &self.conv2)?;
-        self.bn.forward(&Tensor::cat(&[a, b], 1)?, train)
+        self.bn.forward(&Tensor::cat(&[a, b], 1)?, mode)
     }
 
     /// Multiply-adds for one image whose *output* has `hw_out` pixels.
@@ -138,8 +153,8 @@ impl ReluConvBn {
         })
     }
 
-    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        self.bn.forward(&pointwise(&x.relu()?, &self.conv)?, train)
+    pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
+        self.bn.forward(&pointwise(&x.relu()?, &self.conv)?, mode)
     }
 
     pub fn macs(&self, hw: usize) -> usize {

@@ -6,6 +6,7 @@ pub mod ops;
 pub mod params;
 pub mod train;
 
+pub use layers::BnMode;
 pub use micro::{path_cost, MicroNet, MicroShape, Weights};
 pub use params::{Init, InitRoot, ParamStore};
 pub use train::{clip_grad_norm, correct, cosine_lr, cross_entropy, sgd_lr, SgdNesterov};

@@ -7,7 +7,7 @@
 //!
 //! `Weights::Shared` creates every bank up front (the supernet); `Weights::Fixed(arch)` creates only
 //! the arc's own weights (a derived network trained from scratch). The forward pass is one code path.
-use crate::layers::{global_avg_pool, pointwise, BatchNorm, FactorizedReduce, ReluConvBn, SepConv};
+use crate::layers::{global_avg_pool, pointwise, BatchNorm, BnMode, FactorizedReduce, ReluConvBn, SepConv};
 use crate::ops;
 use crate::params::Init;
 use candle_core::{Result, Tensor};
@@ -71,9 +71,9 @@ impl BranchBank {
         }
     }
 
-    fn forward(&self, h: &Tensor, b: Branch, train: bool) -> Result<Tensor> {
+    fn forward(&self, h: &Tensor, b: Branch, mode: BnMode) -> Result<Tensor> {
         match b.op {
-            OpKind::SepConv3x3 | OpKind::SepConv5x5 => self.sep(b)?.expect("sep op has a bank").forward(h, train),
+            OpKind::SepConv3x3 | OpKind::SepConv5x5 => self.sep(b)?.expect("sep op has a bank").forward(h, mode),
             OpKind::AvgPool3x3 => ops::avg_pool3x3(h),
             OpKind::MaxPool3x3 => ops::max_pool3x3(h),
             OpKind::Identity => Ok(h.clone()),
@@ -101,11 +101,11 @@ impl Calibrate {
         })
     }
 
-    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
         match self {
             Calibrate::None => Ok(x.clone()),
-            Calibrate::Conv(m) => m.forward(x, train),
-            Calibrate::Reduce(m) => m.forward(&x.relu()?, train),
+            Calibrate::Conv(m) => m.forward(x, mode),
+            Calibrate::Reduce(m) => m.forward(&x.relu()?, mode),
         }
     }
 }
@@ -153,11 +153,11 @@ impl CellNet {
         Ok(CellNet { c, pre0, pre1, nodes: node_banks, proj, bn: BatchNorm::new(c, init.pp("bn"))? })
     }
 
-    fn forward(&self, s0: &Tensor, s1: &Tensor, cell: &Cell, train: bool) -> Result<Tensor> {
-        let mut states = vec![self.pre0.forward(s0, train)?, self.pre1.forward(s1, train)?];
+    fn forward(&self, s0: &Tensor, s1: &Tensor, cell: &Cell, mode: BnMode) -> Result<Tensor> {
+        let mut states = vec![self.pre0.forward(s0, mode)?, self.pre1.forward(s1, mode)?];
         for (node, (bx, by)) in cell.nodes.iter().zip(&self.nodes) {
-            let x = bx.forward(&states[node.x.input], node.x, train)?;
-            let y = by.forward(&states[node.y.input], node.y, train)?;
+            let x = bx.forward(&states[node.x.input], node.x, mode)?;
+            let y = by.forward(&states[node.y.input], node.y, mode)?;
             states.push((x + y)?);
         }
         let unused = cell.unused_states();
@@ -171,7 +171,7 @@ impl CellNet {
             }
         }
         let out = pointwise(&Tensor::cat(&xs, 1)?, &Tensor::cat(&ws, 1)?)?;
-        self.bn.forward(&out, train)
+        self.bn.forward(&out, mode)
     }
 }
 
@@ -226,16 +226,16 @@ impl MicroNet {
     }
 
     /// Logits (n, classes) of the architecture `arch` on images `x` (n, in_channels, h, w).
-    pub fn forward(&self, x: &Tensor, arch: &Arch, train: bool) -> Result<Tensor> {
-        let stem = self.stem_bn.forward(&x.conv2d(&self.stem, 1, 1, 1, 1)?, train)?;
+    pub fn forward(&self, x: &Tensor, arch: &Arch, mode: BnMode) -> Result<Tensor> {
+        let stem = self.stem_bn.forward(&x.conv2d(&self.stem, 1, 1, 1, 1)?, mode)?;
         let (mut s0, mut s1) = (stem.clone(), stem);
         for (layer, (reduce, cell)) in self.layers.iter().enumerate() {
             let arc = if self.shape.is_reduction(layer) { &arch.reduce } else { &arch.normal };
             if let Some(r) = reduce {
-                let reduced = r.forward(&s1, train)?;
+                let reduced = r.forward(&s1, mode)?;
                 s0 = std::mem::replace(&mut s1, reduced);
             }
-            let out = cell.forward(&s0, &s1, arc, train)?;
+            let out = cell.forward(&s0, &s1, arc, mode)?;
             s0 = std::mem::replace(&mut s1, out);
         }
         global_avg_pool(&s1.relu()?)?.matmul(&self.classifier.t()?)

@@ -4,7 +4,7 @@
 //!   "supernet_params": 5373140
 //! and are the table of the foundation issue.
 use candle_core::{Device, Result, Tensor};
-use enas_child::{clip_grad_norm, cross_entropy, path_cost, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights};
+use enas_child::{BnMode, clip_grad_norm, cross_entropy, path_cost, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights};
 use enas_shared::EnasMicro;
 
 const ROWS: [(usize, usize, usize, usize, &str, usize, usize); 3] = [
@@ -58,8 +58,8 @@ fn forward_gives_logits_and_odd_sizes_work() -> Result<()> {
     let (net, _) = build(shape, &Weights::Shared, 0)?;
     // 28x28 (MNIST) reduces to 14 then 7: factorized reduction pads odd sizes.
     let x = Tensor::randn(0f32, 1.0, (2, 1, 28, 28), &Device::Cpu)?;
-    assert_eq!(net.forward(&x, &arch, true)?.dims(), &[2, 10]);
-    assert_eq!(net.forward(&x, &arch, false)?.dims(), &[2, 10]);
+    assert_eq!(net.forward(&x, &arch, BnMode::Train)?.dims(), &[2, 10]);
+    assert_eq!(net.forward(&x, &arch, BnMode::Eval)?.dims(), &[2, 10]);
     Ok(())
 }
 
@@ -93,7 +93,7 @@ fn training_steps_reduce_the_loss() -> Result<()> {
     let mut first = None;
     let mut last = 0.0;
     for _ in 0..60 {
-        let loss = cross_entropy(&net.forward(&x, &arch, true)?, &y)?;
+        let loss = cross_entropy(&net.forward(&x, &arch, BnMode::Train)?, &y)?;
         let mut grads = loss.backward()?;
         clip_grad_norm(&store.vars, &mut grads, 5.0)?;
         opt.step(&grads, 0.05)?;
@@ -112,7 +112,7 @@ fn supernet_step_leaves_weights_off_the_path_untouched() -> Result<()> {
     let before: Vec<Tensor> = store.vars.iter().map(|v| v.as_tensor().copy()).collect::<Result<_>>()?;
     let x = Tensor::randn(0f32, 1.0, (4, 3, 8, 8), &Device::Cpu)?;
     let y = Tensor::from_vec(vec![0u32, 1, 2, 3], 4, &Device::Cpu)?;
-    let loss = cross_entropy(&net.forward(&x, &arch, true)?, &y)?;
+    let loss = cross_entropy(&net.forward(&x, &arch, BnMode::Train)?, &y)?;
     SgdNesterov::new(store.vars.clone(), 0.9, 1e-4).step(&loss.backward()?, 0.1)?;
     let changed: Vec<&String> = store
         .names
