@@ -18,8 +18,71 @@ enum Command {
     Inspect(InspectArgs),
     /// Train one fixed architecture from scratch and report its test accuracy.
     Train(TrainArgs),
+    /// Search for a cell with ENAS: shared-weight training alternating with controller updates.
+    Search(SearchArgs),
+    /// Sample arcs from a finished search's controller and keep the best on the validation split.
+    Derive(DeriveArgs),
+    /// Write a run's sampled architectures to CSV (optionally the best K, de-duplicated).
+    Export(ExportArgs),
     /// Time supernet training steps (the peer of ../shared/bench/torch_enas_micro.py).
     Bench(BenchArgs),
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// Dataset: `synthetic`, `cifar10:DIR`, `mnist:DIR` or `optdigits:DIR` (overrides data.spec).
+    #[arg(long, value_name = "SPEC")]
+    pub data: Option<String>,
+    /// Run directory (default: runs/search-<UTC time>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed (overrides seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Continue the search in DIR from its last checkpoint (its config.yaml is used as is).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "set", "data", "out", "seed"])]
+    pub resume: Option<PathBuf>,
+}
+
+impl SearchArgs {
+    pub fn load_config(&self) -> Result<Config> {
+        let mut extra = Vec::new();
+        if let Some(d) = &self.data {
+            extra.push(format!("data.spec={d}"));
+        }
+        if let Some(s) = self.seed {
+            extra.push(format!("seed={s}"));
+        }
+        self.cfg.load(&extra)
+    }
+}
+
+#[derive(Args)]
+pub struct DeriveArgs {
+    /// The search's run directory.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Arcs to sample and score (default: search.derive_samples, 100).
+    #[arg(long)]
+    pub samples: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// The search's run directory.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// The CSV file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Only the K best rows by validation accuracy.
+    #[arg(long, value_name = "K")]
+    pub top: Option<usize>,
+    /// One row per distinct arc (its best-scoring one).
+    #[arg(long)]
+    pub unique: bool,
 }
 
 #[derive(Args)]
@@ -136,6 +199,9 @@ pub fn run() -> Result<ExitCode> {
     match cli.command {
         Command::Inspect(a) => crate::inspect::run(&a),
         Command::Train(a) => crate::train::run(&a),
+        Command::Search(a) => return crate::search::run(&a),
+        Command::Derive(a) => crate::derive::run(&a),
+        Command::Export(a) => crate::export::run(&a),
         Command::Bench(a) => crate::bench::run(&a),
     }?;
     Ok(ExitCode::SUCCESS)

@@ -1,8 +1,11 @@
 //! `enas`: neural architecture search on candle. See `enas --help`.
 mod bench;
 mod cli;
+mod derive;
+mod export;
 mod inspect;
 mod run;
+mod search;
 mod runtime;
 mod train;
 

@@ -98,7 +98,7 @@ fn train_quick_writes_metrics_and_summary() {
     let acc = summary["test_acc"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc));
     assert_eq!(summary["epochs"], 2);
-    assert_eq!(summary["test_images"], 200);
+    assert_eq!(summary["test_images"], 100);
     assert!(summary["config"]["train"]["layers"].is_u64());
     assert!(out.join("model.safetensors").is_file());
     assert!(std::fs::read_dir(&out).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("tmp")));

@@ -3,6 +3,7 @@
 //! Unknown keys are errors, `--set section.key=value` overrides from the command line, and
 //! `validate` checks ranges with messages that name the file and the key.
 use crate::data::DataConfig;
+pub use crate::search_config::ControllerConfig;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
@@ -34,6 +35,10 @@ pub struct Config {
     pub child: ChildConfig,
     /// Training a fixed architecture from scratch (`enas train`).
     pub train: TrainConfig,
+    /// The ENAS search loop: shared-weight training and controller updates (`enas search`).
+    pub search: SearchConfig,
+    /// The LSTM controller and its REINFORCE training.
+    pub controller: ControllerConfig,
 }
 
 impl Default for Config {
@@ -45,6 +50,8 @@ impl Default for Config {
             data: DataConfig::default(),
             child: ChildConfig::default(),
             train: TrainConfig::default(),
+            search: SearchConfig::default(),
+            controller: ControllerConfig::default(),
         }
     }
 }
@@ -94,6 +101,45 @@ impl Default for TrainConfig {
             eval_batch_size: 256,
             layers: 6,
             channels: 20,
+            sgd: SgdConfig::default(),
+        }
+    }
+}
+
+/// The ENAS search loop. Each epoch trains the shared weights for one pass over the train split
+/// (a fresh arc from the controller for every minibatch), then takes `controller.train_steps`
+/// controller steps, each scoring `controller.num_aggregate` sampled arcs on one validation
+/// minibatch each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// Search epochs (ENAS: 150 on CIFAR-10).
+    pub epochs: usize,
+    /// Images per shared-weight training step (ENAS: 160 in micro search).
+    pub batch_size: usize,
+    /// Validation images per reward: each sampled arc is scored on one minibatch of this size.
+    pub reward_batch_size: usize,
+    /// Cap on shared-weight steps per epoch; null is one full pass over the train split.
+    pub child_steps: Option<usize>,
+    /// Arcs `enas derive` samples from the trained controller and scores on the whole
+    /// validation split (ENAS samples and scores candidates the same way at the end of search).
+    pub derive_samples: usize,
+    /// Images per step when scoring on the whole validation split (no gradient).
+    pub eval_batch_size: usize,
+    /// The shared weights' optimiser and learning-rate schedule (ENAS micro search: 0.05 to
+    /// 0.0005, cycles of 10 then 20 epochs, weight decay 1e-4, clipping 5).
+    pub sgd: SgdConfig,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            epochs: 3,
+            batch_size: 64,
+            reward_batch_size: 64,
+            child_steps: None,
+            derive_samples: 100,
+            eval_batch_size: 256,
             sgd: SgdConfig::default(),
         }
     }
@@ -231,6 +277,20 @@ impl Config {
             }
         }
         self.train.sgd.validate(origin, "train.sgd")?;
+        self.search.sgd.validate(origin, "search.sgd")?;
+        for (key, v) in [
+            ("search.epochs", self.search.epochs),
+            ("search.batch_size", self.search.batch_size),
+            ("search.reward_batch_size", self.search.reward_batch_size),
+            ("search.derive_samples", self.search.derive_samples),
+            ("search.eval_batch_size", self.search.eval_batch_size),
+            ("search.child_steps", self.search.child_steps.unwrap_or(1)),
+        ] {
+            if v == 0 {
+                return bad(key, "must be at least 1, got 0".into());
+            }
+        }
+        self.controller.validate(origin)?;
         self.data.validate(origin)?;
         Ok(())
     }

@@ -6,6 +6,7 @@ pub mod data;
 pub mod error;
 pub mod export;
 pub mod op;
+pub mod search_config;
 pub mod space;
 
 pub use arch::{Arch, Branch, Cell, Node};

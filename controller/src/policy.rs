@@ -1,0 +1,180 @@
+//! Sampling an arc, and scoring a given one, exactly as ENAS's `MicroController._build_sampler`.
+//!
+//! Per cell, from the carried LSTM state (zeros before the normal cell; the reduction cell goes on
+//! from where the normal cell ended):
+//! 1. two LSTM steps fed `g_emb` make the cell inputs' attention keys `h · w_attn_1`; the inputs'
+//!    anchors themselves (what a choice of them feeds back) are zeros;
+//! 2. per node, from input `g_emb`: two input choices (x, then y), each an LSTM step and attention
+//!    logits `v · tanh(key_j + h · w_attn_2)` over the anchors so far, next input = chosen anchor;
+//!    then two op choices (x, then y), each an LSTM step and logits `h · w_soft + b_soft`, next input
+//!    = chosen op's embedding; then one more LSTM step whose `h` is the node's anchor.
+//!
+//! Logits are shaped `c * tanh(logits / temperature)` (each part when configured), with
+//! `c = tanh_constant` for inputs and `tanh_constant / op_tanh_reduce` for ops; the normal cell's op
+//! logits also get the constant `[0.25, 0.25, -0.25, -0.25, -0.25]` after the tanh.
+use crate::lstm::{Controller, NORMAL_OP_BIAS, NUM_OPS};
+use candle_core::{DType, Tensor, D};
+use enas_shared::{Error, Result};
+use rand::Rng;
+
+/// A sampled (or scored) arc with its log-probability under the controller.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The choices in `EnasMicro` decision order: `x_input x_op y_input y_op` per node, the normal
+    /// cell's nodes, then the reduction cell's.
+    pub values: Vec<usize>,
+    /// Scalar: the sum of `log π` of every choice, differentiable w.r.t. the controller's variables.
+    pub log_prob: Tensor,
+    /// Scalar: the sum of the entropies of every decision's (shaped) distribution, detached as in
+    /// ENAS (`tf.stop_gradient`).
+    pub entropy: Tensor,
+}
+
+impl Sample {
+    /// `log_prob` as a number.
+    pub fn log_prob_value(&self) -> Result<f64> {
+        Ok(self.log_prob.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+    }
+
+    /// `entropy` as a number.
+    pub fn entropy_value(&self) -> Result<f64> {
+        Ok(self.entropy.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+    }
+}
+
+/// What a rollout collects, decision by decision.
+struct Trace {
+    values: Vec<usize>,
+    probs: Vec<Vec<f32>>,
+    log_probs: Vec<Tensor>,
+    entropy: f64,
+}
+
+impl Controller {
+    /// Samples an arc, drawing every choice with `rng` from the softmax of its shaped logits (so an
+    /// arc is reproducible from the RNG's state). `log_prob` refers to the current weights: use the
+    /// sample for an update before the weights change.
+    pub fn sample(&self, rng: &mut impl Rng) -> Result<Sample> {
+        Ok(self.rollout(&mut |_, probs| Ok(draw(probs, rng)))?.0)
+    }
+
+    /// Scores given choices (teacher forcing): the same computation as `sample`, with the choices
+    /// taken from `values` instead of drawn.
+    pub fn evaluate(&self, values: &[usize]) -> Result<Sample> {
+        self.space.validate(values)?;
+        Ok(self.rollout(&mut |pos, _| Ok(values[pos]))?.0)
+    }
+
+    /// The probabilities of every decision given the choices before it in `values` (teacher
+    /// forcing), in `values` order: `[pos][choice]`.
+    pub fn distributions(&self, values: &[usize]) -> Result<Vec<Vec<f32>>> {
+        self.space.validate(values)?;
+        Ok(self.rollout(&mut |pos, _| Ok(values[pos]))?.1)
+    }
+
+    /// ENAS's sampler for both cells; `pick(position, probabilities)` makes each choice.
+    fn rollout(&self, pick: &mut dyn FnMut(usize, &[f32]) -> Result<usize>) -> Result<(Sample, Vec<Vec<f32>>)> {
+        let nodes = self.space.nodes;
+        let n = self.cfg.lstm_size;
+        let mut trace = Trace {
+            values: vec![0; 8 * nodes],
+            probs: vec![Vec::new(); 8 * nodes],
+            log_probs: Vec::with_capacity(8 * nodes), entropy: 0.0 };
+        let op_c = self.cfg.tanh_constant.map(|c| c / self.cfg.op_tanh_reduce);
+        let normal_bias = Tensor::from_slice(&NORMAL_OP_BIAS, (1, NUM_OPS), &self.device)?;
+        let zeros = Tensor::zeros((1, n), DType::F32, &self.device)?;
+        let mut state = self.zero_state()?;
+        for cell in 0..2 {
+            let normal = cell == 0;
+            let mut anchors = vec![zeros.clone(), zeros.clone()];
+            let mut keys = Vec::with_capacity(nodes + 2);
+            for _ in 0..2 {
+                state = self.lstm_step(self.g_emb(), &state)?;
+                keys.push(last_h(&state).matmul(self.w_attn_1())?);
+            }
+            for node in 0..nodes {
+                let start = 4 * nodes * cell + 4 * node;
+                let key_mat = Tensor::cat(&keys, 0)?;
+                let mut inputs = self.g_emb().clone();
+                for branch in 0..2 {
+                    state = self.lstm_step(&inputs, &state)?;
+                    let query = last_h(&state).matmul(self.w_attn_2())?;
+                    let scores = key_mat.broadcast_add(&query)?.tanh()?.matmul(self.v_attn())?;
+                    let logits = self.shape(scores.reshape((1, node + 2))?, self.cfg.tanh_constant)?;
+                    let idx = self.decide(&logits, start + 2 * branch, pick, &mut trace)?;
+                    inputs = anchors[idx].clone();
+                }
+                for branch in 0..2 {
+                    state = self.lstm_step(&inputs, &state)?;
+                    let raw = last_h(&state).matmul(self.w_soft())?.broadcast_add(self.b_soft())?;
+                    let mut logits = self.shape(raw, op_c)?;
+                    if normal {
+                        logits = (logits + &normal_bias)?;
+                    }
+                    let idx = self.decide(&logits, start + 2 * branch + 1, pick, &mut trace)?;
+                    inputs = self.w_emb().narrow(0, idx, 1)?;
+                }
+                state = self.lstm_step(&inputs, &state)?;
+                let h = last_h(&state).clone();
+                keys.push(h.matmul(self.w_attn_1())?);
+                anchors.push(h);
+            }
+        }
+        let log_prob = Tensor::cat(&trace.log_probs, 1)?.sum_all()?;
+        let entropy = Tensor::new(trace.entropy as f32, &self.device)?;
+        Ok((Sample { values: trace.values, log_prob, entropy }, trace.probs))
+    }
+
+    /// `c * tanh(logits / temperature)`, each part only when configured.
+    fn shape(&self, logits: Tensor, c: Option<f64>) -> Result<Tensor> {
+        let logits = match self.cfg.temperature {
+            Some(t) => (logits / t)?,
+            None => logits,
+        };
+        Ok(match c {
+            Some(c) => (logits.tanh()? * c)?,
+            None => logits,
+        })
+    }
+
+    /// Makes the decision at `pos` from `[1, k]` logits and records its log-probability and entropy.
+    fn decide(
+        &self,
+        logits: &Tensor,
+        pos: usize,
+        pick: &mut dyn FnMut(usize, &[f32]) -> Result<usize>,
+        trace: &mut Trace,
+    ) -> Result<usize> {
+        let log_p = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+        let lp: Vec<f32> = log_p.flatten_all()?.to_vec1()?;
+        let probs: Vec<f32> = lp.iter().map(|x| x.exp()).collect();
+        let idx = pick(pos, &probs)?;
+        if idx >= probs.len() {
+            return Err(Error::Arch(format!("choice {idx} at position {pos} is out of range 0..{}", probs.len())));
+        }
+        trace.entropy -= probs.iter().zip(&lp).filter(|(p, _)| **p > 0.0).map(|(p, l)| *p as f64 * *l as f64).sum::<f64>();
+        trace.log_probs.push(log_p.narrow(1, idx, 1)?);
+        trace.values[pos] = idx;
+        trace.probs[pos] = probs;
+        Ok(idx)
+    }
+}
+
+/// The top layer's `h`.
+fn last_h(state: &[(Tensor, Tensor)]) -> &Tensor {
+    &state.last().expect("at least one LSTM layer").1
+}
+
+/// Draws an index from (nearly normalised) probabilities with one uniform number from `rng`.
+fn draw(probs: &[f32], rng: &mut impl Rng) -> usize {
+    let total: f64 = probs.iter().map(|p| *p as f64).sum();
+    let u = rng.random::<f64>() * total;
+    let mut acc = 0.0;
+    for (i, p) in probs.iter().enumerate() {
+        acc += *p as f64;
+        if u < acc {
+            return i;
+        }
+    }
+    probs.iter().rposition(|p| *p > 0.0).unwrap_or(0)
+}

@@ -1,0 +1,104 @@
+//! `enas derive`: as ENAS ends its search, sample arcs from the trained controller, score each on
+//! the whole validation split with the shared weights, keep the best.
+use crate::cli::DeriveArgs;
+use crate::run::RunDir;
+use crate::search::{stream_seed, Search};
+use anyhow::Result;
+use enas_child::{correct, path_cost, BnMode};
+use enas_shared::data::{batches, LoaderOptions};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+pub const DERIVE_HEADER: [&str; 7] = ["rank", "arc", "normal", "reduce", "valid_acc", "log_prob", "active_params"];
+
+/// One derived candidate.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub arc: String,
+    pub normal: String,
+    pub reduce: String,
+    pub valid_acc: f64,
+    pub log_prob: f64,
+    pub active_params: usize,
+}
+
+pub fn run(a: &DeriveArgs) -> Result<()> {
+    let dir = RunDir::open(&a.run)?;
+    let (search, cursor) = Search::resume(&dir)?;
+    let n = a.samples.unwrap_or(search.cfg.search.derive_samples);
+    anyhow::ensure!(n > 0, "--samples must be at least 1");
+    let best = derive(&search, n, cursor.epoch as u64)?;
+    println!("best of {n} sampled arcs (valid acc {:.4}): {}", best.valid_acc, best.arc);
+    println!("wrote {} and {}", dir.file("derive.csv").display(), dir.file("best_arch.txt").display());
+    Ok(())
+}
+
+/// Samples `n` arcs (a stream of their own, so derive does not disturb the search's), scores each
+/// on the whole validation split, writes `derive.csv` (best first) and `best_arch.txt`.
+pub fn derive(search: &Search, n: usize, stream: u64) -> Result<Candidate> {
+    let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(search.cfg.seed, usize::MAX, stream));
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let sample = search.controller.sample(&mut rng)?;
+        let arch = search.space.from_values(&sample.values)?;
+        let opts = LoaderOptions { batch_size: search.cfg.search.eval_batch_size, shuffle: false, augment: false, drop_last: false };
+        let mut right = 0;
+        for batch in batches(search.valid.clone(), opts, 0) {
+            let logits = search.net.forward(&batch.x.to_device(&search.device)?, &arch, BnMode::BatchStats)?;
+            right += correct(&logits, &batch.y.to_device(&search.device)?)?;
+        }
+        out.push(Candidate {
+            arc: search.space.format(&arch)?,
+            normal: arch.normal.to_string(),
+            reduce: arch.reduce.to_string(),
+            valid_acc: right as f64 / search.valid.len() as f64,
+            log_prob: sample.log_prob_value()?,
+            active_params: path_cost(&search.net, &arch, search.train.height, search.train.width).0,
+        });
+    }
+    // Best first; ties keep sampling order.
+    out.sort_by(|a, b| b.valid_acc.total_cmp(&a.valid_acc));
+    let rows: Vec<Vec<String>> = out
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            vec![
+                (i + 1).to_string(),
+                c.arc.clone(),
+                c.normal.clone(),
+                c.reduce.clone(),
+                format!("{:.6}", c.valid_acc),
+                format!("{:.6}", c.log_prob),
+                c.active_params.to_string(),
+            ]
+        })
+        .collect();
+    search.dir.write_table("derive.csv", &DERIVE_HEADER, &rows)?;
+    let best = out.into_iter().next().expect("n > 0");
+    search.dir.write_text("best_arch.txt", &format!("{}\n", best.arc))?;
+    Ok(best)
+}
+
+impl Search {
+    /// `summary.json` at the end of a search.
+    pub fn write_summary(&self, best: &Candidate) -> Result<()> {
+        let last = self.epoch_rows.last();
+        let summary = serde_json::json!({
+            "epochs": self.epoch_rows.len(),
+            "best_arc": best.arc,
+            "best_normal": best.normal,
+            "best_reduce": best.reduce,
+            "best_valid_acc": best.valid_acc,
+            "best_active_params": best.active_params,
+            "valid_images": self.valid.len(),
+            "derive_samples": self.cfg.search.derive_samples,
+            "final_mean_reward": last.map(|r| r.mean_reward),
+            "final_baseline": last.map(|r| r.baseline),
+            "scored_arcs": self.arch_rows.len(),
+            "supernet_params": self.store.num_params(),
+            "seconds": self.epoch_rows.iter().map(|r| r.seconds).sum::<f64>(),
+            "threads": crate::runtime::threads(),
+        });
+        self.dir.write_json("summary.json", &summary)
+    }
+}

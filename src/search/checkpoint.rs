@@ -1,0 +1,224 @@
+//! Search checkpoints. A checkpoint is a folder `checkpoints/<n>/` holding the supernet (with
+//! BatchNorm running statistics), the controller, both optimisers' state and the RNG position;
+//! the run's `state.json` names the current one and is written last, atomically, so a run killed
+//! at any moment resumes from a consistent checkpoint. Older checkpoint folders are removed after.
+use super::rows::{ArchRow, EpochRow, ARCH_HEADER, EPOCH_HEADER};
+use super::{stream_seed, Search};
+use crate::run::{read_table, RunDir};
+use anyhow::{Context, Result};
+use candle_core::Tensor;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// The run's pointer to its latest checkpoint.
+pub const CHECKPOINT_STATE: &str = "state.json";
+const FORMAT: u32 = 1;
+
+/// Which half of an epoch the loop is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Child,
+    Controller,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Child => "shared-weight",
+            Phase::Controller => "controller",
+        }
+    }
+}
+
+/// Where the loop stands: the next step to run and the epoch's running sums.
+#[derive(Debug, Clone)]
+pub struct Cursor {
+    pub epoch: usize,
+    pub phase: Phase,
+    pub step: usize,
+    /// The controller's sampling RNG (one stream per epoch, advanced by every sample).
+    pub rng: ChaCha8Rng,
+    pub sums: Sums,
+    pub seconds: f64,
+}
+
+/// Running sums of one epoch, for `epochs.csv`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Sums {
+    loss: f64,
+    correct: usize,
+    seen: usize,
+    reward: f64,
+    valid_acc: f64,
+    entropy: f64,
+    scored: usize,
+}
+
+impl Cursor {
+    pub fn start(seed: u64) -> Cursor {
+        Cursor { epoch: 0, phase: Phase::Child, step: 0, rng: epoch_rng(seed, 0), sums: Sums::default(), seconds: 0.0 }
+    }
+
+    pub fn next_epoch(&mut self, seed: u64) {
+        *self = Cursor { epoch: self.epoch + 1, ..Cursor::start(seed) };
+        self.rng = epoch_rng(seed, self.epoch);
+    }
+
+    pub fn add_child(&mut self, loss: f64, correct: usize, n: usize) {
+        self.sums.loss += loss * n as f64;
+        self.sums.correct += correct;
+        self.sums.seen += n;
+    }
+
+    pub fn add_reward(&mut self, reward: f64, valid_acc: f64, entropy: f64) {
+        self.sums.reward += reward;
+        self.sums.valid_acc += valid_acc;
+        self.sums.entropy += entropy;
+        self.sums.scored += 1;
+    }
+
+    pub fn child_loss(&self) -> f64 {
+        self.sums.loss / self.sums.seen.max(1) as f64
+    }
+
+    pub fn mean_reward(&self) -> f64 {
+        self.sums.reward / self.sums.scored.max(1) as f64
+    }
+
+    pub fn epoch_row(&self, lr: f64, baseline: f64) -> EpochRow {
+        let s = &self.sums;
+        let scored = s.scored.max(1) as f64;
+        EpochRow {
+            epoch: self.epoch + 1,
+            lr,
+            child_loss: self.child_loss(),
+            child_acc: s.correct as f64 / s.seen.max(1) as f64,
+            mean_reward: s.reward / scored,
+            mean_valid_acc: s.valid_acc / scored,
+            mean_entropy: s.entropy / scored,
+            baseline,
+            seconds: self.seconds,
+        }
+    }
+}
+
+/// The controller's sampling stream of one epoch.
+fn epoch_rng(seed: u64, epoch: usize) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(stream_seed(seed, epoch, u64::MAX))
+}
+
+/// `state.json`.
+#[derive(Serialize, Deserialize)]
+struct State {
+    format: u32,
+    checkpoint: String,
+    epoch: usize,
+    phase: Phase,
+    step: usize,
+    /// Words of the epoch's controller RNG stream consumed so far (the RNG state).
+    rng_word_pos: String,
+    sums: Sums,
+    seconds: f64,
+    baseline: f64,
+    arch_rows: usize,
+    epoch_rows: usize,
+    finished: bool,
+}
+
+impl Search {
+    /// Writes a checkpoint of everything at `cursor`, then the result tables, then `state.json`.
+    pub fn save_checkpoint(&self, cursor: &Cursor) -> Result<()> {
+        let done = cursor.epoch >= self.cfg.search.epochs;
+        let name = format!("checkpoints/{:04}-{}-{:05}", cursor.epoch, cursor.phase.name(), cursor.step);
+        let dir = self.dir.file(&name);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        self.store.save(&dir.join("supernet.safetensors"))?;
+        save_tensors(&dir.join("child_optimizer.safetensors"), self.child_opt.momentum_buffers())?;
+        self.controller.save(&dir.join("controller.safetensors"))?;
+        self.reinforce.save(&dir.join("controller_optimizer.safetensors"))?;
+        self.dir.write_table("architectures.csv", &ARCH_HEADER, &self.arch_rows.iter().map(ArchRow::fields).collect::<Vec<_>>())?;
+        self.dir.write_table("epochs.csv", &EPOCH_HEADER, &self.epoch_rows.iter().map(EpochRow::fields).collect::<Vec<_>>())?;
+        let state = State {
+            format: FORMAT,
+            checkpoint: name.clone(),
+            epoch: cursor.epoch,
+            phase: cursor.phase,
+            step: cursor.step,
+            rng_word_pos: cursor.rng.get_word_pos().to_string(),
+            sums: cursor.sums.clone(),
+            seconds: cursor.seconds,
+            baseline: self.reinforce.baseline(),
+            arch_rows: self.arch_rows.len(),
+            epoch_rows: self.epoch_rows.len(),
+            finished: done,
+        };
+        self.dir.write_text(CHECKPOINT_STATE, &serde_json::to_string_pretty(&state)?)?;
+        // The new checkpoint is committed; the older ones can go.
+        for entry in std::fs::read_dir(self.dir.file("checkpoints"))?.flatten() {
+            if entry.path() != dir {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Rebuilds a search from a run directory's latest checkpoint.
+    pub fn resume(dir: &RunDir) -> Result<(Search, Cursor)> {
+        let state_path = dir.file(CHECKPOINT_STATE);
+        let text = std::fs::read_to_string(&state_path)
+            .with_context(|| format!("{} has no checkpoint to resume from ({} is missing)", dir.path.display(), CHECKPOINT_STATE))?;
+        let state: State = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid checkpoint state file", state_path.display()))?;
+        anyhow::ensure!(state.format == FORMAT, "{}: checkpoint format {} is not {FORMAT}", state_path.display(), state.format);
+        let cfg = dir.read_config()?;
+        let seed = cfg.seed;
+        let mut search = Search::new(cfg, RunDir { path: dir.path.clone() })?;
+        let ck = dir.file(&state.checkpoint);
+        let corrupt = |what: &str| format!("checkpoint {}: cannot restore {what}", ck.display());
+        search.store.load(&ck.join("supernet.safetensors")).with_context(|| corrupt("the supernet"))?;
+        let bufs = load_tensors(&ck.join("child_optimizer.safetensors"), search.store.vars.len()).with_context(|| corrupt("the shared-weight optimiser"))?;
+        search.child_opt.set_momentum_buffers(bufs)?;
+        search.controller.load(&ck.join("controller.safetensors")).with_context(|| corrupt("the controller"))?;
+        search.reinforce.load(&ck.join("controller_optimizer.safetensors")).with_context(|| corrupt("the controller optimiser"))?;
+        search.reinforce.set_baseline(state.baseline);
+        search.arch_rows = read_rows(dir, "architectures.csv", state.arch_rows, ArchRow::parse)?;
+        search.epoch_rows = read_rows(dir, "epochs.csv", state.epoch_rows, EpochRow::parse)?;
+        let mut rng = epoch_rng(seed, state.epoch);
+        rng.set_word_pos(state.rng_word_pos.parse().with_context(|| corrupt("the RNG position"))?);
+        let cursor = Cursor { epoch: state.epoch, phase: state.phase, step: state.step, rng, sums: state.sums, seconds: state.seconds };
+        Ok((search, cursor))
+    }
+}
+
+/// Reads the first `n` rows of one of the run's tables.
+fn read_rows<T>(dir: &RunDir, name: &str, n: usize, parse: fn(&[String], usize) -> Result<T>) -> Result<Vec<T>> {
+    let path = dir.file(name);
+    let (_, rows) = read_table(&path)?;
+    anyhow::ensure!(rows.len() >= n, "{}: {} rows, but the checkpoint recorded {n}", path.display(), rows.len());
+    rows[..n].iter().enumerate().map(|(i, r)| parse(r, i + 2).with_context(|| path.display().to_string())).collect()
+}
+
+/// Saves optional tensors by index (`t.<i>`), for optimiser state.
+pub fn save_tensors(path: &std::path::Path, tensors: &[Option<Tensor>]) -> Result<()> {
+    let map: HashMap<String, Tensor> =
+        tensors.iter().enumerate().filter_map(|(i, t)| t.as_ref().map(|t| (format!("t.{i}"), t.clone()))).collect();
+    let tmp = path.with_extension("tmp");
+    candle_core::safetensors::save(&map, &tmp)?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(())
+}
+
+/// Loads tensors saved by `save_tensors`; indices must be below `n`.
+pub fn load_tensors(path: &std::path::Path, n: usize) -> Result<Vec<Option<Tensor>>> {
+    let map = candle_core::safetensors::load(path, &candle_core::Device::Cpu)?;
+    let mut out = vec![None; n];
+    for (k, t) in map {
+        let i: usize = k.strip_prefix("t.").and_then(|i| i.parse().ok()).with_context(|| format!("{}: unexpected tensor `{k}`", path.display()))?;
+        anyhow::ensure!(i < n, "{}: tensor index {i} is beyond {n} variables", path.display());
+        out[i] = Some(t);
+    }
+    Ok(out)
+}

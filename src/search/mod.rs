@@ -1,0 +1,268 @@
+//! `enas search`: ENAS. Each epoch trains the shared weights of the supernet for one pass over the
+//! train split, a fresh arc from the controller for every minibatch; then the controller takes
+//! `controller.train_steps` REINFORCE steps, each scoring `controller.num_aggregate` sampled arcs
+//! on one validation minibatch apiece. The math lives in the child and controller crates; this
+//! file is the algorithm.
+mod checkpoint;
+mod rows;
+
+use crate::cli::SearchArgs;
+use crate::run::RunDir;
+use crate::runtime;
+use anyhow::{Context, Result};
+use candle_core::Device;
+use checkpoint::{Cursor, Phase};
+use enas_child::{BnMode, clip_grad_norm, correct, cross_entropy, path_cost, sgd_lr, InitRoot, MicroNet, MicroShape, ParamStore, SgdNesterov, Weights};
+use enas_controller::{Controller, Reinforce};
+use enas_shared::data::{batches, load_splits, num_batches, Batch, Dataset, LoaderOptions};
+use enas_shared::{Arch, Config, EnasMicro};
+use indicatif::{ProgressBar, ProgressStyle};
+use rows::{ArchRow, EpochRow};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Everything a search holds between steps.
+pub struct Search {
+    pub cfg: Config,
+    pub dir: RunDir,
+    pub space: EnasMicro,
+    pub device: Device,
+    pub train: Arc<Dataset>,
+    pub valid: Arc<Dataset>,
+    pub net: MicroNet,
+    pub store: ParamStore,
+    pub child_opt: SgdNesterov,
+    pub controller: Controller,
+    pub reinforce: Reinforce,
+    pub arch_rows: Vec<ArchRow>,
+    pub epoch_rows: Vec<EpochRow>,
+}
+
+/// Set by SIGINT: the loop finishes its step, checkpoints and exits 130.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+pub fn run(a: &SearchArgs) -> Result<ExitCode> {
+    let (mut search, mut cursor) = match &a.resume {
+        Some(dir) => Search::resume(&RunDir::open(dir)?)?,
+        None => {
+            let cfg = a.load_config()?;
+            let dir = RunDir::create(a.out.as_deref(), "search")?;
+            dir.write_config(&cfg)?;
+            let seed = cfg.seed;
+            (Search::new(cfg, dir)?, Cursor::start(seed))
+        }
+    };
+    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+    let bar = progress(&search, &cursor);
+    while cursor.epoch < search.cfg.search.epochs {
+        let finished = search.run_epoch(&mut cursor, &bar)?;
+        search.save_checkpoint(&cursor)?;
+        if !finished {
+            bar.abandon();
+            eprintln!(
+                "interrupted: checkpoint written at epoch {}, {} step {}.\nresume with: enas search --resume {}",
+                cursor.epoch + 1,
+                cursor.phase.name(),
+                cursor.step,
+                search.dir.path.display()
+            );
+            return Ok(ExitCode::from(130));
+        }
+    }
+    bar.finish_and_clear();
+    let best = crate::derive::derive(&search, search.cfg.search.derive_samples, cursor.epoch as u64)?;
+    search.write_summary(&best)?;
+    println!("best arc (valid acc {:.4} on {} images): {}", best.valid_acc, search.valid.len(), best.arc);
+    println!("  normal: {}\n  reduce: {}", best.normal, best.reduce);
+    println!(
+        "retrain it from scratch:\n  enas train --arc-file {} --config {}",
+        search.dir.file("best_arch.txt").display(),
+        search.dir.file("config.yaml").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+impl Search {
+    /// Builds the data, supernet, controller and optimisers of a new search.
+    pub fn new(cfg: Config, dir: RunDir) -> Result<Search> {
+        runtime::init_threads(Some(cfg.threads));
+        let device = runtime::device(&cfg)?;
+        let splits = load_splits(&cfg.data)?;
+        anyhow::ensure!(!splits.valid.is_empty(), "search needs a validation split for rewards: set data.valid_size above 0");
+        let space = EnasMicro::new(cfg.child.nodes);
+        let shape = MicroShape {
+            in_channels: splits.train.channels,
+            classes: splits.train.classes,
+            layers: cfg.child.layers,
+            channels: cfg.child.channels,
+            nodes: cfg.child.nodes,
+        };
+        let root = InitRoot::new(cfg.seed, &device);
+        let net = MicroNet::new(shape, &Weights::Shared, root.init())?;
+        let store = root.finish();
+        let sgd = &cfg.search.sgd;
+        let child_opt = SgdNesterov::new(store.vars.clone(), sgd.momentum, sgd.weight_decay);
+        let controller = Controller::new(&cfg.controller, &space, cfg.seed, &device)?;
+        let reinforce = Reinforce::new(&cfg.controller, &controller)?;
+        Ok(Search {
+            cfg,
+            dir,
+            space,
+            device,
+            train: Arc::new(splits.train),
+            valid: Arc::new(splits.valid),
+            net,
+            store,
+            child_opt,
+            controller,
+            reinforce,
+            arch_rows: Vec::new(),
+            epoch_rows: Vec::new(),
+        })
+    }
+
+    /// One epoch from `cursor` on: shared-weight steps, then controller steps. Returns false when
+    /// interrupted (the cursor then points at the next step to run).
+    fn run_epoch(&mut self, cursor: &mut Cursor, bar: &ProgressBar) -> Result<bool> {
+        let started = Instant::now();
+        let epoch = cursor.epoch;
+        let lr = sgd_lr(&self.cfg.search.sgd, epoch as f64, self.cfg.search.epochs);
+        if cursor.phase == Phase::Child {
+            let opts = self.child_loader_options();
+            let steps = self.child_steps();
+            let loader = batches(self.train.clone(), opts, stream_seed(self.cfg.seed, epoch, 0));
+            for batch in loader.skip(cursor.step).take(steps - cursor.step) {
+                let arch = self.sample_arch(cursor)?;
+                let (loss, right) = self.train_shared_step(&batch, &arch, lr)?;
+                cursor.add_child(loss, right, batch.n);
+                cursor.step += 1;
+                bar.inc(1);
+                bar.set_message(format!("epoch {} child loss {:.3}", epoch + 1, cursor.child_loss()));
+                if INTERRUPTED.load(Ordering::SeqCst) {
+                    return Ok(false);
+                }
+            }
+            cursor.phase = Phase::Controller;
+            cursor.step = 0;
+        }
+        let valid_opts = LoaderOptions { batch_size: self.cfg.search.reward_batch_size, shuffle: true, augment: false, drop_last: true };
+        let per_pass = num_batches(self.valid.len(), valid_opts).max(1);
+        let aggregate = self.cfg.controller.num_aggregate;
+        while cursor.step < self.cfg.controller.train_steps {
+            let mut scored = Vec::with_capacity(aggregate);
+            for k in 0..aggregate {
+                let idx = cursor.step * aggregate + k;
+                // One validation minibatch per sampled arc, cycling through shuffled passes.
+                let pass = (idx / per_pass) as u64;
+                let batch = batches(self.valid.clone(), valid_opts, stream_seed(self.cfg.seed, epoch, 1 + pass))
+                    .nth(idx % per_pass)
+                    .context("the validation split is smaller than search.reward_batch_size")?;
+                let sample = self.controller.sample(&mut cursor.rng)?;
+                let arch = self.space.from_values(&sample.values)?;
+                let valid_acc = self.reward_accuracy(&batch, &arch)?;
+                scored.push((sample, arch, valid_acc));
+            }
+            let pairs: Vec<_> = scored.iter().map(|(s, _, acc)| (s, *acc)).collect();
+            let stats = self.reinforce.update(&self.controller, &pairs)?;
+            for (k, (sample, arch, valid_acc)) in scored.iter().enumerate() {
+                let reward = valid_acc + self.cfg.controller.entropy_weight * sample.entropy_value()?;
+                self.arch_rows.push(ArchRow {
+                    epoch: epoch + 1,
+                    step: cursor.step + 1,
+                    sample: k + 1,
+                    arc: self.space.format(arch)?,
+                    normal: arch.normal.to_string(),
+                    reduce: arch.reduce.to_string(),
+                    reward,
+                    valid_acc: *valid_acc,
+                    log_prob: sample.log_prob_value()?,
+                    entropy: sample.entropy_value()?,
+                    baseline: stats.baseline,
+                    active_params: path_cost(&self.net, arch, self.train.height, self.train.width).0,
+                });
+                cursor.add_reward(reward, *valid_acc, sample.entropy_value()?);
+            }
+            cursor.step += 1;
+            bar.inc(1);
+            bar.set_message(format!("epoch {} controller reward {:.3}", epoch + 1, cursor.mean_reward()));
+            if INTERRUPTED.load(Ordering::SeqCst) && cursor.step < self.cfg.controller.train_steps {
+                cursor.seconds += started.elapsed().as_secs_f64();
+                return Ok(false);
+            }
+        }
+        cursor.seconds += started.elapsed().as_secs_f64();
+        self.epoch_rows.push(cursor.epoch_row(lr, self.reinforce.baseline()));
+        let line = self.epoch_rows.last().expect("just pushed").describe();
+        if bar.is_hidden() { eprintln!("{line}") } else { bar.println(line) }
+        cursor.next_epoch(self.cfg.seed);
+        Ok(true)
+    }
+
+    /// A fresh arc from the controller for one shared-weight step (no gradient to the controller).
+    fn sample_arch(&mut self, cursor: &mut Cursor) -> Result<Arch> {
+        let sample = self.controller.sample(&mut cursor.rng)?;
+        Ok(self.space.from_values(&sample.values)?)
+    }
+
+    /// One SGD step of the shared weights on `arch`'s path. Returns the loss and correct count.
+    fn train_shared_step(&mut self, batch: &Batch, arch: &Arch, lr: f64) -> Result<(f64, usize)> {
+        let (x, y) = (batch.x.to_device(&self.device)?, batch.y.to_device(&self.device)?);
+        let logits = self.net.forward(&x, arch, BnMode::Train)?;
+        let loss = cross_entropy(&logits, &y)?;
+        let mut grads = loss.backward()?;
+        let clip = self.cfg.search.sgd.grad_clip;
+        if clip > 0.0 {
+            clip_grad_norm(&self.store.vars, &mut grads, clip)?;
+        }
+        self.child_opt.step(&grads, lr)?;
+        let l = loss.to_scalar::<f32>()? as f64;
+        anyhow::ensure!(l.is_finite(), "shared-weight training diverged (loss {l}); lower search.sgd.lr_max");
+        Ok((l, correct(&logits, &y)?))
+    }
+
+    /// Accuracy of `arch` with the shared weights on one validation minibatch. As in ENAS, the
+    /// child runs in training mode (batch statistics) but nothing is updated.
+    fn reward_accuracy(&self, batch: &Batch, arch: &Arch) -> Result<f64> {
+        let logits = self.net.forward(&batch.x.to_device(&self.device)?, arch, BnMode::BatchStats)?;
+        Ok(correct(&logits, &batch.y.to_device(&self.device)?)? as f64 / batch.n as f64)
+    }
+
+    fn child_loader_options(&self) -> LoaderOptions {
+        LoaderOptions { batch_size: self.cfg.search.batch_size, shuffle: true, augment: self.cfg.data.augment, drop_last: true }
+    }
+
+    /// Shared-weight steps per epoch: one pass, or the configured cap.
+    fn child_steps(&self) -> usize {
+        let pass = num_batches(self.train.len(), self.child_loader_options());
+        self.cfg.search.child_steps.map_or(pass, |cap| cap.min(pass))
+    }
+
+    /// Steps of one epoch (shared-weight plus controller), for the progress bar.
+    fn steps_per_epoch(&self) -> usize {
+        self.child_steps() + self.cfg.controller.train_steps
+    }
+}
+
+fn progress(search: &Search, cursor: &Cursor) -> ProgressBar {
+    let per_epoch = search.steps_per_epoch();
+    let bar = ProgressBar::new((per_epoch * search.cfg.search.epochs) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}<{eta_precise}] {bar:30} {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    let done = cursor.epoch * per_epoch + if cursor.phase == Phase::Controller { search.child_steps() } else { 0 } + cursor.step;
+    bar.set_position(done as u64);
+    bar
+}
+
+/// The seed of one of an epoch's random streams (0: child batches, 1 + k: the k-th validation
+/// pass). Streams are functions of the run seed and the epoch only, so any epoch can be replayed.
+pub fn stream_seed(seed: u64, epoch: usize, stream: u64) -> u64 {
+    let mut z = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    // splitmix64 finaliser
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,187 @@
+//! End-to-end tests of `enas search`, `derive` and `export` on configs/quick.yaml.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn enas_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_enas"));
+    c.args(args).current_dir(root()).env("RAYON_NUM_THREADS", "2");
+    c
+}
+
+fn enas(args: &[&str]) -> Output {
+    enas_cmd(args).output().expect("the enas binary runs")
+}
+
+fn quick_search(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["search", "--config", "configs/quick.yaml", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    enas(&args)
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// quick.yaml: 2 epochs, 2 controller steps of 3 samples each.
+const EPOCHS: usize = 2;
+const SCORED_PER_EPOCH: usize = 2 * 3;
+
+#[test]
+fn quick_search_writes_every_file_and_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let o = quick_search(&a, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("enas train --arc-file"), "{stdout}");
+    for f in ["config.yaml", "architectures.csv", "epochs.csv", "summary.json", "best_arch.txt", "derive.csv", "state.json"] {
+        assert!(a.join(f).is_file(), "{f} missing");
+    }
+    let arch = read(&a.join("architectures.csv"));
+    let mut lines = arch.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "epoch,step,sample,arc,normal,reduce,reward,valid_acc,log_prob,entropy,baseline,active_params"
+    );
+    assert_eq!(lines.count(), EPOCHS * SCORED_PER_EPOCH);
+    let epochs = read(&a.join("epochs.csv"));
+    assert_eq!(epochs.lines().next().unwrap(), "epoch,lr,child_loss,child_acc,mean_reward,mean_valid_acc,mean_entropy,baseline,seconds");
+    assert_eq!(epochs.lines().count(), 1 + EPOCHS);
+    assert!(arch.contains("n2="), "readable cells: {arch}");
+    let best = read(&a.join("best_arch.txt"));
+    assert_eq!(best.split_whitespace().count(), 8 * 5, "{best}");
+    let summary: serde_json::Value = serde_json::from_str(&read(&a.join("summary.json"))).unwrap();
+    assert_eq!(summary["best_arc"].as_str().unwrap(), best.trim());
+
+    // Same seed, config, data and threads: byte-identical architectures.csv.
+    let o = quick_search(&b, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(arch, read(&b.join("architectures.csv")));
+    assert_eq!(read(&a.join("derive.csv")), read(&b.join("derive.csv")));
+
+    // The best arc retrains with the printed command.
+    let t = enas(&["train", "--arc-file", a.join("best_arch.txt").to_str().unwrap(), "--config", a.join("config.yaml").to_str().unwrap(), "--epochs", "1", "--out", dir.path().join("t").to_str().unwrap()]);
+    assert!(t.status.success(), "{}", stderr(&t));
+
+    // Export: all rows, the top 2, unique arcs.
+    let e = dir.path().join("e.csv");
+    let o = enas(&["export", "--run", a.to_str().unwrap(), "--out", e.to_str().unwrap(), "--top", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let top = read(&e);
+    assert_eq!(top.lines().count(), 3);
+    assert!(top.starts_with("epoch,step,sample,arc,"));
+    let o = enas(&["export", "--run", a.to_str().unwrap(), "--out", e.to_str().unwrap(), "--unique"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let arcs: Vec<String> = read(&e).lines().skip(1).map(|l| l.split(',').nth(3).unwrap().to_string()).collect();
+    let mut dedup = arcs.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(arcs.len(), dedup.len());
+
+    // Derive again with another sample count.
+    let o = enas(&["derive", "--run", a.to_str().unwrap(), "--samples", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read(&a.join("derive.csv")).lines().count(), 4);
+}
+
+#[test]
+fn killed_and_resumed_search_equals_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
+    // Three epochs, so a kill lands after the first checkpoint but before the end.
+    let longer = ["--set", "search.epochs=3"];
+    let o = quick_search(&whole, &longer);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut child = enas_cmd(&["search", "--config", "configs/quick.yaml", "--out", killed.to_str().unwrap(), "--set", "search.epochs=3"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the first epoch's checkpoint, then kill in the middle of the second epoch.
+    let started = Instant::now();
+    while !read_or_empty(&killed.join("epochs.csv")).lines().nth(1).is_some_and(|l| l.starts_with('1')) {
+        assert!(started.elapsed() < Duration::from_secs(300), "no checkpoint after 300 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let o = enas(&["search", "--resume", killed.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read(&whole.join("architectures.csv")), read(&killed.join("architectures.csv")));
+    assert_eq!(read(&whole.join("best_arch.txt")), read(&killed.join("best_arch.txt")));
+}
+
+fn read_or_empty(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+#[test]
+fn bad_resume_paths_and_corrupt_checkpoints_are_clear_errors() {
+    let check = |o: &Output, needles: &[&str]| {
+        let err = stderr(o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        for n in needles {
+            assert!(err.contains(n), "stderr lacks `{n}`: {err}");
+        }
+    };
+    check(&enas(&["search", "--resume", "/nonexistent/run"]), &["/nonexistent/run", "not a run directory"]);
+    let dir = tempfile::tempdir().unwrap();
+    check(&enas(&["search", "--resume", dir.path().to_str().unwrap()]), &["no config.yaml"]);
+    let run = dir.path().join("run");
+    let o = quick_search(&run, &["--set", "search.epochs=1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A corrupt state file.
+    let state = run.join("state.json");
+    let good = read(&state);
+    std::fs::write(&state, "{ not json").unwrap();
+    check(&enas(&["search", "--resume", run.to_str().unwrap()]), &["state.json", "not a valid checkpoint"]);
+    std::fs::write(&state, &good).unwrap();
+    // A truncated supernet checkpoint.
+    let ck: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let supernet = run.join(ck["checkpoint"].as_str().unwrap()).join("supernet.safetensors");
+    let bytes = std::fs::read(&supernet).unwrap();
+    std::fs::write(&supernet, &bytes[..bytes.len() / 2]).unwrap();
+    check(&enas(&["derive", "--run", run.to_str().unwrap()]), &["supernet"]);
+}
+
+#[test]
+fn ctrl_c_checkpoints_mid_epoch_exits_130_and_resumes_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, stopped) = (dir.path().join("whole"), dir.path().join("stopped"));
+    let o = quick_search(&whole, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let child = enas_cmd(&["search", "--config", "configs/quick.yaml", "--out", stopped.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !stopped.join("config.yaml").is_file() {
+        assert!(started.elapsed() < Duration::from_secs(120), "the search did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    if o.status.success() {
+        // The search finished before the signal arrived; nothing to resume.
+        return;
+    }
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(stderr(&o).contains("enas search --resume"), "{}", stderr(&o));
+    let o = enas(&["search", "--resume", stopped.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read(&whole.join("architectures.csv")), read(&stopped.join("architectures.csv")));
+}
