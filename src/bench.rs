@@ -3,7 +3,9 @@
 use crate::cli::{parse_arc, BenchArgs};
 use crate::runtime;
 use anyhow::Result;
-use enas_child::{BnMode, clip_grad_norm, cross_entropy, path_cost, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights};
+use enas_child::{
+    clip_grad_norm, cross_entropy, path_cost, BnMode, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights,
+};
 use enas_shared::EnasMicro;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -67,6 +67,10 @@ pub struct DeriveArgs {
     /// Arcs to sample and score (default: search.derive_samples, 100).
     #[arg(long)]
     pub samples: Option<usize>,
+    /// Score uniformly random arcs instead of the controller's, under the same shared weights
+    /// (the baseline a trained controller must beat); writes random.csv, leaves best_arch.txt.
+    #[arg(long)]
+    pub random: bool,
 }
 
 #[derive(Args)]

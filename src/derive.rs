@@ -6,7 +6,7 @@ use crate::search::{stream_seed, Search};
 use anyhow::Result;
 use enas_child::{correct, path_cost, BnMode};
 use enas_shared::data::{batches, LoaderOptions};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub const DERIVE_HEADER: [&str; 7] = ["rank", "arc", "normal", "reduce", "valid_acc", "log_prob", "active_params"];
@@ -27,21 +27,72 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
     let (search, cursor) = Search::resume(&dir)?;
     let n = a.samples.unwrap_or(search.cfg.search.derive_samples);
     anyhow::ensure!(n > 0, "--samples must be at least 1");
-    let best = derive(&search, n, cursor.epoch as u64)?;
-    println!("best of {n} sampled arcs (valid acc {:.4}): {}", best.valid_acc, best.arc);
-    println!("wrote {} and {}", dir.file("derive.csv").display(), dir.file("best_arch.txt").display());
+    let source = if a.random { Source::Uniform } else { Source::Controller };
+    let scored = score_samples(&search, n, cursor.epoch as u64, source)?;
+    let (mean, std) = mean_std(&scored);
+    let file = if a.random { "random.csv" } else { "derive.csv" };
+    write_candidates(&search, file, &scored)?;
+    println!(
+        "{n} {} arcs on {} validation images: mean accuracy {mean:.4} (std {std:.4}), best {:.4}: {}",
+        if a.random { "uniformly random" } else { "controller-sampled" },
+        search.valid.len(),
+        scored[0].valid_acc,
+        scored[0].arc
+    );
+    if !a.random {
+        search.dir.write_text("best_arch.txt", &format!("{}\n", scored[0].arc))?;
+        println!("wrote {} and {}", dir.file(file).display(), dir.file("best_arch.txt").display());
+    } else {
+        println!("wrote {}", dir.file(file).display());
+    }
     Ok(())
 }
 
-/// Samples `n` arcs (a stream of their own, so derive does not disturb the search's), scores each
-/// on the whole validation split, writes `derive.csv` (best first) and `best_arch.txt`.
+/// Where derive's arcs come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Sampled from the trained controller.
+    Controller,
+    /// Uniformly at random from the search space (every decision independently).
+    Uniform,
+}
+
+/// Mean and standard deviation of the candidates' validation accuracies.
+pub fn mean_std(c: &[Candidate]) -> (f64, f64) {
+    let n = c.len().max(1) as f64;
+    let mean = c.iter().map(|c| c.valid_acc).sum::<f64>() / n;
+    let var = c.iter().map(|c| (c.valid_acc - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// Samples `n` arcs from the controller, scores each on the whole validation split, writes
+/// `derive.csv` (best first) and `best_arch.txt`; returns the best.
 pub fn derive(search: &Search, n: usize, stream: u64) -> Result<Candidate> {
+    let scored = score_samples(search, n, stream, Source::Controller)?;
+    write_candidates(search, "derive.csv", &scored)?;
+    let best = scored.into_iter().next().expect("n > 0");
+    search.dir.write_text("best_arch.txt", &format!("{}\n", best.arc))?;
+    Ok(best)
+}
+
+/// Samples `n` arcs (from a stream of their own, so derive does not disturb the search's) and
+/// scores each on the whole validation split with the shared weights; best first.
+pub fn score_samples(search: &Search, n: usize, stream: u64, source: Source) -> Result<Vec<Candidate>> {
     let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(search.cfg.seed, usize::MAX, stream));
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let sample = search.controller.sample(&mut rng)?;
-        let arch = search.space.from_values(&sample.values)?;
-        let opts = LoaderOptions { batch_size: search.cfg.search.eval_batch_size, shuffle: false, augment: false, drop_last: false };
+        let values: Vec<usize> = match source {
+            Source::Controller => search.controller.sample(&mut rng)?.values,
+            Source::Uniform => search.space.decisions().iter().map(|d| rng.random_range(0..d.choices)).collect(),
+        };
+        let sample = search.controller.evaluate(&values)?;
+        let arch = search.space.from_values(&values)?;
+        let opts = LoaderOptions {
+            batch_size: search.cfg.search.eval_batch_size,
+            shuffle: false,
+            augment: false,
+            drop_last: false,
+        };
         let mut right = 0;
         for batch in batches(search.valid.clone(), opts, 0) {
             let logits = search.net.forward(&batch.x.to_device(&search.device)?, &arch, BnMode::BatchStats)?;
@@ -58,6 +109,11 @@ pub fn derive(search: &Search, n: usize, stream: u64) -> Result<Candidate> {
     }
     // Best first; ties keep sampling order.
     out.sort_by(|a, b| b.valid_acc.total_cmp(&a.valid_acc));
+    Ok(out)
+}
+
+/// Writes candidates as a ranked table.
+fn write_candidates(search: &Search, file: &str, out: &[Candidate]) -> Result<()> {
     let rows: Vec<Vec<String>> = out
         .iter()
         .enumerate()
@@ -73,10 +129,7 @@ pub fn derive(search: &Search, n: usize, stream: u64) -> Result<Candidate> {
             ]
         })
         .collect();
-    search.dir.write_table("derive.csv", &DERIVE_HEADER, &rows)?;
-    let best = out.into_iter().next().expect("n > 0");
-    search.dir.write_text("best_arch.txt", &format!("{}\n", best.arc))?;
-    Ok(best)
+    search.dir.write_table(file, &DERIVE_HEADER, &rows)
 }
 
 impl Search {

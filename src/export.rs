@@ -10,7 +10,9 @@ pub fn run(a: &ExportArgs) -> Result<()> {
     let dir = RunDir::open(&a.run)?;
     let path = dir.file("architectures.csv");
     let (header, mut rows) = read_table(&path)?;
-    let col = |name: &str| header.iter().position(|h| h == name).with_context(|| format!("{}: no `{name}` column", path.display()));
+    let col = |name: &str| {
+        header.iter().position(|h| h == name).with_context(|| format!("{}: no `{name}` column", path.display()))
+    };
     let (arc, acc) = (col("arc")?, col("valid_acc")?);
     let score = |r: &Vec<String>| r[acc].parse::<f64>().unwrap_or(f64::NEG_INFINITY);
     if a.top.is_some() || a.unique {

@@ -5,8 +5,8 @@ mod derive;
 mod export;
 mod inspect;
 mod run;
-mod search;
 mod runtime;
+mod search;
 mod train;
 
 use std::process::ExitCode;

@@ -4,8 +4,8 @@ use crate::run::RunDir;
 use crate::runtime;
 use anyhow::{Context, Result};
 use candle_core::Device;
-use enas_child::{BnMode, 
-    clip_grad_norm, correct, cross_entropy, sgd_lr, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights,
+use enas_child::{
+    clip_grad_norm, correct, cross_entropy, sgd_lr, BnMode, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights,
 };
 use enas_shared::data::{batches, load_splits, num_batches, Dataset, LoaderOptions};
 use enas_shared::export::{atomic_write, write_csv};

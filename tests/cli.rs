@@ -48,7 +48,8 @@ fn default_yaml_equals_config_default_and_every_config_parses() {
 
 #[test]
 fn inspect_prints_the_reference_counts() {
-    let o = enas(&["inspect", "--arc", PUBLISHED]);
+    let enas_shape = ["--set", "child.layers=6", "--set", "child.channels=20", "--set", "child.nodes=5"];
+    let o = enas(&[&["inspect", "--arc", PUBLISHED][..], &enas_shape[..]].concat());
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["active_params"], 529_300);
@@ -135,10 +136,10 @@ fn bad_configs_are_clear_errors() {
         &enas(&["inspect", "--arc", PUBLISHED, "--config", typed.to_str().unwrap()]),
         &["typed.yaml", "epochs"],
     );
-    let range = write("range.yaml", "train:\n  momentum: 2\n");
+    let range = write("range.yaml", "train:\n  sgd:\n    momentum: 2\n");
     assert_clean_failure(
         &enas(&["inspect", "--arc", PUBLISHED, "--config", range.to_str().unwrap()]),
-        &["range.yaml", "train.momentum"],
+        &["range.yaml", "train.sgd.momentum"],
     );
     assert_clean_failure(&enas(&["inspect", "--arc", PUBLISHED, "--set", "child.depth=3"]), &["child.depth", "layers"]);
     assert_clean_failure(

@@ -43,7 +43,9 @@ fn quick_search_writes_every_file_and_is_reproducible() {
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("enas train --arc-file"), "{stdout}");
-    for f in ["config.yaml", "architectures.csv", "epochs.csv", "summary.json", "best_arch.txt", "derive.csv", "state.json"] {
+    for f in
+        ["config.yaml", "architectures.csv", "epochs.csv", "summary.json", "best_arch.txt", "derive.csv", "state.json"]
+    {
         assert!(a.join(f).is_file(), "{f} missing");
     }
     let arch = read(&a.join("architectures.csv"));
@@ -54,7 +56,10 @@ fn quick_search_writes_every_file_and_is_reproducible() {
     );
     assert_eq!(lines.count(), EPOCHS * SCORED_PER_EPOCH);
     let epochs = read(&a.join("epochs.csv"));
-    assert_eq!(epochs.lines().next().unwrap(), "epoch,lr,child_loss,child_acc,mean_reward,mean_valid_acc,mean_entropy,baseline,seconds");
+    assert_eq!(
+        epochs.lines().next().unwrap(),
+        "epoch,lr,child_loss,child_acc,mean_reward,mean_valid_acc,mean_entropy,baseline,seconds"
+    );
     assert_eq!(epochs.lines().count(), 1 + EPOCHS);
     assert!(arch.contains("n2="), "readable cells: {arch}");
     let best = read(&a.join("best_arch.txt"));
@@ -69,7 +74,17 @@ fn quick_search_writes_every_file_and_is_reproducible() {
     assert_eq!(read(&a.join("derive.csv")), read(&b.join("derive.csv")));
 
     // The best arc retrains with the printed command.
-    let t = enas(&["train", "--arc-file", a.join("best_arch.txt").to_str().unwrap(), "--config", a.join("config.yaml").to_str().unwrap(), "--epochs", "1", "--out", dir.path().join("t").to_str().unwrap()]);
+    let t = enas(&[
+        "train",
+        "--arc-file",
+        a.join("best_arch.txt").to_str().unwrap(),
+        "--config",
+        a.join("config.yaml").to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--out",
+        dir.path().join("t").to_str().unwrap(),
+    ]);
     assert!(t.status.success(), "{}", stderr(&t));
 
     // Export: all rows, the top 2, unique arcs.
@@ -101,11 +116,19 @@ fn killed_and_resumed_search_equals_an_uninterrupted_one() {
     let longer = ["--set", "search.epochs=3"];
     let o = quick_search(&whole, &longer);
     assert!(o.status.success(), "{}", stderr(&o));
-    let mut child = enas_cmd(&["search", "--config", "configs/quick.yaml", "--out", killed.to_str().unwrap(), "--set", "search.epochs=3"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = enas_cmd(&[
+        "search",
+        "--config",
+        "configs/quick.yaml",
+        "--out",
+        killed.to_str().unwrap(),
+        "--set",
+        "search.epochs=3",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     // Wait for the first epoch's checkpoint, then kill in the middle of the second epoch.
     let started = Instant::now();
     while !read_or_empty(&killed.join("epochs.csv")).lines().nth(1).is_some_and(|l| l.starts_with('1')) {

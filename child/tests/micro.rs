@@ -4,7 +4,9 @@
 //!   "supernet_params": 5373140
 //! and are the table of the foundation issue.
 use candle_core::{Device, Result, Tensor};
-use enas_child::{BnMode, clip_grad_norm, cross_entropy, path_cost, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights};
+use enas_child::{
+    clip_grad_norm, cross_entropy, path_cost, BnMode, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights,
+};
 use enas_shared::EnasMicro;
 
 const ROWS: [(usize, usize, usize, usize, &str, usize, usize); 3] = [

@@ -66,7 +66,8 @@ impl Adam {
     /// variable and its moments untouched, as TensorFlow does for variables outside the graph.
     pub fn step(&mut self, vars: &[Var], grads: &[Option<Tensor>]) -> Result<()> {
         if vars.len() != self.m.len() || grads.len() != vars.len() {
-            let msg = format!("Adam over {} variables got {} variables, {} gradients", self.m.len(), vars.len(), grads.len());
+            let msg =
+                format!("Adam over {} variables got {} variables, {} gradients", self.m.len(), vars.len(), grads.len());
             return Err(Error::Candle(candle_core::Error::Msg(msg)));
         }
         self.step += 1;

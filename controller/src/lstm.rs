@@ -55,7 +55,10 @@ impl Controller {
     pub fn with_rng(cfg: &ControllerConfig, space: &EnasMicro, rng: &mut impl Rng, device: &Device) -> Result<Self> {
         cfg.validate("(controller)")?;
         if space.ops().len() != NUM_OPS {
-            return Err(Error::Arch(format!("the controller expects {NUM_OPS} ops, the space has {}", space.ops().len())));
+            return Err(Error::Arch(format!(
+                "the controller expects {NUM_OPS} ops, the space has {}",
+                space.ops().len()
+            )));
         }
         let n = cfg.lstm_size;
         let r = cfg.init_range as f32;

@@ -16,6 +16,7 @@ use crate::lstm::{Controller, NORMAL_OP_BIAS, NUM_OPS};
 use candle_core::{DType, Tensor, D};
 use enas_shared::{Error, Result};
 use rand::Rng;
+use std::collections::BTreeMap;
 
 /// A sampled (or scored) arc with its log-probability under the controller.
 #[derive(Debug, Clone)]
@@ -46,8 +47,23 @@ impl Sample {
 struct Trace {
     values: Vec<usize>,
     probs: Vec<Vec<f32>>,
-    log_probs: Vec<Tensor>,
+    /// Each decision's `[1, k]` logits and choice, grouped by `k`, for one batched log-softmax per
+    /// group once the rollout is done (far fewer graph nodes than one per decision).
+    chosen: BTreeMap<usize, (Vec<Tensor>, Vec<u32>)>,
     entropy: f64,
+}
+
+impl Trace {
+    /// `sum log π(choice)` over every decision, as one differentiable scalar.
+    fn log_prob(&self) -> Result<Tensor> {
+        let mut parts = Vec::with_capacity(self.chosen.len());
+        for (logits, idx) in self.chosen.values() {
+            let log_p = candle_nn::ops::log_softmax(&Tensor::cat(logits, 0)?, D::Minus1)?;
+            let idx = Tensor::from_slice(idx, (idx.len(), 1), log_p.device())?;
+            parts.push(log_p.gather(&idx, 1)?.sum_all()?);
+        }
+        Ok(Tensor::stack(&parts, 0)?.sum_all()?)
+    }
 }
 
 impl Controller {
@@ -79,7 +95,9 @@ impl Controller {
         let mut trace = Trace {
             values: vec![0; 8 * nodes],
             probs: vec![Vec::new(); 8 * nodes],
-            log_probs: Vec::with_capacity(8 * nodes), entropy: 0.0 };
+            chosen: BTreeMap::new(),
+            entropy: 0.0,
+        };
         let op_c = self.cfg.tanh_constant.map(|c| c / self.cfg.op_tanh_reduce);
         let normal_bias = Tensor::from_slice(&NORMAL_OP_BIAS, (1, NUM_OPS), &self.device)?;
         let zeros = Tensor::zeros((1, n), DType::F32, &self.device)?;
@@ -120,7 +138,7 @@ impl Controller {
                 anchors.push(h);
             }
         }
-        let log_prob = Tensor::cat(&trace.log_probs, 1)?.sum_all()?;
+        let log_prob = trace.log_prob()?;
         let entropy = Tensor::new(trace.entropy as f32, &self.device)?;
         Ok((Sample { values: trace.values, log_prob, entropy }, trace.probs))
     }
@@ -137,7 +155,8 @@ impl Controller {
         })
     }
 
-    /// Makes the decision at `pos` from `[1, k]` logits and records its log-probability and entropy.
+    /// Makes the decision at `pos` from `[1, k]` logits: the probabilities are computed from the
+    /// logits' values (in f64), the log-probability term is kept for `Trace::log_prob`.
     fn decide(
         &self,
         logits: &Tensor,
@@ -145,15 +164,19 @@ impl Controller {
         pick: &mut dyn FnMut(usize, &[f32]) -> Result<usize>,
         trace: &mut Trace,
     ) -> Result<usize> {
-        let log_p = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-        let lp: Vec<f32> = log_p.flatten_all()?.to_vec1()?;
-        let probs: Vec<f32> = lp.iter().map(|x| x.exp()).collect();
+        let raw: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+        let max = raw.iter().fold(f64::NEG_INFINITY, |m, x| m.max(*x as f64));
+        let lse = max + raw.iter().map(|x| (*x as f64 - max).exp()).sum::<f64>().ln();
+        let log_p: Vec<f64> = raw.iter().map(|x| *x as f64 - lse).collect();
+        let probs: Vec<f32> = log_p.iter().map(|l| l.exp() as f32).collect();
         let idx = pick(pos, &probs)?;
         if idx >= probs.len() {
             return Err(Error::Arch(format!("choice {idx} at position {pos} is out of range 0..{}", probs.len())));
         }
-        trace.entropy -= probs.iter().zip(&lp).filter(|(p, _)| **p > 0.0).map(|(p, l)| *p as f64 * *l as f64).sum::<f64>();
-        trace.log_probs.push(log_p.narrow(1, idx, 1)?);
+        trace.entropy -= log_p.iter().map(|l| l.exp() * l).filter(|x| x.is_finite()).sum::<f64>();
+        let group = trace.chosen.entry(raw.len()).or_default();
+        group.0.push(logits.clone());
+        group.1.push(idx as u32);
         trace.values[pos] = idx;
         trace.probs[pos] = probs;
         Ok(idx)

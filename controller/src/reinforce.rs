@@ -138,7 +138,8 @@ impl Reinforce {
 
     /// Restores a state from `state_tensors`' names; `origin` names the source in errors.
     pub fn set_state_tensors(&mut self, mut map: HashMap<String, Tensor>, origin: &Path) -> Result<()> {
-        let mut take = |key: String| map.remove(&key).ok_or_else(|| Error::format(origin, format!("missing tensor `{key}`")));
+        let mut take =
+            |key: String| map.remove(&key).ok_or_else(|| Error::format(origin, format!("missing tensor `{key}`")));
         let baseline = take("baseline".into())?.flatten_all()?.to_vec1::<f64>()?;
         let step = take("adam.step".into())?.flatten_all()?.to_vec1::<i64>()?;
         let (Some(&baseline), Some(&step)) = (baseline.first(), step.first()) else {

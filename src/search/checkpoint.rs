@@ -139,8 +139,16 @@ impl Search {
         save_tensors(&dir.join("child_optimizer.safetensors"), self.child_opt.momentum_buffers())?;
         self.controller.save(&dir.join("controller.safetensors"))?;
         self.reinforce.save(&dir.join("controller_optimizer.safetensors"))?;
-        self.dir.write_table("architectures.csv", &ARCH_HEADER, &self.arch_rows.iter().map(ArchRow::fields).collect::<Vec<_>>())?;
-        self.dir.write_table("epochs.csv", &EPOCH_HEADER, &self.epoch_rows.iter().map(EpochRow::fields).collect::<Vec<_>>())?;
+        self.dir.write_table(
+            "architectures.csv",
+            &ARCH_HEADER,
+            &self.arch_rows.iter().map(ArchRow::fields).collect::<Vec<_>>(),
+        )?;
+        self.dir.write_table(
+            "epochs.csv",
+            &EPOCH_HEADER,
+            &self.epoch_rows.iter().map(EpochRow::fields).collect::<Vec<_>>(),
+        )?;
         let state = State {
             format: FORMAT,
             checkpoint: name.clone(),
@@ -168,27 +176,44 @@ impl Search {
     /// Rebuilds a search from a run directory's latest checkpoint.
     pub fn resume(dir: &RunDir) -> Result<(Search, Cursor)> {
         let state_path = dir.file(CHECKPOINT_STATE);
-        let text = std::fs::read_to_string(&state_path)
-            .with_context(|| format!("{} has no checkpoint to resume from ({} is missing)", dir.path.display(), CHECKPOINT_STATE))?;
+        let text = std::fs::read_to_string(&state_path).with_context(|| {
+            format!("{} has no checkpoint to resume from ({} is missing)", dir.path.display(), CHECKPOINT_STATE)
+        })?;
         let state: State = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a valid checkpoint state file", state_path.display()))?;
-        anyhow::ensure!(state.format == FORMAT, "{}: checkpoint format {} is not {FORMAT}", state_path.display(), state.format);
+        anyhow::ensure!(
+            state.format == FORMAT,
+            "{}: checkpoint format {} is not {FORMAT}",
+            state_path.display(),
+            state.format
+        );
         let cfg = dir.read_config()?;
         let seed = cfg.seed;
         let mut search = Search::new(cfg, RunDir { path: dir.path.clone() })?;
         let ck = dir.file(&state.checkpoint);
         let corrupt = |what: &str| format!("checkpoint {}: cannot restore {what}", ck.display());
         search.store.load(&ck.join("supernet.safetensors")).with_context(|| corrupt("the supernet"))?;
-        let bufs = load_tensors(&ck.join("child_optimizer.safetensors"), search.store.vars.len()).with_context(|| corrupt("the shared-weight optimiser"))?;
+        let bufs = load_tensors(&ck.join("child_optimizer.safetensors"), search.store.vars.len())
+            .with_context(|| corrupt("the shared-weight optimiser"))?;
         search.child_opt.set_momentum_buffers(bufs)?;
         search.controller.load(&ck.join("controller.safetensors")).with_context(|| corrupt("the controller"))?;
-        search.reinforce.load(&ck.join("controller_optimizer.safetensors")).with_context(|| corrupt("the controller optimiser"))?;
+        search
+            .reinforce
+            .load(&ck.join("controller_optimizer.safetensors"))
+            .with_context(|| corrupt("the controller optimiser"))?;
         search.reinforce.set_baseline(state.baseline);
         search.arch_rows = read_rows(dir, "architectures.csv", state.arch_rows, ArchRow::parse)?;
         search.epoch_rows = read_rows(dir, "epochs.csv", state.epoch_rows, EpochRow::parse)?;
         let mut rng = epoch_rng(seed, state.epoch);
         rng.set_word_pos(state.rng_word_pos.parse().with_context(|| corrupt("the RNG position"))?);
-        let cursor = Cursor { epoch: state.epoch, phase: state.phase, step: state.step, rng, sums: state.sums, seconds: state.seconds };
+        let cursor = Cursor {
+            epoch: state.epoch,
+            phase: state.phase,
+            step: state.step,
+            rng,
+            sums: state.sums,
+            seconds: state.seconds,
+        };
         Ok((search, cursor))
     }
 }
@@ -216,7 +241,10 @@ pub fn load_tensors(path: &std::path::Path, n: usize) -> Result<Vec<Option<Tenso
     let map = candle_core::safetensors::load(path, &candle_core::Device::Cpu)?;
     let mut out = vec![None; n];
     for (k, t) in map {
-        let i: usize = k.strip_prefix("t.").and_then(|i| i.parse().ok()).with_context(|| format!("{}: unexpected tensor `{k}`", path.display()))?;
+        let i: usize = k
+            .strip_prefix("t.")
+            .and_then(|i| i.parse().ok())
+            .with_context(|| format!("{}: unexpected tensor `{k}`", path.display()))?;
         anyhow::ensure!(i < n, "{}: tensor index {i} is beyond {n} variables", path.display());
         out[i] = Some(t);
     }

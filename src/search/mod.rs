@@ -12,7 +12,10 @@ use crate::runtime;
 use anyhow::{Context, Result};
 use candle_core::Device;
 use checkpoint::{Cursor, Phase};
-use enas_child::{BnMode, clip_grad_norm, correct, cross_entropy, path_cost, sgd_lr, InitRoot, MicroNet, MicroShape, ParamStore, SgdNesterov, Weights};
+use enas_child::{
+    clip_grad_norm, correct, cross_entropy, path_cost, sgd_lr, BnMode, InitRoot, MicroNet, MicroShape, ParamStore,
+    SgdNesterov, Weights,
+};
 use enas_controller::{Controller, Reinforce};
 use enas_shared::data::{batches, load_splits, num_batches, Batch, Dataset, LoaderOptions};
 use enas_shared::{Arch, Config, EnasMicro};
@@ -90,7 +93,10 @@ impl Search {
         runtime::init_threads(Some(cfg.threads));
         let device = runtime::device(&cfg)?;
         let splits = load_splits(&cfg.data)?;
-        anyhow::ensure!(!splits.valid.is_empty(), "search needs a validation split for rewards: set data.valid_size above 0");
+        anyhow::ensure!(
+            !splits.valid.is_empty(),
+            "search needs a validation split for rewards: set data.valid_size above 0"
+        );
         let space = EnasMicro::new(cfg.child.nodes);
         let shape = MicroShape {
             in_channels: splits.train.channels,
@@ -147,7 +153,12 @@ impl Search {
             cursor.phase = Phase::Controller;
             cursor.step = 0;
         }
-        let valid_opts = LoaderOptions { batch_size: self.cfg.search.reward_batch_size, shuffle: true, augment: false, drop_last: true };
+        let valid_opts = LoaderOptions {
+            batch_size: self.cfg.search.reward_batch_size,
+            shuffle: true,
+            augment: false,
+            drop_last: true,
+        };
         let per_pass = num_batches(self.valid.len(), valid_opts).max(1);
         let aggregate = self.cfg.controller.num_aggregate;
         while cursor.step < self.cfg.controller.train_steps {
@@ -195,7 +206,11 @@ impl Search {
         cursor.seconds += started.elapsed().as_secs_f64();
         self.epoch_rows.push(cursor.epoch_row(lr, self.reinforce.baseline()));
         let line = self.epoch_rows.last().expect("just pushed").describe();
-        if bar.is_hidden() { eprintln!("{line}") } else { bar.println(line) }
+        if bar.is_hidden() {
+            eprintln!("{line}")
+        } else {
+            bar.println(line)
+        }
         cursor.next_epoch(self.cfg.seed);
         Ok(true)
     }
@@ -230,7 +245,12 @@ impl Search {
     }
 
     fn child_loader_options(&self) -> LoaderOptions {
-        LoaderOptions { batch_size: self.cfg.search.batch_size, shuffle: true, augment: self.cfg.data.augment, drop_last: true }
+        LoaderOptions {
+            batch_size: self.cfg.search.batch_size,
+            shuffle: true,
+            augment: self.cfg.data.augment,
+            drop_last: true,
+        }
     }
 
     /// Shared-weight steps per epoch: one pass, or the configured cap.
@@ -252,7 +272,9 @@ fn progress(search: &Search, cursor: &Cursor) -> ProgressBar {
         ProgressStyle::with_template("{spinner} [{elapsed_precise}<{eta_precise}] {bar:30} {pos}/{len} {msg}")
             .expect("valid template"),
     );
-    let done = cursor.epoch * per_epoch + if cursor.phase == Phase::Controller { search.child_steps() } else { 0 } + cursor.step;
+    let done = cursor.epoch * per_epoch
+        + if cursor.phase == Phase::Controller { search.child_steps() } else { 0 }
+        + cursor.step;
     bar.set_position(done as u64);
     bar
 }

@@ -19,8 +19,20 @@ pub struct ArchRow {
     pub active_params: usize,
 }
 
-pub const ARCH_HEADER: [&str; 12] =
-    ["epoch", "step", "sample", "arc", "normal", "reduce", "reward", "valid_acc", "log_prob", "entropy", "baseline", "active_params"];
+pub const ARCH_HEADER: [&str; 12] = [
+    "epoch",
+    "step",
+    "sample",
+    "arc",
+    "normal",
+    "reduce",
+    "reward",
+    "valid_acc",
+    "log_prob",
+    "entropy",
+    "baseline",
+    "active_params",
+];
 
 impl ArchRow {
     pub fn fields(&self) -> Vec<String> {
@@ -42,7 +54,12 @@ impl ArchRow {
 
     /// Parses a row written by `fields`; `line` is its line number for errors.
     pub fn parse(f: &[String], line: usize) -> Result<ArchRow> {
-        anyhow::ensure!(f.len() == ARCH_HEADER.len(), "line {line}: {} fields, expected {}", f.len(), ARCH_HEADER.len());
+        anyhow::ensure!(
+            f.len() == ARCH_HEADER.len(),
+            "line {line}: {} fields, expected {}",
+            f.len(),
+            ARCH_HEADER.len()
+        );
         let num = |i: usize| -> Result<f64> {
             f[i].parse().with_context(|| format!("line {line}: {} `{}` is not a number", ARCH_HEADER[i], f[i]))
         };
@@ -99,7 +116,12 @@ impl EpochRow {
     }
 
     pub fn parse(f: &[String], line: usize) -> Result<EpochRow> {
-        anyhow::ensure!(f.len() == EPOCH_HEADER.len(), "line {line}: {} fields, expected {}", f.len(), EPOCH_HEADER.len());
+        anyhow::ensure!(
+            f.len() == EPOCH_HEADER.len(),
+            "line {line}: {} fields, expected {}",
+            f.len(),
+            EPOCH_HEADER.len()
+        );
         let num = |i: usize| -> Result<f64> {
             f[i].parse().with_context(|| format!("line {line}: {} `{}` is not a number", EPOCH_HEADER[i], f[i]))
         };

@@ -5,7 +5,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 /// `steps` updates with a made-up reward; returns every sampled arc and the stats.
-fn run(ctl: &Controller, rl: &mut Reinforce, rng: &mut ChaCha8Rng, steps: usize) -> (Vec<Vec<usize>>, Vec<UpdateStats>) {
+fn run(
+    ctl: &Controller,
+    rl: &mut Reinforce,
+    rng: &mut ChaCha8Rng,
+    steps: usize,
+) -> (Vec<Vec<usize>>, Vec<UpdateStats>) {
     let (mut arcs, mut stats) = (Vec::new(), Vec::new());
     for _ in 0..steps {
         let batch: Vec<_> = (0..ctl.config().num_aggregate)

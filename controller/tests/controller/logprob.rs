@@ -155,6 +155,7 @@ fn log_prob_and_entropy_match_a_hand_computation_with_enas_shaping() {
 
 #[test]
 fn log_prob_and_entropy_match_a_hand_computation_without_shaping_and_two_layers() {
-    let cfg = ControllerConfig { lstm_size: 5, lstm_layers: 2, init_range: 0.7, tanh_constant: None, ..Default::default() };
+    let cfg =
+        ControllerConfig { lstm_size: 5, lstm_layers: 2, init_range: 0.7, tanh_constant: None, ..Default::default() };
     check(cfg, 2);
 }

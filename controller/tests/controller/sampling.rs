@@ -1,6 +1,7 @@
 //! Sampling is reproducible from the RNG, always valid, and scored the same as teacher forcing.
 use crate::controller;
 use enas_controller::ControllerConfig;
+use enas_shared::space::DecisionKind;
 use enas_shared::EnasMicro;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -66,16 +67,28 @@ fn invalid_values_are_rejected_by_evaluate() {
 }
 
 #[test]
-fn timing_probe() {
-    let cfg = ControllerConfig::default();
-    let c = controller(&cfg, 5, 0);
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let t = std::time::Instant::now();
-    let samples: Vec<_> = (0..50).map(|_| c.sample(&mut rng).unwrap()).collect();
-    eprintln!("sample: {:.2?}", t.elapsed() / 50);
-    let t = std::time::Instant::now();
-    for s in &samples[..10] {
-        let _ = s.log_prob.backward().unwrap();
+fn shaping_bounds_every_probability() {
+    // With ENAS's shaping an input logit lies in ±1.1 and an op logit in ±1.1/2.5 (±(0.44 + 0.25)
+    // in the normal cell), whatever the weights: no choice can become (nearly) certain.
+    let cfg = ControllerConfig { init_range: 3.0, ..Default::default() };
+    let c = controller(&cfg, 4, 1);
+    let bound = |c: f64, k: usize| c.exp() / (c.exp() + (k - 1) as f64 * (-c).exp());
+    let decisions = c.space().decisions();
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    for _ in 0..20 {
+        let s = c.sample(&mut rng).unwrap();
+        for (pos, probs) in c.distributions(&s.values).unwrap().iter().enumerate() {
+            let k = decisions[pos].choices;
+            let max = match decisions[pos].kind {
+                DecisionKind::Input => bound(1.1, k),
+                DecisionKind::Op if pos < decisions.len() / 2 => bound(0.44 + 0.25, k),
+                DecisionKind::Op => bound(0.44, k),
+            };
+            assert_eq!(probs.len(), k);
+            assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+            for p in probs {
+                assert!((*p as f64) <= max + 1e-6, "{}: {probs:?} exceeds {max}", decisions[pos].label);
+            }
+        }
     }
-    eprintln!("backward: {:.2?}", t.elapsed() / 10);
 }
