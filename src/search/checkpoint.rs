@@ -201,7 +201,6 @@ impl Search {
             .reinforce
             .load(&ck.join("controller_optimizer.safetensors"))
             .with_context(|| corrupt("the controller optimiser"))?;
-        search.reinforce.set_baseline(state.baseline);
         search.arch_rows = read_rows(dir, "architectures.csv", state.arch_rows, ArchRow::parse)?;
         search.epoch_rows = read_rows(dir, "epochs.csv", state.epoch_rows, EpochRow::parse)?;
         let mut rng = epoch_rng(seed, state.epoch);
