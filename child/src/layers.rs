@@ -17,6 +17,24 @@ pub enum BnMode {
     Eval,
 }
 
+impl BnMode {
+    /// Whether this mode trains (and so needs gradients to the weights).
+    pub fn trains(self) -> bool {
+        self == BnMode::Train
+    }
+
+    /// A weight as the forward pass should use it: itself when training, detached otherwise, so
+    /// scoring and evaluation build no autograd graph (which would keep every activation alive
+    /// until the logits are dropped: gigabytes at evaluation batch sizes).
+    pub fn param(self, w: &Tensor) -> Tensor {
+        if self.trains() {
+            w.clone()
+        } else {
+            w.detach()
+        }
+    }
+}
+
 /// PyTorch's defaults: running = (1 - momentum) * running + momentum * batch.
 const BN_MOMENTUM: f64 = 0.1;
 const BN_EPS: f64 = 1e-5;
@@ -42,9 +60,16 @@ impl BatchNorm {
 
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
         if mode == BnMode::Eval {
-            return ops::batch_norm_eval(x, &self.gamma, &self.beta, &self.running_mean, &self.running_var, BN_EPS);
+            return ops::batch_norm_eval(
+                x,
+                &mode.param(&self.gamma),
+                &mode.param(&self.beta),
+                &self.running_mean.as_tensor().detach(),
+                &self.running_var.as_tensor().detach(),
+                BN_EPS,
+            );
         }
-        let (y, mean, var) = ops::batch_norm_train(x, &self.gamma, &self.beta, BN_EPS)?;
+        let (y, mean, var) = ops::batch_norm_train(x, &mode.param(&self.gamma), &mode.param(&self.beta), BN_EPS)?;
         if mode == BnMode::BatchStats {
             return Ok(y);
         }
@@ -99,8 +124,8 @@ impl SepConv {
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
         let mut h = x.clone();
         for (dw, pw, bn) in &self.blocks {
-            h = ops::depthwise_conv2d(&h.relu()?, dw, self.kernel / 2)?;
-            h = bn.forward(&pointwise(&h, pw)?, mode)?;
+            h = ops::depthwise_conv2d(&h.relu()?, &mode.param(dw), self.kernel / 2)?;
+            h = bn.forward(&pointwise(&h, &mode.param(pw))?, mode)?;
         }
         Ok(h)
     }
@@ -123,8 +148,8 @@ impl FactorizedReduce {
     }
 
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
-        let a = pointwise(&subsample(x, 0)?, &self.conv1)?;
-        let b = pointwise(&subsample(x, 1)?, &self.conv2)?;
+        let a = pointwise(&subsample(x, 0)?, &mode.param(&self.conv1))?;
+        let b = pointwise(&subsample(x, 1)?, &mode.param(&self.conv2))?;
         self.bn.forward(&Tensor::cat(&[a, b], 1)?, mode)
     }
 
@@ -154,7 +179,7 @@ impl ReluConvBn {
     }
 
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
-        self.bn.forward(&pointwise(&x.relu()?, &self.conv)?, mode)
+        self.bn.forward(&pointwise(&x.relu()?, &mode.param(&self.conv))?, mode)
     }
 
     pub fn macs(&self, hw: usize) -> usize {

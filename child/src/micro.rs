@@ -166,7 +166,7 @@ impl CellNet {
         for &k in &unused {
             xs.push(states[k].relu()?);
             match &self.proj[k] {
-                Some(w) => ws.push(w.clone()),
+                Some(w) => ws.push(mode.param(w)),
                 None => candle_core::bail!("no projection weights for state {k} in this network"),
             }
         }
@@ -227,7 +227,7 @@ impl MicroNet {
 
     /// Logits (n, classes) of the architecture `arch` on images `x` (n, in_channels, h, w).
     pub fn forward(&self, x: &Tensor, arch: &Arch, mode: BnMode) -> Result<Tensor> {
-        let stem = self.stem_bn.forward(&x.conv2d(&self.stem, 1, 1, 1, 1)?, mode)?;
+        let stem = self.stem_bn.forward(&x.conv2d(&mode.param(&self.stem), 1, 1, 1, 1)?, mode)?;
         let (mut s0, mut s1) = (stem.clone(), stem);
         for (layer, (reduce, cell)) in self.layers.iter().enumerate() {
             let arc = if self.shape.is_reduction(layer) { &arch.reduce } else { &arch.normal };
@@ -238,7 +238,7 @@ impl MicroNet {
             let out = cell.forward(&s0, &s1, arc, mode)?;
             s0 = std::mem::replace(&mut s1, out);
         }
-        global_avg_pool(&s1.relu()?)?.matmul(&self.classifier.t()?)
+        global_avg_pool(&s1.relu()?)?.matmul(&mode.param(&self.classifier).t()?)
     }
 }
 

@@ -133,3 +133,16 @@ fn supernet_step_leaves_weights_off_the_path_untouched() -> Result<()> {
     assert!(!changed.iter().any(|n| n.starts_with("cell2.node0.x.sep3.1.")), "{changed:?}");
     Ok(())
 }
+
+/// Scoring and evaluation build no autograd graph: their logits are not tracked.
+#[test]
+fn evaluation_modes_build_no_graph() -> Result<()> {
+    let shape = MicroShape { in_channels: 3, classes: 10, layers: 1, channels: 4, nodes: 2 };
+    let arch = EnasMicro::new(2).parse("0 0 1 4 2 3 1 1 1 2 0 0 0 1 2 4").unwrap();
+    let (net, _) = build(shape, &Weights::Shared, 3)?;
+    let x = Tensor::randn(0f32, 1.0, (2, 3, 8, 8), &Device::Cpu)?;
+    assert!(net.forward(&x, &arch, BnMode::Train)?.track_op());
+    assert!(!net.forward(&x, &arch, BnMode::BatchStats)?.track_op());
+    assert!(!net.forward(&x, &arch, BnMode::Eval)?.track_op());
+    Ok(())
+}
