@@ -13,7 +13,12 @@ use std::time::Instant;
 
 pub fn run(a: &BenchArgs) -> Result<()> {
     let cfg = a.cfg.load(&[])?;
-    runtime::init_threads(Some(cfg.threads));
+    anyhow::ensure!(a.steps > 0, "--steps must be at least 1");
+    anyhow::ensure!(
+        a.classes > 0 && a.batch > 0 && a.in_channels > 0 && a.image > 0,
+        "--classes, --batch, --in-channels and --image must be at least 1"
+    );
+    runtime::init_threads(cfg.threads);
     let device = runtime::device(&cfg)?;
     let space = EnasMicro::new(cfg.child.nodes);
     let fixed = a.arc.as_deref().map(|t| parse_arc(&cfg, t, "--arc")).transpose()?;

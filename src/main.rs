@@ -37,7 +37,7 @@ fn tune_allocator() {
 fn main() -> ExitCode {
     tune_allocator();
     runtime::init_spin_limit();
-    runtime::init_threads(None);
+    runtime::record_user_threads();
     match cli::run() {
         Ok(code) => code,
         Err(e) => {

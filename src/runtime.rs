@@ -2,25 +2,25 @@
 use anyhow::Result;
 use candle_core::Device;
 use enas_shared::{Config, DeviceKind};
+use std::sync::OnceLock;
+
+/// Whether the user set `RAYON_NUM_THREADS` before the process started.
+static USER_THREADS: OnceLock<bool> = OnceLock::new();
+
+/// Remembers whether the user set `RAYON_NUM_THREADS`; call first thing in `main`.
+pub fn record_user_threads() {
+    USER_THREADS.get_or_init(|| std::env::var_os("RAYON_NUM_THREADS").is_some());
+}
 
 /// candle asks for the thread count on every matmul and, unless `RAYON_NUM_THREADS` is set, reads
-/// /proc/cpuinfo each time (measured 5x slower small matmuls). Set it once, before any kernel runs:
-/// from the config's `threads` when it is non-zero, else from the number of cores. A value the user
-/// set in the environment wins.
-pub fn init_threads(threads: Option<usize>) {
-    if std::env::var_os("ENAS_USER_THREADS").is_none() {
-        if let Some(v) = std::env::var_os("RAYON_NUM_THREADS") {
-            // Remember that the user chose it, so a config cannot override it later.
-            std::env::set_var("ENAS_USER_THREADS", v);
-            return;
-        }
-    } else {
+/// /proc/cpuinfo each time (measured 5x slower small matmuls). Set it once, after the config is
+/// read and before any kernel runs: from the config's `threads` when it is non-zero, else from the
+/// number of cores. A value the user set in the environment wins.
+pub fn init_threads(threads: usize) {
+    if *USER_THREADS.get_or_init(|| std::env::var_os("RAYON_NUM_THREADS").is_some()) {
         return;
     }
-    let n = match threads {
-        Some(n) if n > 0 => n,
-        _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-    };
+    let n = if threads > 0 { threads } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
     std::env::set_var("RAYON_NUM_THREADS", n.to_string());
 }
 

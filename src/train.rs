@@ -2,6 +2,7 @@
 use crate::cli::{parse_arc, TrainArgs};
 use crate::run::RunDir;
 use crate::runtime;
+use crate::search::stream_seed;
 use anyhow::{Context, Result};
 use candle_core::Device;
 use enas_child::{
@@ -29,7 +30,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         extra.push(format!("seed={s}"));
     }
     let cfg = a.cfg.load(&extra)?;
-    runtime::init_threads(Some(cfg.threads));
+    runtime::init_threads(cfg.threads);
     let origin = a.arc_file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "--arc".into());
     let arch = parse_arc(&cfg, &a.arc_text()?, &origin)?;
     let out = RunDir::create(a.out.as_deref(), "train")?.path;
@@ -85,7 +86,7 @@ pub fn train_fixed(cfg: &Config, arch: &Arch, out: &Path) -> Result<TrainSummary
         let t0 = Instant::now();
         let lr = sgd_lr(&t.sgd, epoch as f64, t.epochs);
         let (mut loss_sum, mut right, mut seen) = (0f64, 0usize, 0usize);
-        for batch in batches(train.clone(), opts, epoch_seed(cfg.seed, epoch)) {
+        for batch in batches(train.clone(), opts, stream_seed(cfg.seed, epoch, 0)) {
             let (x, y) = (batch.x.to_device(&device)?, batch.y.to_device(&device)?);
             let logits = net.forward(&x, arch, BnMode::Train)?;
             let loss = cross_entropy(&logits, &y)?;
@@ -171,9 +172,4 @@ pub fn evaluate(
         right += correct(&logits, &batch.y.to_device(device)?)?;
     }
     Ok(Some(right as f64 / data.len() as f64))
-}
-
-/// The loader seed of one epoch: distinct per epoch, fixed by the run seed.
-pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(epoch as u64 + 1)
 }

@@ -116,8 +116,11 @@ struct CellNet {
     pre0: Calibrate,
     pre1: Calibrate,
     nodes: Vec<(BranchBank, BranchBank)>,
-    /// One (c, c) projection per state, `None` where a fixed network never uses it.
-    proj: Vec<Option<Tensor>>,
+    /// The output projection, one (c_in, c_out) slice per state as in the reference's
+    /// `(nodes + 2, c, c)` parameter; a fixed network keeps only its unused states' slices.
+    proj: Tensor,
+    /// The row of `proj` of each state, `None` where a fixed network has none.
+    proj_rows: Vec<Option<u32>>,
     bn: BatchNorm,
 }
 
@@ -143,14 +146,16 @@ impl CellNet {
                 ))
             })
             .collect::<Result<_>>()?;
-        let unused = only.map(|cell| cell.unused_states());
-        let proj = (0..nodes + 2)
-            .map(|k| match &unused {
-                Some(u) if !u.contains(&k) => Ok(None),
-                _ => init.he_normal(&format!("proj.{k}"), &[c, c], c).map(Some),
-            })
-            .collect::<Result<_>>()?;
-        Ok(CellNet { c, pre0, pre1, nodes: node_banks, proj, bn: BatchNorm::new(c, init.pp("bn"))? })
+        let states: Vec<usize> = match only {
+            Some(cell) => cell.unused_states(),
+            None => (0..nodes + 2).collect(),
+        };
+        let mut proj_rows = vec![None; nodes + 2];
+        for (row, &k) in states.iter().enumerate() {
+            proj_rows[k] = Some(row as u32);
+        }
+        let proj = init.he_normal("proj", &[states.len(), c, c], c)?;
+        Ok(CellNet { c, pre0, pre1, nodes: node_banks, proj, proj_rows, bn: BatchNorm::new(c, init.pp("bn"))? })
     }
 
     fn forward(&self, s0: &Tensor, s1: &Tensor, cell: &Cell, mode: BnMode) -> Result<Tensor> {
@@ -162,15 +167,19 @@ impl CellNet {
         }
         let unused = cell.unused_states();
         let mut xs = Vec::with_capacity(unused.len());
-        let mut ws = Vec::with_capacity(unused.len());
+        let mut rows = Vec::with_capacity(unused.len());
         for &k in &unused {
             xs.push(states[k].relu()?);
-            match &self.proj[k] {
-                Some(w) => ws.push(mode.param(w)),
+            match self.proj_rows[k] {
+                Some(r) => rows.push(r),
                 None => candle_core::bail!("no projection weights for state {k} in this network"),
             }
         }
-        let out = pointwise(&Tensor::cat(&xs, 1)?, &Tensor::cat(&ws, 1)?)?;
+        // As the reference: w = proj[idx].reshape(len * c, c).t(), a (c_out, len * c_in) 1x1 conv.
+        // Rows off the path get a zero gradient, so weight decay and momentum still move them.
+        let idx = Tensor::new(rows.as_slice(), self.proj.device())?;
+        let w = mode.param(&self.proj).index_select(&idx, 0)?.reshape((unused.len() * self.c, self.c))?.t()?;
+        let out = pointwise(&Tensor::cat(&xs, 1)?, &w.contiguous()?)?;
         self.bn.forward(&out, mode)
     }
 }

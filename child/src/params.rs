@@ -42,6 +42,10 @@ impl ParamStore {
     /// Loads every tensor from a safetensors file; each name and shape must match.
     pub fn load(&self, path: &Path) -> Result<()> {
         let loaded = candle_core::safetensors::load(path, &Device::Cpu)?;
+        let expected = self.names.len() + self.buffer_names.len();
+        if loaded.len() != expected {
+            candle_core::bail!("{}: {} tensors, this network has {expected}", path.display(), loaded.len());
+        }
         let all = self.names.iter().zip(&self.vars).chain(self.buffer_names.iter().zip(&self.buffers));
         for (name, var) in all {
             let t = loaded

@@ -51,6 +51,13 @@ impl SgdNesterov {
         if bufs.len() != self.vars.len() {
             candle_core::bail!("{} momentum buffers for {} variables", bufs.len(), self.vars.len());
         }
+        for (i, (b, v)) in bufs.iter().zip(&self.vars).enumerate() {
+            if let Some(b) = b {
+                if b.dims() != v.dims() {
+                    candle_core::bail!("momentum buffer {i} has shape {:?}, its variable {:?}", b.dims(), v.dims());
+                }
+            }
+        }
         self.momentum_buf = bufs;
         Ok(())
     }

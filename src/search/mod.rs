@@ -11,7 +11,7 @@ use crate::run::RunDir;
 use crate::runtime;
 use anyhow::{Context, Result};
 use candle_core::Device;
-use checkpoint::{Cursor, Phase};
+use checkpoint::{Cursor, Phase, CHECKPOINT_STATE};
 use enas_child::{
     clip_grad_norm, correct, cross_entropy, path_cost, sgd_lr, BnMode, InitRoot, MicroNet, MicroShape, ParamStore,
     SgdNesterov, Weights,
@@ -51,6 +51,14 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
         Some(dir) => Search::resume(&RunDir::open(dir)?)?,
         None => {
             let cfg = a.load_config()?;
+            if let Some(out) = &a.out {
+                anyhow::ensure!(
+                    !out.join("config.yaml").exists() && !out.join(CHECKPOINT_STATE).exists(),
+                    "{} already holds a run: continue it with `enas search --resume {}` or choose another --out",
+                    out.display(),
+                    out.display()
+                );
+            }
             let dir = RunDir::create(a.out.as_deref(), "search")?;
             dir.write_config(&cfg)?;
             let seed = cfg.seed;
@@ -90,7 +98,7 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
 impl Search {
     /// Builds the data, supernet, controller and optimisers of a new search.
     pub fn new(cfg: Config, dir: RunDir) -> Result<Search> {
-        runtime::init_threads(Some(cfg.threads));
+        runtime::init_threads(cfg.threads);
         let device = runtime::device(&cfg)?;
         let splits = load_splits(&cfg.data)?;
         anyhow::ensure!(
