@@ -14,6 +14,15 @@ pub fn run(a: &ExportArgs) -> Result<()> {
         header.iter().position(|h| h == name).with_context(|| format!("{}: no `{name}` column", path.display()))
     };
     let (arc, acc) = (col("arc")?, col("valid_acc")?);
+    for (i, r) in rows.iter().enumerate() {
+        anyhow::ensure!(
+            r.get(acc).is_some_and(|v| v.parse::<f64>().is_ok()) && r.get(arc).is_some(),
+            "{}: line {}: valid_acc `{}` is not a number",
+            path.display(),
+            i + 2,
+            r.get(acc).map(String::as_str).unwrap_or("")
+        );
+    }
     let score = |r: &Vec<String>| r[acc].parse::<f64>().unwrap_or(f64::NEG_INFINITY);
     if a.top.is_some() || a.unique {
         // Best first (stable: ties keep their order in the run).
