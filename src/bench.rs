@@ -22,13 +22,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let device = runtime::device(&cfg)?;
     let space = EnasMicro::new(cfg.child.nodes);
     let fixed = a.arc.as_deref().map(|t| parse_arc(&cfg, t, "--arc")).transpose()?;
-    let shape = MicroShape {
-        in_channels: a.in_channels,
-        classes: a.classes,
-        layers: cfg.child.layers,
-        channels: cfg.child.channels,
-        nodes: cfg.child.nodes,
-    };
+    let shape = MicroShape::of_child(&cfg.child, a.in_channels, a.classes);
     let root = InitRoot::new(cfg.seed, &device);
     let net = MicroNet::new(shape, &Weights::Shared, root.init())?;
     let store = root.finish();

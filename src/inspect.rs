@@ -7,13 +7,7 @@ use enas_child::{path_cost, InitRoot, MicroNet, MicroShape, Weights};
 pub fn run(a: &InspectArgs) -> Result<()> {
     let cfg = a.cfg.load(&[])?;
     let arch = parse_arc(&cfg, &a.arc, "--arc")?;
-    let shape = MicroShape {
-        in_channels: a.in_channels,
-        classes: a.classes,
-        layers: cfg.child.layers,
-        channels: cfg.child.channels,
-        nodes: cfg.child.nodes,
-    };
+    let shape = MicroShape::of_child(&cfg.child, a.in_channels, a.classes);
     let root = InitRoot::new(cfg.seed, &Device::Cpu);
     let net = MicroNet::new(shape, &Weights::Shared, root.init())?;
     let store = root.finish();

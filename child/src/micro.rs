@@ -24,6 +24,12 @@ pub struct MicroShape {
 }
 
 impl MicroShape {
+    /// The search supernet's shape: `child:` of the config, for images with `in_channels`
+    /// channels and `classes` classes.
+    pub fn of_child(child: &enas_shared::ChildConfig, in_channels: usize, classes: usize) -> Self {
+        MicroShape { in_channels, classes, layers: child.layers, channels: child.channels, nodes: child.nodes }
+    }
+
     /// The layers that hold reduction cells.
     pub fn is_reduction(&self, layer: usize) -> bool {
         let d = self.layers / 3;

@@ -106,13 +106,7 @@ impl Search {
             "search needs a validation split for rewards: set data.valid_size above 0"
         );
         let space = EnasMicro::new(cfg.child.nodes);
-        let shape = MicroShape {
-            in_channels: splits.train.channels,
-            classes: splits.train.classes,
-            layers: cfg.child.layers,
-            channels: cfg.child.channels,
-            nodes: cfg.child.nodes,
-        };
+        let shape = MicroShape::of_child(&cfg.child, splits.train.channels, splits.train.classes);
         let root = InitRoot::new(cfg.seed, &device);
         let net = MicroNet::new(shape, &Weights::Shared, root.init())?;
         let store = root.finish();
