@@ -28,10 +28,8 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
     let n = a.samples.unwrap_or(search.cfg.search.derive_samples);
     anyhow::ensure!(n > 0, "--samples must be at least 1");
     let source = if a.random { Source::Uniform } else { Source::Controller };
-    let scored = score_samples(&search, n, cursor.epoch as u64, source)?;
+    let scored = derive(&search, n, cursor.epoch as u64, source)?;
     let (mean, std) = mean_std(&scored);
-    let file = if a.random { "random.csv" } else { "derive.csv" };
-    write_candidates(&search, file, &scored)?;
     println!(
         "{n} {} arcs on {} validation images: mean accuracy {mean:.4} (std {std:.4}), best {:.4}: {}",
         if a.random { "uniformly random" } else { "controller-sampled" },
@@ -39,11 +37,11 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
         scored[0].valid_acc,
         scored[0].arc
     );
-    if !a.random {
-        search.dir.write_text("best_arch.txt", &format!("{}\n", scored[0].arc))?;
-        println!("wrote {} and {}", dir.file(file).display(), dir.file("best_arch.txt").display());
-    } else {
-        println!("wrote {}", dir.file(file).display());
+    match source {
+        Source::Controller => {
+            println!("wrote {} and {}", dir.file(source.file()).display(), dir.file("best_arch.txt").display())
+        }
+        Source::Uniform => println!("wrote {}", dir.file(source.file()).display()),
     }
     Ok(())
 }
@@ -57,6 +55,16 @@ pub enum Source {
     Uniform,
 }
 
+impl Source {
+    /// The table its candidates are written to.
+    pub fn file(self) -> &'static str {
+        match self {
+            Source::Controller => "derive.csv",
+            Source::Uniform => "random.csv",
+        }
+    }
+}
+
 /// Mean and standard deviation of the candidates' validation accuracies.
 pub fn mean_std(c: &[Candidate]) -> (f64, f64) {
     let n = c.len().max(1) as f64;
@@ -65,14 +73,15 @@ pub fn mean_std(c: &[Candidate]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// Samples `n` arcs from the controller, scores each on the whole validation split, writes
-/// `derive.csv` (best first) and `best_arch.txt`; returns the best.
-pub fn derive(search: &Search, n: usize, stream: u64) -> Result<Candidate> {
-    let scored = score_samples(search, n, stream, Source::Controller)?;
-    write_candidates(search, "derive.csv", &scored)?;
-    let best = scored.into_iter().next().expect("n > 0");
-    search.dir.write_text("best_arch.txt", &format!("{}\n", best.arc))?;
-    Ok(best)
+/// Samples and scores `n` arcs (see `score_samples`) and writes them best first to the source's
+/// table; for controller samples the best also goes to `best_arch.txt`. Returns them best first.
+pub fn derive(search: &Search, n: usize, stream: u64, source: Source) -> Result<Vec<Candidate>> {
+    let scored = score_samples(search, n, stream, source)?;
+    write_candidates(search, source.file(), &scored)?;
+    if source == Source::Controller {
+        search.dir.write_text("best_arch.txt", &format!("{}\n", scored[0].arc))?;
+    }
+    Ok(scored)
 }
 
 /// Samples `n` arcs (from a stream of their own, so derive does not disturb the search's) and
@@ -81,12 +90,17 @@ pub fn score_samples(search: &Search, n: usize, stream: u64, source: Source) -> 
     let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(search.cfg.seed, usize::MAX, stream));
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let values: Vec<usize> = match source {
-            Source::Controller => search.controller.sample(&mut rng)?.values,
-            Source::Uniform => search.space.decisions().iter().map(|d| rng.random_range(0..d.choices)).collect(),
+        anyhow::ensure!(!crate::search::interrupted(), "interrupted");
+        let sample = match source {
+            Source::Controller => search.controller.sample(&mut rng)?,
+            Source::Uniform => {
+                let values: Vec<usize> =
+                    search.space.decisions().iter().map(|d| rng.random_range(0..d.choices)).collect();
+                // The controller's log-probability of the random arc, for the table.
+                search.controller.evaluate(&values)?
+            }
         };
-        let sample = search.controller.evaluate(&values)?;
-        let arch = search.space.from_values(&values)?;
+        let arch = search.space.from_values(&sample.values)?;
         let opts = LoaderOptions {
             batch_size: search.cfg.search.eval_batch_size,
             shuffle: false,

@@ -7,6 +7,7 @@ mod checkpoint;
 mod rows;
 
 use crate::cli::SearchArgs;
+use crate::derive::Source;
 use crate::run::RunDir;
 use crate::runtime;
 use anyhow::{Context, Result};
@@ -46,7 +47,14 @@ pub struct Search {
 /// Set by SIGINT: the loop finishes its step, checkpoints and exits 130.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// Whether Ctrl-C was pressed (long loops outside the search, like derive, stop on it).
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 pub fn run(a: &SearchArgs) -> Result<ExitCode> {
+    // First, so that Ctrl-C while the data loads still ends in a clean exit.
+    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
     let (mut search, mut cursor) = match &a.resume {
         Some(dir) => Search::resume(&RunDir::open(dir)?)?,
         None => {
@@ -65,7 +73,10 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
             (Search::new(cfg, dir)?, Cursor::start(seed))
         }
     };
-    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        eprintln!("interrupted before the first step; nothing to checkpoint");
+        return Ok(ExitCode::from(130));
+    }
     let bar = progress(&search, &cursor);
     while cursor.epoch < search.cfg.search.epochs {
         let finished = search.run_epoch(&mut cursor, &bar)?;
@@ -83,7 +94,18 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
-    let best = crate::derive::derive(&search, search.cfg.search.derive_samples, cursor.epoch as u64)?;
+    let derived =
+        crate::derive::derive(&search, search.cfg.search.derive_samples, cursor.epoch as u64, Source::Controller);
+    let best = match derived.map(|mut c| c.swap_remove(0)) {
+        Err(_) if interrupted() => {
+            eprintln!(
+                "interrupted while deriving; the search itself is complete.\nderive with: enas derive --run {}",
+                search.dir.path.display()
+            );
+            return Ok(ExitCode::from(130));
+        }
+        other => other?,
+    };
     search.write_summary(&best)?;
     println!("best arc (valid acc {:.4} on {} images): {}", best.valid_acc, search.valid.len(), best.arc);
     println!("  normal: {}\n  reduce: {}", best.normal, best.reduce);
@@ -102,8 +124,16 @@ impl Search {
         let device = runtime::device(&cfg)?;
         let splits = load_splits(&cfg.data)?;
         anyhow::ensure!(
-            !splits.valid.is_empty(),
-            "search needs a validation split for rewards: set data.valid_size above 0"
+            splits.valid.len() >= cfg.search.reward_batch_size,
+            "search.reward_batch_size is {} but the validation split has {} images (data.valid_size)",
+            cfg.search.reward_batch_size,
+            splits.valid.len()
+        );
+        anyhow::ensure!(
+            splits.train.len() >= cfg.search.batch_size,
+            "search.batch_size is {} but the train split has only {} images",
+            cfg.search.batch_size,
+            splits.train.len()
         );
         let space = EnasMicro::new(cfg.child.nodes);
         let shape = MicroShape::of_child(&cfg.child, splits.train.channels, splits.train.classes);
@@ -112,7 +142,7 @@ impl Search {
         let store = root.finish();
         let sgd = &cfg.search.sgd;
         let child_opt = SgdNesterov::new(store.vars.clone(), sgd.momentum, sgd.weight_decay);
-        let controller = Controller::new(&cfg.controller, &space, cfg.seed, &device)?;
+        let controller = Controller::new(&cfg.controller, &space, stream_seed(cfg.seed, 0, CONTROLLER_INIT), &device)?;
         let reinforce = Reinforce::new(&cfg.controller, &controller)?;
         Ok(Search {
             cfg,
@@ -141,6 +171,11 @@ impl Search {
             let opts = self.child_loader_options();
             let steps = self.child_steps();
             let loader = batches(self.train.clone(), opts, stream_seed(self.cfg.seed, epoch, 0));
+            anyhow::ensure!(
+                cursor.step <= steps,
+                "the checkpoint is at shared-weight step {} but an epoch has {steps} (was search.child_steps changed?)",
+                cursor.step
+            );
             for batch in loader.skip(cursor.step).take(steps - cursor.step) {
                 let arch = self.sample_arch(cursor)?;
                 let (loss, right) = self.train_shared_step(&batch, &arch, lr)?;
@@ -180,7 +215,8 @@ impl Search {
             let pairs: Vec<_> = scored.iter().map(|(s, _, acc)| (s, *acc)).collect();
             let stats = self.reinforce.update(&self.controller, &pairs)?;
             for (k, (sample, arch, valid_acc)) in scored.iter().enumerate() {
-                let reward = valid_acc + self.cfg.controller.entropy_weight * sample.entropy_value()?;
+                let entropy = sample.entropy_value()?;
+                let reward = valid_acc + self.cfg.controller.entropy_weight * entropy;
                 self.arch_rows.push(ArchRow {
                     epoch: epoch + 1,
                     step: cursor.step + 1,
@@ -191,11 +227,11 @@ impl Search {
                     reward,
                     valid_acc: *valid_acc,
                     log_prob: sample.log_prob_value()?,
-                    entropy: sample.entropy_value()?,
+                    entropy,
                     baseline: stats.baseline,
                     active_params: path_cost(&self.net, arch, self.train.height, self.train.width).0,
                 });
-                cursor.add_reward(reward, *valid_acc, sample.entropy_value()?);
+                cursor.add_reward(reward, *valid_acc, entropy);
             }
             cursor.step += 1;
             bar.inc(1);
@@ -280,6 +316,9 @@ fn progress(search: &Search, cursor: &Cursor) -> ProgressBar {
     bar.set_position(done as u64);
     bar
 }
+
+/// The stream of the controller's initial weights (the supernet's use `seed` itself).
+const CONTROLLER_INIT: u64 = 0xC0;
 
 /// The seed of one of an epoch's random streams (0: child batches, 1 + k: the k-th validation
 /// pass). Streams are functions of the run seed and the epoch only, so any epoch can be replayed.
