@@ -71,6 +71,11 @@ pub struct DeriveArgs {
     /// (the baseline a trained controller must beat); writes random.csv, leaves best_arch.txt.
     #[arg(long)]
     pub random: bool,
+    /// Score arcs from the controller as the search started it (its seeded initial weights),
+    /// under the trained shared weights: separates what the controller learned from its prior;
+    /// writes initial.csv, leaves best_arch.txt.
+    #[arg(long, conflicts_with = "random")]
+    pub initial: bool,
 }
 
 #[derive(Args)]

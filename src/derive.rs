@@ -2,7 +2,7 @@
 //! the whole validation split with the shared weights, keep the best.
 use crate::cli::DeriveArgs;
 use crate::run::RunDir;
-use crate::search::{stream_seed, Search};
+use crate::search::{initial_controller, stream_seed, Search};
 use anyhow::Result;
 use enas_child::{correct, path_cost, BnMode};
 use enas_shared::data::{batches, LoaderOptions};
@@ -27,12 +27,16 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
     let (search, cursor) = Search::resume(&dir)?;
     let n = a.samples.unwrap_or(search.cfg.search.derive_samples);
     anyhow::ensure!(n > 0, "--samples must be at least 1");
-    let source = if a.random { Source::Uniform } else { Source::Controller };
+    let source = match (a.random, a.initial) {
+        (true, _) => Source::Uniform,
+        (_, true) => Source::Initial,
+        _ => Source::Controller,
+    };
     let scored = derive(&search, n, cursor.epoch as u64, source)?;
     let (mean, std) = mean_std(&scored);
     println!(
         "{n} {} arcs on {} validation images: mean accuracy {mean:.4} (std {std:.4}), best {:.4}: {}",
-        if a.random { "uniformly random" } else { "controller-sampled" },
+        source.describe(),
         search.valid.len(),
         scored[0].valid_acc,
         scored[0].arc
@@ -41,7 +45,7 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
         Source::Controller => {
             println!("wrote {} and {}", dir.file(source.file()).display(), dir.file("best_arch.txt").display())
         }
-        Source::Uniform => println!("wrote {}", dir.file(source.file()).display()),
+        Source::Uniform | Source::Initial => println!("wrote {}", dir.file(source.file()).display()),
     }
     Ok(())
 }
@@ -53,6 +57,8 @@ pub enum Source {
     Controller,
     /// Uniformly at random from the search space (every decision independently).
     Uniform,
+    /// Sampled from the controller as the search started it (before any REINFORCE step).
+    Initial,
 }
 
 impl Source {
@@ -61,6 +67,16 @@ impl Source {
         match self {
             Source::Controller => "derive.csv",
             Source::Uniform => "random.csv",
+            Source::Initial => "initial.csv",
+        }
+    }
+
+    /// How its arcs were drawn, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::Controller => "controller-sampled",
+            Source::Uniform => "uniformly random",
+            Source::Initial => "initial-controller",
         }
     }
 }
@@ -88,11 +104,16 @@ pub fn derive(search: &Search, n: usize, stream: u64, source: Source) -> Result<
 /// scores each on the whole validation split with the shared weights; best first.
 pub fn score_samples(search: &Search, n: usize, stream: u64, source: Source) -> Result<Vec<Candidate>> {
     let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(search.cfg.seed, usize::MAX, stream));
+    let initial = match source {
+        Source::Initial => Some(initial_controller(&search.cfg, &search.space, &search.device)?),
+        _ => None,
+    };
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         anyhow::ensure!(!crate::search::interrupted(), "interrupted");
         let sample = match source {
             Source::Controller => search.controller.sample(&mut rng)?,
+            Source::Initial => initial.as_ref().expect("built above").sample(&mut rng)?,
             Source::Uniform => {
                 let values: Vec<usize> =
                     search.space.decisions().iter().map(|d| rng.random_range(0..d.choices)).collect();

@@ -106,6 +106,20 @@ fn quick_search_writes_every_file_and_is_reproducible() {
     let o = enas(&["derive", "--run", a.to_str().unwrap(), "--samples", "3"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(read(&a.join("derive.csv")).lines().count(), 4);
+
+    // Baselines under the same weights: uniform arcs, and the controller as it started. Neither
+    // touches best_arch.txt.
+    let best = read(&a.join("best_arch.txt"));
+    for (flag, file) in [("--random", "random.csv"), ("--initial", "initial.csv")] {
+        let o = enas(&["derive", "--run", a.to_str().unwrap(), "--samples", "3", flag]);
+        assert!(o.status.success(), "{flag}: {}", stderr(&o));
+        let table = read(&a.join(file));
+        assert_eq!(table.lines().count(), 4, "{file}");
+        assert!(table.starts_with("rank,arc,normal,reduce,valid_acc,log_prob,active_params"), "{file}");
+    }
+    assert_eq!(read(&a.join("best_arch.txt")), best);
+    let o = enas(&["derive", "--run", a.to_str().unwrap(), "--random", "--initial"]);
+    assert_eq!(o.status.code(), Some(2), "conflicting flags: {}", stderr(&o));
 }
 
 #[test]

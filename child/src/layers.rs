@@ -124,7 +124,7 @@ impl SepConv {
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
         let mut h = x.clone();
         for (dw, pw, bn) in &self.blocks {
-            h = ops::depthwise_conv2d(&h.relu()?, &mode.param(dw), self.kernel / 2)?;
+            h = ops::depthwise_conv2d(&ops::relu(&h)?, &mode.param(dw), self.kernel / 2)?;
             h = bn.forward(&pointwise(&h, &mode.param(pw))?, mode)?;
         }
         Ok(h)
@@ -179,7 +179,7 @@ impl ReluConvBn {
     }
 
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
-        self.bn.forward(&pointwise(&x.relu()?, &mode.param(&self.conv))?, mode)
+        self.bn.forward(&pointwise(&ops::relu(x)?, &mode.param(&self.conv))?, mode)
     }
 
     pub fn macs(&self, hw: usize) -> usize {

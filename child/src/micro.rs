@@ -111,7 +111,7 @@ impl Calibrate {
         match self {
             Calibrate::None => Ok(x.clone()),
             Calibrate::Conv(m) => m.forward(x, mode),
-            Calibrate::Reduce(m) => m.forward(&x.relu()?, mode),
+            Calibrate::Reduce(m) => m.forward(&ops::relu(x)?, mode),
         }
     }
 }
@@ -175,7 +175,7 @@ impl CellNet {
         let mut xs = Vec::with_capacity(unused.len());
         let mut rows = Vec::with_capacity(unused.len());
         for &k in &unused {
-            xs.push(states[k].relu()?);
+            xs.push(ops::relu(&states[k])?);
             match self.proj_rows[k] {
                 Some(r) => rows.push(r),
                 None => candle_core::bail!("no projection weights for state {k} in this network"),
@@ -253,7 +253,7 @@ impl MicroNet {
             let out = cell.forward(&s0, &s1, arc, mode)?;
             s0 = std::mem::replace(&mut s1, out);
         }
-        global_avg_pool(&s1.relu()?)?.matmul(&mode.param(&self.classifier).t()?)
+        global_avg_pool(&ops::relu(&s1)?)?.matmul(&mode.param(&self.classifier).t()?)
     }
 }
 

@@ -32,11 +32,9 @@ impl ParamStore {
         vars.chain(bufs).map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect()
     }
 
-    /// Saves every tensor to a safetensors file (atomically: temporary file, then rename).
+    /// Saves every tensor to a safetensors file (atomically: temporary file, fsync, rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let tmp = path.with_extension("safetensors.tmp");
-        candle_core::safetensors::save(&self.tensors(), &tmp)?;
-        std::fs::rename(&tmp, path).map_err(candle_core::Error::wrap)
+        enas_shared::export::save_safetensors(path, &self.tensors()).map_err(candle_core::Error::wrap)
     }
 
     /// Loads every tensor from a safetensors file; each name and shape must match.

@@ -3,7 +3,7 @@
 //! (`cargo test --release -p enas-child --test ops -- --ignored --nocapture bench_ops`).
 
 use candle_core::{DType, Device, Result, Tensor, Var};
-use enas_child::ops::{avg_pool3x3, batch_norm_eval, batch_norm_train, depthwise_conv2d, max_pool3x3};
+use enas_child::ops::{avg_pool3x3, batch_norm_eval, batch_norm_train, depthwise_conv2d, max_pool3x3, relu};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -178,6 +178,22 @@ fn batch_norm_grad_check() {
     let gamma = uniform(&[3], 11).affine(0.5, 1.0).unwrap();
     let inputs = [uniform(&[2, 3, 5, 7], 10), gamma, uniform(&[3], 12)];
     grad_check(&f, &inputs, 1e-2, 5e-3);
+}
+
+#[test]
+fn relu_matches_candle_and_grad_checks() {
+    let f = |a: &[Tensor]| relu(&a[0]);
+    let s = |a: &[Tensor]| a[0].relu();
+    // `distinct` values are 0.05 apart and include 0; shifted by 0.025, every value stays at
+    // least 0.025 from 0, where the gradient jumps.
+    let away_from_0 = |seed| distinct(&[2, 3, 5, 7], seed).affine(1.0, 0.025).unwrap();
+    grad_check(&f, &[away_from_0(13)], 1e-2, 1e-3);
+    compare(&f, &s, &[away_from_0(14)], 0.0);
+    compare(&f, &s, &[uniform(&[4, 8, 33, 31], 15)], 0.0); // several threaded chunks and a tail
+                                                           // At exactly 0 the gradient is 0, as in PyTorch (candle's relu passes it through).
+    let x = Var::from_tensor(&Tensor::new(&[-1f32, 0.0, 2.0], &DEV).unwrap()).unwrap();
+    let g = relu(x.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap();
+    assert_eq!(to_vec(g.get(&x).unwrap()), vec![0.0, 0.0, 1.0]);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! of melodyguan/enas creates them: stacked LSTM weights without bias (`[2n, 4n]` per layer, gates
 //! in the order i, f, o, g), the start embedding `g_emb`, op embeddings, the op softmax and the
 //! attention of input choices. Every weight is uniform in `[-init_range, init_range]` except the op
-//! softmax bias, which starts at `[10, 10, 0, 0, 0]` and is trained like the rest.
+//! softmax bias, which starts at `controller.op_bias_init` (ENAS: `[10, 10, 0, 0, 0]`) and is trained like the rest.
 //!
 //! The variables live in the controller's own ordered list (never shared with a child network);
 //! `save`/`load` write and read them as safetensors for checkpoints.
@@ -15,13 +15,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Number of ops ENAS's micro space chooses among (`num_branches`).
-pub const NUM_OPS: usize = 5;
-
-/// ENAS's initial value of the trainable op softmax bias `b_soft`: the two sep convs get 10.
-pub const OP_BIAS_INIT: [f32; NUM_OPS] = [10.0, 10.0, 0.0, 0.0, 0.0];
-
-/// ENAS's constant bias `b_soft_no_learn`, added to the normal cell's op logits only (after the tanh).
-pub const NORMAL_OP_BIAS: [f32; NUM_OPS] = [0.25, 0.25, -0.25, -0.25, -0.25];
+pub const NUM_OPS: usize = enas_shared::search_config::CONTROLLER_OPS;
 
 /// The LSTM state: `(c, h)` per layer, each `[1, lstm_size]`.
 pub type LstmState = Vec<(Tensor, Tensor)>;
@@ -73,7 +67,8 @@ impl Controller {
         vars.push(uniform("g_emb".into(), 1, n)?);
         vars.push(uniform("emb.w".into(), NUM_OPS, n)?);
         vars.push(uniform("softmax.w".into(), n, NUM_OPS)?);
-        vars.push(("softmax.b".into(), Var::from_vec(OP_BIAS_INIT.to_vec(), (1, NUM_OPS), device)?));
+        let b_soft: Vec<f32> = cfg.op_bias_init.iter().map(|&b| b as f32).collect();
+        vars.push(("softmax.b".into(), Var::from_vec(b_soft, (1, NUM_OPS), device)?));
         vars.push(uniform("attention.w_1".into(), n, n)?);
         vars.push(uniform("attention.w_2".into(), n, n)?);
         vars.push(uniform("attention.v".into(), n, 1)?);
@@ -184,11 +179,7 @@ impl Controller {
     }
 }
 
-/// Writes named tensors to `path` as safetensors, via `path.tmp` and a rename.
+/// Writes named tensors to `path` as safetensors, atomically (shared's one atomic writer).
 pub(crate) fn save_atomically(map: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    candle_core::safetensors::save(map, &tmp)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming into", path, e))
+    enas_shared::export::save_safetensors(path, map)
 }

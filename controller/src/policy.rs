@@ -12,7 +12,7 @@
 //! Logits are shaped `c * tanh(logits / temperature)` (each part when configured), with
 //! `c = tanh_constant` for inputs and `tanh_constant / op_tanh_reduce` for ops; the normal cell's op
 //! logits also get the constant `[0.25, 0.25, -0.25, -0.25, -0.25]` after the tanh.
-use crate::lstm::{Controller, NORMAL_OP_BIAS, NUM_OPS};
+use crate::lstm::{Controller, NUM_OPS};
 use candle_core::{DType, Tensor, D};
 use enas_shared::{Error, Result};
 use rand::Rng;
@@ -99,7 +99,8 @@ impl Controller {
             entropy: 0.0,
         };
         let op_c = self.cfg.tanh_constant.map(|c| c / self.cfg.op_tanh_reduce);
-        let normal_bias = Tensor::from_slice(&NORMAL_OP_BIAS, (1, NUM_OPS), &self.device)?;
+        let bias: Vec<f32> = self.cfg.normal_op_bias.iter().map(|&b| b as f32).collect();
+        let normal_bias = Tensor::from_vec(bias, (1, NUM_OPS), &self.device)?;
         let zeros = Tensor::zeros((1, n), DType::F32, &self.device)?;
         let mut state = self.zero_state()?;
         for cell in 0..2 {

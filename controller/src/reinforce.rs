@@ -55,6 +55,11 @@ impl Reinforce {
         })
     }
 
+    /// The reward of one scored arc: `valid_acc + entropy_weight * entropy`.
+    pub fn reward(&self, valid_acc: f64, entropy: f64) -> f64 {
+        valid_acc + self.entropy_weight * entropy
+    }
+
     /// The moving-average baseline.
     pub fn baseline(&self) -> f64 {
         self.baseline
@@ -89,7 +94,7 @@ impl Reinforce {
         for (sample, valid_acc) in batch {
             let sample = sample.borrow();
             let entropy = sample.entropy_value()?;
-            let reward = valid_acc + self.entropy_weight * entropy;
+            let reward = self.reward(*valid_acc, entropy);
             self.baseline -= (1.0 - self.baseline_decay) * (self.baseline - reward);
             terms.push((&sample.log_prob * (-(reward - self.baseline) * scale))?);
             reward_sum += reward;

@@ -2,23 +2,44 @@
 //! renamed into place, so a crash leaves either the old file or the new one, never half of one.
 //! `write_csv` is the one CSV writer every results table goes through.
 use crate::{Error, Result};
-use std::io::Write;
+use candle_core::Tensor;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    atomic_write_with(path, |tmp| std::fs::write(tmp, bytes).map_err(|e| e.to_string()))
+}
+
+/// Named tensors to a safetensors file, atomically (checkpoints and saved models).
+pub fn save_safetensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
+    atomic_write_with(path, |tmp| candle_core::safetensors::save(tensors, tmp).map_err(|e| e.to_string()))
+}
+
+/// The one atomic writer: `write` fills a temporary file beside `path` (given its path), which is
+/// then synced to disk and renamed over `path`; the directory is synced so the rename survives a
+/// crash. On any error `path` is untouched and the temporary file removed.
+pub fn atomic_write_with(path: &Path, write: impl FnOnce(&Path) -> std::result::Result<(), String>) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io("writing", tmp.path().to_path_buf(), e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io("syncing", tmp.path().to_path_buf(), e))?;
+    write(tmp.path()).map_err(|msg| Error::format(path, format!("writing failed: {msg}")))?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(tmp.path())
+        .map_err(|e| Error::io("reopening", tmp.path().to_path_buf(), e))?;
+    file.sync_all().map_err(|e| Error::io("syncing", tmp.path().to_path_buf(), e))?;
     tmp.persist(path).map_err(|e| Error::io("renaming into", path, e.error))?;
+    // Best effort: not every platform can open (or sync) a directory.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
     Ok(())
 }
 

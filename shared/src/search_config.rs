@@ -36,7 +36,17 @@ pub struct ControllerConfig {
     pub num_aggregate: usize,
     /// Adam steps of the controller per search epoch (ENAS: 30).
     pub train_steps: usize,
+    /// Initial value of the trainable op-logit bias (`b_soft`), one per op in OpKind order
+    /// sep_conv_3x3, sep_conv_5x5, avg_pool_3x3, max_pool_3x3, identity (ENAS: [10, 10, 0, 0, 0],
+    /// a prior for the sep convs; with tanh shaping a bias of 10 saturates and hardly trains).
+    pub op_bias_init: Vec<f64>,
+    /// Constant bias added to the normal cell's op logits after the shaping, same order (ENAS
+    /// `b_soft_no_learn`: [0.25, 0.25, -0.25, -0.25, -0.25]).
+    pub normal_op_bias: Vec<f64>,
 }
+
+/// Ops the ENAS micro controller chooses among, the length of the op-bias lists.
+pub const CONTROLLER_OPS: usize = 5;
 
 impl Default for ControllerConfig {
     fn default() -> Self {
@@ -55,6 +65,8 @@ impl Default for ControllerConfig {
             adam_eps: 1e-3,
             num_aggregate: 10,
             train_steps: 30,
+            op_bias_init: vec![10.0, 10.0, 0.0, 0.0, 0.0],
+            normal_op_bias: vec![0.25, 0.25, -0.25, -0.25, -0.25],
         }
     }
 }
@@ -86,6 +98,11 @@ impl ControllerConfig {
         if let Some(t) = self.temperature {
             if !positive(t) {
                 return bad("temperature", format!("must be > 0 or null, got {t}"));
+            }
+        }
+        for (key, v) in [("op_bias_init", &self.op_bias_init), ("normal_op_bias", &self.normal_op_bias)] {
+            if v.len() != CONTROLLER_OPS || !v.iter().all(|x| x.is_finite()) {
+                return bad(key, format!("must be {CONTROLLER_OPS} finite numbers (one per op), got {v:?}"));
             }
         }
         if !(self.entropy_weight >= 0.0 && self.entropy_weight.is_finite()) {
@@ -142,5 +159,10 @@ mod tests {
         assert!(cfg.validate("x").unwrap_err().to_string().contains("controller.baseline_decay"));
         let cfg = ControllerConfig { temperature: Some(-1.0), ..Default::default() };
         assert!(cfg.validate("x").unwrap_err().to_string().contains("controller.temperature"));
+        let cfg = ControllerConfig { op_bias_init: vec![0.0; 4], ..Default::default() };
+        let err = cfg.validate("x").unwrap_err().to_string();
+        assert!(err.contains("controller.op_bias_init: must be 5 finite numbers"), "{err}");
+        let cfg = ControllerConfig { normal_op_bias: vec![0.0, 0.0, f64::NAN, 0.0, 0.0], ..Default::default() };
+        assert!(cfg.validate("x").unwrap_err().to_string().contains("controller.normal_op_bias"));
     }
 }

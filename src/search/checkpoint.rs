@@ -229,10 +229,7 @@ fn read_rows<T>(dir: &RunDir, name: &str, n: usize, parse: fn(&[String], usize) 
 pub fn save_tensors(path: &std::path::Path, tensors: &[Option<Tensor>]) -> Result<()> {
     let map: HashMap<String, Tensor> =
         tensors.iter().enumerate().filter_map(|(i, t)| t.as_ref().map(|t| (format!("t.{i}"), t.clone()))).collect();
-    let tmp = path.with_extension("tmp");
-    candle_core::safetensors::save(&map, &tmp)?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
-    Ok(())
+    Ok(enas_shared::export::save_safetensors(path, &map)?)
 }
 
 /// Loads tensors saved by `save_tensors`; indices must be below `n`.

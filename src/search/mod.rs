@@ -142,7 +142,7 @@ impl Search {
         let store = root.finish();
         let sgd = &cfg.search.sgd;
         let child_opt = SgdNesterov::new(store.vars.clone(), sgd.momentum, sgd.weight_decay);
-        let controller = Controller::new(&cfg.controller, &space, stream_seed(cfg.seed, 0, CONTROLLER_INIT), &device)?;
+        let controller = initial_controller(&cfg, &space, &device)?;
         let reinforce = Reinforce::new(&cfg.controller, &controller)?;
         Ok(Search {
             cfg,
@@ -198,25 +198,32 @@ impl Search {
         };
         let per_pass = num_batches(self.valid.len(), valid_opts).max(1);
         let aggregate = self.cfg.controller.num_aggregate;
+        // The current shuffled validation pass, prepared once and indexed.
+        let mut valid_pass: Option<(usize, Vec<Batch>)> = None;
         while cursor.step < self.cfg.controller.train_steps {
             let mut scored = Vec::with_capacity(aggregate);
             for k in 0..aggregate {
                 let idx = cursor.step * aggregate + k;
                 // One validation minibatch per sampled arc, cycling through shuffled passes.
-                let pass = (idx / per_pass) as u64;
-                let batch = batches(self.valid.clone(), valid_opts, stream_seed(self.cfg.seed, epoch, 1 + pass))
-                    .nth(idx % per_pass)
+                let pass = idx / per_pass;
+                if valid_pass.as_ref().map(|(p, _)| *p) != Some(pass) {
+                    let seed = stream_seed(self.cfg.seed, epoch, 1 + pass as u64);
+                    valid_pass = Some((pass, batches(self.valid.clone(), valid_opts, seed).collect()));
+                }
+                let batch = valid_pass
+                    .as_ref()
+                    .and_then(|(_, b)| b.get(idx % per_pass))
                     .context("the validation split is smaller than search.reward_batch_size")?;
                 let sample = self.controller.sample(&mut cursor.rng)?;
                 let arch = self.space.from_values(&sample.values)?;
-                let valid_acc = self.reward_accuracy(&batch, &arch)?;
+                let valid_acc = self.reward_accuracy(batch, &arch)?;
                 scored.push((sample, arch, valid_acc));
             }
             let pairs: Vec<_> = scored.iter().map(|(s, _, acc)| (s, *acc)).collect();
             let stats = self.reinforce.update(&self.controller, &pairs)?;
             for (k, (sample, arch, valid_acc)) in scored.iter().enumerate() {
                 let entropy = sample.entropy_value()?;
-                let reward = valid_acc + self.cfg.controller.entropy_weight * entropy;
+                let reward = self.reinforce.reward(*valid_acc, entropy);
                 self.arch_rows.push(ArchRow {
                     epoch: epoch + 1,
                     step: cursor.step + 1,
@@ -319,6 +326,11 @@ fn progress(search: &Search, cursor: &Cursor) -> ProgressBar {
 
 /// The stream of the controller's initial weights (the supernet's use `seed` itself).
 const CONTROLLER_INIT: u64 = 0xC0;
+
+/// The controller as a search with `cfg` starts it: its initial weights come from the run seed.
+pub fn initial_controller(cfg: &Config, space: &EnasMicro, device: &Device) -> Result<Controller> {
+    Ok(Controller::new(&cfg.controller, space, stream_seed(cfg.seed, 0, CONTROLLER_INIT), device)?)
+}
 
 /// The seed of one of an epoch's random streams (0: child batches, 1 + k: the k-th validation
 /// pass). Streams are functions of the run seed and the epoch only, so any epoch can be replayed.

@@ -13,6 +13,7 @@ mod batchnorm;
 mod depthwise;
 mod par;
 mod pool;
+mod relu;
 
 use candle_core::{bail, DType, Result, Tensor};
 
@@ -21,6 +22,14 @@ fn check_f32(x: &Tensor, op: &str) -> Result<()> {
         bail!("{op}: expected f32, got {:?}", x.dtype());
     }
     Ok(())
+}
+
+/// ReLU, `max(x, 0)`, for f32 tensors of any shape, with a one-pass backward (gradient zero
+/// where the output is zero, as PyTorch). Same values as candle's `Tensor::relu`, less work in
+/// the backward pass.
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    check_f32(x, "relu")?;
+    x.contiguous()?.apply_op1(relu::Relu)
 }
 
 /// 3x3 max pooling with stride 1 and padding 1 (PyTorch `F.max_pool2d(x, 3, 1, 1)`): padded

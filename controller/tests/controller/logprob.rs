@@ -111,7 +111,7 @@ fn by_hand(ctl: &Controller, values: &[usize]) -> (f64, f64) {
                     vecmat(&state.last().unwrap().1, &w_soft).iter().zip(&b_soft).map(|(a, b)| a + b).collect();
                 shape(&mut logits, cfg.temperature, cfg.tanh_constant.map(|c| c / cfg.op_tanh_reduce));
                 if cell == 0 {
-                    for (l, b) in logits.iter_mut().zip([0.25, 0.25, -0.25, -0.25, -0.25]) {
+                    for (l, b) in logits.iter_mut().zip(&cfg.normal_op_bias) {
                         *l += b;
                     }
                 }
@@ -151,6 +151,23 @@ fn log_prob_and_entropy_match_a_hand_computation_with_enas_shaping() {
     let cfg = ControllerConfig { lstm_size: 6, init_range: 0.8, temperature: Some(5.0), ..Default::default() };
     check(cfg, 2);
     check(ControllerConfig { lstm_size: 8, init_range: 0.5, ..Default::default() }, 3);
+}
+
+#[test]
+fn op_biases_come_from_the_config() {
+    let default = controller(&ControllerConfig::default(), 2, 5);
+    assert_eq!(mat(&default, "softmax.b")[0], vec![10.0, 10.0, 0.0, 0.0, 0.0], "ENAS's b_soft init");
+    let cfg = ControllerConfig {
+        lstm_size: 6,
+        init_range: 0.8,
+        op_bias_init: vec![0.3, -1.0, 0.5, 2.0, 0.0],
+        normal_op_bias: vec![0.1, 0.0, -0.2, 0.3, 0.0],
+        ..Default::default()
+    };
+    let ctl = controller(&cfg, 2, 5);
+    let as_f32: Vec<f64> = cfg.op_bias_init.iter().map(|&b| f64::from(b as f32)).collect();
+    assert_eq!(mat(&ctl, "softmax.b")[0], as_f32);
+    check(cfg, 2);
 }
 
 #[test]
