@@ -6,10 +6,12 @@ use crate::search::{initial_controller, stream_seed, Search};
 use anyhow::Result;
 use enas_child::{correct, path_cost, BnMode};
 use enas_shared::data::{batches, LoaderOptions};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-pub const DERIVE_HEADER: [&str; 7] = ["rank", "arc", "normal", "reduce", "valid_acc", "log_prob", "active_params"];
+/// `sample` is the draw's position in its stream: derive tables from one run pair up by it.
+pub const DERIVE_HEADER: [&str; 8] =
+    ["rank", "arc", "normal", "reduce", "valid_acc", "log_prob", "active_params", "sample"];
 
 /// One derived candidate.
 #[derive(Debug, Clone)]
@@ -20,6 +22,8 @@ pub struct Candidate {
     pub valid_acc: f64,
     pub log_prob: f64,
     pub active_params: usize,
+    /// Position (from 1) in the sampling stream.
+    pub sample: usize,
 }
 
 pub fn run(a: &DeriveArgs) -> Result<()> {
@@ -35,9 +39,10 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
     let scored = derive(&search, n, cursor.epoch as u64, source)?;
     let (mean, std) = mean_std(&scored);
     println!(
-        "{n} {} arcs on {} validation images: mean accuracy {mean:.4} (std {std:.4}), best {:.4}: {}",
+        "{n} {} arcs on {} validation images: mean accuracy {mean:.4} (std {std:.4}, standard error {:.4}), best {:.4}: {}",
         source.describe(),
         search.valid.len(),
+        std / (n as f64).sqrt(),
         scored[0].valid_acc,
         scored[0].arc
     );
@@ -109,17 +114,14 @@ pub fn score_samples(search: &Search, n: usize, stream: u64, source: Source) -> 
         _ => None,
     };
     let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
+    for k in 0..n {
         anyhow::ensure!(!crate::search::interrupted(), "interrupted");
         let sample = match source {
             Source::Controller => search.controller.sample(&mut rng)?,
             Source::Initial => initial.as_ref().expect("built above").sample(&mut rng)?,
-            Source::Uniform => {
-                let values: Vec<usize> =
-                    search.space.decisions().iter().map(|d| rng.random_range(0..d.choices)).collect();
-                // The controller's log-probability of the random arc, for the table.
-                search.controller.evaluate(&values)?
-            }
+            // Paired with the controller's draws (same stream, same use of it); the table gets the
+            // trained controller's log-probability of the random arc.
+            Source::Uniform => search.controller.sample_uniform(&mut rng)?,
         };
         let arch = search.space.from_values(&sample.values)?;
         let opts = LoaderOptions {
@@ -140,6 +142,7 @@ pub fn score_samples(search: &Search, n: usize, stream: u64, source: Source) -> 
             valid_acc: right as f64 / search.valid.len() as f64,
             log_prob: sample.log_prob_value()?,
             active_params: path_cost(&search.net, &arch, search.train.height, search.train.width).0,
+            sample: k + 1,
         });
     }
     // Best first; ties keep sampling order.
@@ -161,6 +164,7 @@ fn write_candidates(search: &Search, file: &str, out: &[Candidate]) -> Result<()
                 format!("{:.6}", c.valid_acc),
                 format!("{:.6}", c.log_prob),
                 c.active_params.to_string(),
+                c.sample.to_string(),
             ]
         })
         .collect();

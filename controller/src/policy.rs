@@ -74,6 +74,15 @@ impl Controller {
         Ok(self.rollout(&mut |_, probs| Ok(draw(probs, rng)))?.0)
     }
 
+    /// An arc drawn uniformly at random, every decision independently, that consumes `rng` exactly
+    /// as `sample` does (one number per decision, same order, same inverse-CDF draw): from equal
+    /// RNG states the two make paired draws, identical wherever the controller is uniform, so
+    /// comparing them measures what the controller changed at a fraction of the noise. The
+    /// sample's `log_prob` and `entropy` are the controller's for that arc.
+    pub fn sample_uniform(&self, rng: &mut impl Rng) -> Result<Sample> {
+        Ok(self.rollout(&mut |_, probs| Ok(draw(&vec![1.0; probs.len()], rng)))?.0)
+    }
+
     /// Scores given choices (teacher forcing): the same computation as `sample`, with the choices
     /// taken from `values` instead of drawn.
     pub fn evaluate(&self, values: &[usize]) -> Result<Sample> {

@@ -92,3 +92,49 @@ fn shaping_bounds_every_probability() {
         }
     }
 }
+
+#[test]
+fn uniform_draws_are_uniform_and_paired_with_the_controllers() {
+    // ENAS's default controller prefers the sep convs; sample_uniform must not.
+    let space = EnasMicro::new(5);
+    let c = controller(&ControllerConfig::default(), 5, 0);
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let decisions = space.decisions();
+    let ops: Vec<usize> = (0..decisions.len()).filter(|&i| decisions[i].kind == DecisionKind::Op).collect();
+    let (mut counts, mut controller_counts) = ([0usize; 5], [0usize; 5]);
+    let draws = 400;
+    for k in 0..draws {
+        let u = c.sample_uniform(&mut rng).unwrap();
+        space.validate(&u.values).unwrap();
+        let s = c.sample(&mut rng).unwrap();
+        for &i in &ops {
+            counts[u.values[i]] += 1;
+            controller_counts[s.values[i]] += 1;
+        }
+        // The table's log_prob is the controller's for the uniform arc.
+        if k < 10 {
+            let lp = c.evaluate(&u.values).unwrap().log_prob_value().unwrap();
+            assert!((u.log_prob_value().unwrap() - lp).abs() < 1e-9);
+        }
+    }
+    let total = (draws * ops.len()) as f64;
+    for (op, &n) in counts.iter().enumerate() {
+        // 8,000 draws: a share's standard error is 0.0045.
+        assert!((n as f64 / total - 0.2).abs() < 0.02, "op {op}: share {}", n as f64 / total);
+    }
+    assert!(controller_counts[0] as f64 / total > 0.23, "the default controller favours sep_conv_3x3");
+
+    // A controller that is uniform (no op prior, near-zero weights) makes the very same draws
+    // as sample_uniform from the same RNG state.
+    let flat = ControllerConfig {
+        init_range: 1e-7,
+        op_bias_init: vec![0.0; 5],
+        normal_op_bias: vec![0.0; 5],
+        ..Default::default()
+    };
+    let c = controller(&flat, 5, 0);
+    let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(5), ChaCha8Rng::seed_from_u64(5));
+    for _ in 0..20 {
+        assert_eq!(c.sample(&mut a).unwrap().values, c.sample_uniform(&mut b).unwrap().values);
+    }
+}
