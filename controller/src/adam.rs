@@ -75,6 +75,9 @@ impl Adam {
         let lr_t = self.lr * (1.0 - self.beta2.powf(t)).sqrt() / (1.0 - self.beta1.powf(t));
         for (i, (var, grad)) in vars.iter().zip(grads).enumerate() {
             let Some(g) = grad else { continue };
+            // Detached, so the moments carry no autograd history from step to step.
+            let g = g.detach();
+            let g = &g;
             let m = ((&self.m[i] * self.beta1)? + (g * (1.0 - self.beta1))?)?;
             let v = ((&self.v[i] * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
             let delta = ((&m * lr_t)? / (v.sqrt()? + self.eps)?)?;

@@ -85,6 +85,20 @@ fn adam_matches_tensorflow_by_hand() {
 }
 
 #[test]
+fn adam_moments_carry_no_autograd_history() {
+    // A gradient computed from a variable tracks ops; moments built from it must not keep that
+    // history (or each step's moments would keep all earlier ones alive).
+    let var = Var::from_vec(vec![1.0f32, -2.0], 2, &Device::Cpu).unwrap();
+    let mut adam = Adam::new(std::slice::from_ref(&var), 0.1, 0.5, 0.9, 1e-3).unwrap();
+    for _ in 0..3 {
+        let g = (var.as_tensor() * 2.0).unwrap();
+        assert!(g.track_op());
+        adam.step(std::slice::from_ref(&var), &[Some(g)]).unwrap();
+        assert!(adam.first_moments().iter().chain(adam.second_moments()).all(|t| !t.track_op()));
+    }
+}
+
+#[test]
 fn baseline_follows_enas_moving_average() {
     let cfg = ControllerConfig::default();
     let ctl = controller(&cfg, 2, 0);
