@@ -38,11 +38,16 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
     };
     let scored = derive(&search, n, cursor.epoch as u64, source)?;
     let (mean, std) = mean_std(&scored);
+    // Standard error of the mean, from the sample standard deviation (n - 1).
+    let se = if n > 1 {
+        format!("{:.4}", std * (n as f64 / (n - 1) as f64).sqrt() / (n as f64).sqrt())
+    } else {
+        "n/a".into()
+    };
     println!(
-        "{n} {} arcs on {} validation images: mean accuracy {mean:.4} (std {std:.4}, standard error {:.4}), best {:.4}: {}",
+        "{n} {} arcs on {} validation images: mean accuracy {mean:.4} (std {std:.4}, standard error {se}), best {:.4}: {}",
         source.describe(),
         search.valid.len(),
-        std / (n as f64).sqrt(),
         scored[0].valid_acc,
         scored[0].arc
     );
@@ -140,7 +145,11 @@ pub fn score_samples(search: &Search, n: usize, stream: u64, source: Source) -> 
             normal: arch.normal.to_string(),
             reduce: arch.reduce.to_string(),
             valid_acc: right as f64 / search.valid.len() as f64,
-            log_prob: sample.log_prob_value()?,
+            // Always the trained controller's log-probability, so the tables compare.
+            log_prob: match source {
+                Source::Initial => search.controller.evaluate(&sample.values)?.log_prob_value()?,
+                _ => sample.log_prob_value()?,
+            },
             active_params: path_cost(&search.net, &arch, search.train.height, search.train.width).0,
             sample: k + 1,
         });

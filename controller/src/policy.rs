@@ -11,7 +11,8 @@
 //!
 //! Logits are shaped `c * tanh(logits / temperature)` (each part when configured), with
 //! `c = tanh_constant` for inputs and `tanh_constant / op_tanh_reduce` for ops; the normal cell's op
-//! logits also get the constant `[0.25, 0.25, -0.25, -0.25, -0.25]` after the tanh.
+//! logits also get the constant `controller.normal_op_bias` (ENAS: `[0.25, 0.25, -0.25, -0.25,
+//! -0.25]`) after the tanh.
 use crate::lstm::{Controller, NUM_OPS};
 use candle_core::{DType, Tensor, D};
 use enas_shared::{Error, Result};

@@ -25,10 +25,15 @@ pub fn atomic_write_with(path: &Path, write: impl FnOnce(&Path) -> std::result::
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-");
+    // tempfile creates 0600 files; results and checkpoints get the usual 0644 (before umask).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let tmp = builder.tempfile_in(dir).map_err(|e| Error::io("creating a temporary file in", dir, e))?;
     write(tmp.path()).map_err(|msg| Error::format(path, format!("writing failed: {msg}")))?;
     let file = std::fs::OpenOptions::new()
         .write(true)
