@@ -157,7 +157,7 @@ impl Controller {
     /// Writes the variables to a safetensors file (through a temporary file and a rename).
     pub fn save(&self, path: &Path) -> Result<()> {
         let map: HashMap<String, Tensor> = self.vars.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect();
-        save_atomically(&map, path)
+        enas_shared::export::save_safetensors(path, &map)
     }
 
     /// Reads variables written by `save` into this controller, in place. Every variable must be
@@ -177,9 +177,4 @@ impl Controller {
         }
         Ok(())
     }
-}
-
-/// Writes named tensors to `path` as safetensors, atomically (shared's one atomic writer).
-pub(crate) fn save_atomically(map: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
-    enas_shared::export::save_safetensors(path, map)
 }

@@ -7,7 +7,7 @@
 //! Adam step (`adam.rs`). No weight decay, no gradient clipping, constant learning rate: ENAS's
 //! micro search uses none of them for the controller.
 use crate::adam::Adam;
-use crate::lstm::{save_atomically, Controller};
+use crate::lstm::Controller;
 use crate::policy::Sample;
 use candle_core::{Tensor, Var};
 use enas_shared::search_config::ControllerConfig;
@@ -167,7 +167,7 @@ impl Reinforce {
 
     /// Writes the baseline and Adam's state to a safetensors file (atomically).
     pub fn save(&self, path: &Path) -> Result<()> {
-        save_atomically(&self.state_tensors()?, path)
+        enas_shared::export::save_safetensors(path, &self.state_tensors()?)
     }
 
     /// Reads a state written by `save`.
