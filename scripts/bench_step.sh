@@ -12,7 +12,7 @@ py="${TORCH_PY:-$HOME/torchref/bin/python}"
 cargo build --release --quiet
 for fixed in yes no; do
   args=(); [ "$fixed" = yes ] && args=(--arc "$arc")
-  RAYON_NUM_THREADS="$threads" ./target/release/enas bench --steps "$steps" --set child.layers=6 --set child.channels=20 --set child.nodes=5 "${args[@]}"
+  RAYON_NUM_THREADS="$threads" ./target/release/enas bench-step --steps "$steps" --set child.layers=6 --set child.channels=20 --set child.nodes=5 "${args[@]}"
   if [ -x "$py" ]; then
     "$py" ../shared/bench/torch_enas_micro.py --steps "$steps" --threads "$threads" "${args[@]}"
   else

@@ -24,8 +24,10 @@ enum Command {
     Derive(DeriveArgs),
     /// Write a run's sampled architectures to CSV (optionally the best K, de-duplicated).
     Export(ExportArgs),
-    /// Time supernet training steps (the peer of ../shared/bench/torch_enas_micro.py).
+    /// Compare search strategies on a tabular benchmark (NAS-Bench-201): trials x budget queries.
     Bench(BenchArgs),
+    /// Time supernet training steps (the peer of ../shared/bench/torch_enas_micro.py).
+    BenchStep(BenchStepArgs),
 }
 
 #[derive(Args)]
@@ -96,6 +98,55 @@ pub struct ExportArgs {
 
 #[derive(Args)]
 pub struct BenchArgs {
+    /// The benchmark's CSV table (e.g. ../shared/data/nb201/cifar10.csv).
+    #[arg(long, value_name = "FILE")]
+    pub table: PathBuf,
+    /// The search space of the table's architecture column.
+    #[arg(long, default_value = "nb201")]
+    pub space: String,
+    /// A strategy (random, evolution, local, reinforce), several comma-separated, or `all`.
+    #[arg(long, default_value = "all")]
+    pub strategy: String,
+    /// Queries per trial.
+    #[arg(long, default_value_t = 100)]
+    pub budget: usize,
+    /// Independent trials per strategy, each with its own seed.
+    #[arg(long, default_value_t = 10)]
+    pub trials: usize,
+    /// Seed of the trials (overrides seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The column a strategy is told as reward (overrides bench.reward_column).
+    #[arg(long, value_name = "NAME")]
+    pub reward_column: Option<String>,
+    /// The column reported for the best-rewarded architecture (overrides bench.final_column).
+    #[arg(long, value_name = "NAME")]
+    pub final_column: Option<String>,
+    /// Output directory for trajectories.csv, summary.json and plot.svg (default: runs/bench-<UTC time>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+}
+
+impl BenchArgs {
+    pub fn load_config(&self) -> Result<Config> {
+        let mut extra = Vec::new();
+        if let Some(s) = self.seed {
+            extra.push(format!("seed={s}"));
+        }
+        if let Some(c) = &self.reward_column {
+            extra.push(format!("bench.reward_column={c}"));
+        }
+        if let Some(c) = &self.final_column {
+            extra.push(format!("bench.final_column={c}"));
+        }
+        self.cfg.load(&extra)
+    }
+}
+
+#[derive(Args)]
+pub struct BenchStepArgs {
     /// Fixed ENAS arc; default: a new random arc every step, as ENAS training does.
     #[arg(long)]
     pub arc: Option<String>,
@@ -211,7 +262,8 @@ pub fn run() -> Result<ExitCode> {
         Command::Search(a) => return crate::search::run(&a),
         Command::Derive(a) => crate::derive::run(&a),
         Command::Export(a) => crate::export::run(&a),
-        Command::Bench(a) => crate::bench::run(&a),
+        Command::Bench(a) => crate::nasbench::run(&a),
+        Command::BenchStep(a) => crate::bench_step::run(&a),
     }?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,9 +1,10 @@
 //! `enas`: neural architecture search on candle. See `enas --help`.
-mod bench;
+mod bench_step;
 mod cli;
 mod derive;
 mod export;
 mod inspect;
+mod nasbench;
 mod run;
 mod runtime;
 mod search;

@@ -5,6 +5,7 @@ pub mod adam;
 pub mod lstm;
 pub mod policy;
 pub mod reinforce;
+pub mod strategy;
 
 pub use adam::Adam;
 pub use enas_shared::search_config::ControllerConfig;

@@ -1,14 +1,16 @@
-//! The ENAS micro controller's parameters and its LSTM cell, as `src/cifar10/micro_controller.py`
+//! The ENAS controller's parameters and its LSTM cell, as `src/cifar10/micro_controller.py`
 //! of melodyguan/enas creates them: stacked LSTM weights without bias (`[2n, 4n]` per layer, gates
-//! in the order i, f, o, g), the start embedding `g_emb`, op embeddings, the op softmax and the
-//! attention of input choices. Every weight is uniform in `[-init_range, init_range]` except the op
+//! in the order i, f, o, g), the start embedding `g_emb`, op embeddings, the op softmax and, for a
+//! space with input decisions (ENAS micro), the attention of input choices. One controller serves
+//! every space: see `policy.rs` for how it walks a space's decisions. Every weight is uniform in `[-init_range, init_range]` except the op
 //! softmax bias, which starts at `controller.op_bias_init` (ENAS: `[10, 10, 0, 0, 0]`) and is trained like the rest.
 //!
 //! The variables live in the controller's own ordered list (never shared with a child network);
 //! `save`/`load` write and read them as safetensors for checkpoints.
 use candle_core::{DType, Device, Tensor, Var};
 use enas_shared::search_config::ControllerConfig;
-use enas_shared::{EnasMicro, Error, Result};
+use enas_shared::space::DecisionKind;
+use enas_shared::{Error, Result, Space};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -20,11 +22,11 @@ pub const NUM_OPS: usize = enas_shared::search_config::CONTROLLER_OPS;
 /// The LSTM state: `(c, h)` per layer, each `[1, lstm_size]`.
 pub type LstmState = Vec<(Tensor, Tensor)>;
 
-/// The ENAS micro controller: an LSTM that samples an arc decision by decision.
+/// The ENAS controller: an LSTM that samples an architecture decision by decision.
 #[derive(Debug)]
 pub struct Controller {
     pub(crate) cfg: ControllerConfig,
-    pub(crate) space: EnasMicro,
+    pub(crate) space: Space,
     pub(crate) device: Device,
     vars: Vec<(String, Var)>,
 }
@@ -40,18 +42,34 @@ const V_ATTN: usize = 6;
 
 impl Controller {
     /// A fresh controller for `space`, its weights drawn from `ChaCha8Rng::seed_from_u64(seed)`.
-    pub fn new(cfg: &ControllerConfig, space: &EnasMicro, seed: u64, device: &Device) -> Result<Controller> {
+    pub fn new(cfg: &ControllerConfig, space: impl Into<Space>, seed: u64, device: &Device) -> Result<Controller> {
         Controller::with_rng(cfg, space, &mut ChaCha8Rng::seed_from_u64(seed), device)
     }
 
     /// A fresh controller whose weights are drawn from `rng`, in ENAS's creation order: LSTM
-    /// layers, `g_emb`, `emb/w`, `softmax/w`, (`softmax/b` is constant), `attention/w_1`, `w_2`, `v`.
-    pub fn with_rng(cfg: &ControllerConfig, space: &EnasMicro, rng: &mut impl Rng, device: &Device) -> Result<Self> {
+    /// layers, `g_emb`, `emb/w`, `softmax/w`, (`softmax/b` is constant), `attention/w_1`, `w_2`, `v`
+    /// (the attention only for a space with input decisions).
+    pub fn with_rng(
+        cfg: &ControllerConfig,
+        space: impl Into<Space>,
+        rng: &mut impl Rng,
+        device: &Device,
+    ) -> Result<Self> {
+        let space = space.into();
         cfg.validate("(controller)")?;
         if space.ops().len() != NUM_OPS {
             return Err(Error::Arch(format!(
-                "the controller expects {NUM_OPS} ops, the space has {}",
+                "the controller expects {NUM_OPS} ops, the space {} has {}",
+                space.name(),
                 space.ops().len()
+            )));
+        }
+        let decisions = space.decisions();
+        let has_inputs = decisions.iter().any(|d| d.kind == DecisionKind::Input);
+        if has_inputs && !matches!(space, Space::EnasMicro(_)) {
+            return Err(Error::Arch(format!(
+                "the controller's input attention knows ENAS micro's layout only; {} has input decisions",
+                space.name()
             )));
         }
         let n = cfg.lstm_size;
@@ -69,10 +87,12 @@ impl Controller {
         vars.push(uniform("softmax.w".into(), n, NUM_OPS)?);
         let b_soft: Vec<f32> = cfg.op_bias_init.iter().map(|&b| b as f32).collect();
         vars.push(("softmax.b".into(), Var::from_vec(b_soft, (1, NUM_OPS), device)?));
-        vars.push(uniform("attention.w_1".into(), n, n)?);
-        vars.push(uniform("attention.w_2".into(), n, n)?);
-        vars.push(uniform("attention.v".into(), n, 1)?);
-        Ok(Controller { cfg: cfg.clone(), space: space.clone(), device: device.clone(), vars })
+        if has_inputs {
+            vars.push(uniform("attention.w_1".into(), n, n)?);
+            vars.push(uniform("attention.w_2".into(), n, n)?);
+            vars.push(uniform("attention.v".into(), n, 1)?);
+        }
+        Ok(Controller { cfg: cfg.clone(), space, device: device.clone(), vars })
     }
 
     /// The configuration the controller was built with.
@@ -81,7 +101,7 @@ impl Controller {
     }
 
     /// The search space whose decisions the controller samples.
-    pub fn space(&self) -> &EnasMicro {
+    pub fn space(&self) -> &Space {
         &self.space
     }
 

@@ -1,6 +1,10 @@
-//! Sampling an arc, and scoring a given one, exactly as ENAS's `MicroController._build_sampler`.
+//! Sampling an architecture, and scoring a given one. Two walks over a space's decisions:
 //!
-//! Per cell, from the carried LSTM state (zeros before the normal cell; the reduction cell goes on
+//! **Op decisions only** (NAS-Bench-201, any space without input decisions): from the zero state
+//! and input `g_emb`, one LSTM step per decision in order, logits `h · w_soft + b_soft`, next input
+//! = the chosen op's embedding. This is ENAS's op choice without the attention.
+//!
+//! **ENAS micro**, exactly as ENAS's `MicroController._build_sampler`. Per cell, from the carried LSTM state (zeros before the normal cell; the reduction cell goes on
 //! from where the normal cell ended):
 //! 1. two LSTM steps fed `g_emb` make the cell inputs' attention keys `h · w_attn_1`; the inputs'
 //!    anchors themselves (what a choice of them feeds back) are zeros;
@@ -15,15 +19,15 @@
 //! -0.25]`) after the tanh.
 use crate::lstm::{Controller, NUM_OPS};
 use candle_core::{DType, Tensor, D};
-use enas_shared::{Error, Result};
+use enas_shared::{Error, Result, Space};
 use rand::Rng;
 use std::collections::BTreeMap;
 
 /// A sampled (or scored) arc with its log-probability under the controller.
 #[derive(Debug, Clone)]
 pub struct Sample {
-    /// The choices in `EnasMicro` decision order: `x_input x_op y_input y_op` per node, the normal
-    /// cell's nodes, then the reduction cell's.
+    /// The choices in the space's decision order (ENAS micro: `x_input x_op y_input y_op` per
+    /// node, the normal cell's nodes, then the reduction cell's).
     pub values: Vec<usize>,
     /// Scalar: the sum of `log π` of every choice, differentiable w.r.t. the controller's variables.
     pub log_prob: Tensor,
@@ -98,16 +102,48 @@ impl Controller {
         Ok(self.rollout(&mut |pos, _| Ok(values[pos]))?.1)
     }
 
-    /// ENAS's sampler for both cells; `pick(position, probabilities)` makes each choice.
+    /// The walk for the controller's space; `pick(position, probabilities)` makes each choice.
     fn rollout(&self, pick: &mut dyn FnMut(usize, &[f32]) -> Result<usize>) -> Result<(Sample, Vec<Vec<f32>>)> {
-        let nodes = self.space.nodes;
+        let len = self.space.decisions().len();
+        let mut trace =
+            Trace { values: vec![0; len], probs: vec![Vec::new(); len], chosen: BTreeMap::new(), entropy: 0.0 };
+        match &self.space {
+            Space::EnasMicro(micro) => self.rollout_micro(micro.nodes, pick, &mut trace)?,
+            _ => self.rollout_ops(len, pick, &mut trace)?,
+        }
+        let log_prob = trace.log_prob()?;
+        let entropy = Tensor::new(trace.entropy as f32, &self.device)?;
+        Ok((Sample { values: trace.values, log_prob, entropy }, trace.probs))
+    }
+
+    /// A space of op decisions only: one LSTM step and one op softmax per decision.
+    fn rollout_ops(
+        &self,
+        len: usize,
+        pick: &mut dyn FnMut(usize, &[f32]) -> Result<usize>,
+        trace: &mut Trace,
+    ) -> Result<()> {
+        let op_c = self.cfg.tanh_constant.map(|c| c / self.cfg.op_tanh_reduce);
+        let mut state = self.zero_state()?;
+        let mut inputs = self.g_emb().clone();
+        for pos in 0..len {
+            state = self.lstm_step(&inputs, &state)?;
+            let raw = last_h(&state).matmul(self.w_soft())?.broadcast_add(self.b_soft())?;
+            let logits = self.shape(raw, op_c)?;
+            let idx = self.decide(&logits, pos, pick, trace)?;
+            inputs = self.w_emb().narrow(0, idx, 1)?;
+        }
+        Ok(())
+    }
+
+    /// ENAS's micro sampler for both cells.
+    fn rollout_micro(
+        &self,
+        nodes: usize,
+        pick: &mut dyn FnMut(usize, &[f32]) -> Result<usize>,
+        trace: &mut Trace,
+    ) -> Result<()> {
         let n = self.cfg.lstm_size;
-        let mut trace = Trace {
-            values: vec![0; 8 * nodes],
-            probs: vec![Vec::new(); 8 * nodes],
-            chosen: BTreeMap::new(),
-            entropy: 0.0,
-        };
         let op_c = self.cfg.tanh_constant.map(|c| c / self.cfg.op_tanh_reduce);
         let bias: Vec<f32> = self.cfg.normal_op_bias.iter().map(|&b| b as f32).collect();
         let normal_bias = Tensor::from_vec(bias, (1, NUM_OPS), &self.device)?;
@@ -130,7 +166,7 @@ impl Controller {
                     let query = last_h(&state).matmul(self.w_attn_2())?;
                     let scores = key_mat.broadcast_add(&query)?.tanh()?.matmul(self.v_attn())?;
                     let logits = self.shape(scores.reshape((1, node + 2))?, self.cfg.tanh_constant)?;
-                    let idx = self.decide(&logits, start + 2 * branch, pick, &mut trace)?;
+                    let idx = self.decide(&logits, start + 2 * branch, pick, trace)?;
                     inputs = anchors[idx].clone();
                 }
                 for branch in 0..2 {
@@ -140,7 +176,7 @@ impl Controller {
                     if normal {
                         logits = (logits + &normal_bias)?;
                     }
-                    let idx = self.decide(&logits, start + 2 * branch + 1, pick, &mut trace)?;
+                    let idx = self.decide(&logits, start + 2 * branch + 1, pick, trace)?;
                     inputs = self.w_emb().narrow(0, idx, 1)?;
                 }
                 state = self.lstm_step(&inputs, &state)?;
@@ -149,9 +185,7 @@ impl Controller {
                 anchors.push(h);
             }
         }
-        let log_prob = trace.log_prob()?;
-        let entropy = Tensor::new(trace.entropy as f32, &self.device)?;
-        Ok((Sample { values: trace.values, log_prob, entropy }, trace.probs))
+        Ok(())
     }
 
     /// `c * tanh(logits / temperature)`, each part only when configured.

@@ -4,6 +4,7 @@
 //! `validate` checks ranges with messages that name the file and the key.
 use crate::data::DataConfig;
 pub use crate::search_config::ControllerConfig;
+pub use crate::strategy_config::{BenchConfig, StrategyConfig, StrategyKind};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
@@ -39,6 +40,10 @@ pub struct Config {
     pub search: SearchConfig,
     /// The LSTM controller and its REINFORCE training.
     pub controller: ControllerConfig,
+    /// The other search strategies: evolution, local search, repeats.
+    pub strategy: StrategyConfig,
+    /// `enas bench` on a tabular benchmark: columns, and REINFORCE's controller there.
+    pub bench: BenchConfig,
 }
 
 impl Default for Config {
@@ -52,6 +57,8 @@ impl Default for Config {
             train: TrainConfig::default(),
             search: SearchConfig::default(),
             controller: ControllerConfig::default(),
+            strategy: StrategyConfig::default(),
+            bench: BenchConfig::default(),
         }
     }
 }
@@ -116,6 +123,10 @@ impl Default for TrainConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SearchConfig {
+    /// The strategy that proposes arcs: `reinforce` (ENAS's controller), or `random`,
+    /// `evolution`, `local` (then the shared weights train on uniformly random arcs, as in
+    /// single-path one-shot NAS, and the strategy's queries replace the controller's samples).
+    pub strategy: StrategyKind,
     /// Search epochs (ENAS: 150 on CIFAR-10).
     pub epochs: usize,
     /// Images per shared-weight training step (ENAS: 160 in micro search).
@@ -137,6 +148,7 @@ pub struct SearchConfig {
 impl Default for SearchConfig {
     fn default() -> Self {
         SearchConfig {
+            strategy: StrategyKind::Reinforce,
             epochs: 3,
             batch_size: 64,
             reward_batch_size: 64,
@@ -235,8 +247,12 @@ impl Config {
             serde_yaml::from_value::<Config>(value.clone())
                 .map_err(|e| Error::Config { origin: format!("--set {o}"), msg: e.to_string() })?;
         }
+        // Keys the file leaves out take the defaults of the section they sit in (so a partial
+        // `bench.controller` keeps the bench's defaults, not the top-level controller's).
+        let mut merged = serde_yaml::to_value(Config::default()).expect("defaults serialise");
+        merge(&mut merged, value);
         let cfg: Config =
-            serde_yaml::from_value(value).map_err(|e| Error::Config { origin: origin.clone(), msg: e.to_string() })?;
+            serde_yaml::from_value(merged).map_err(|e| Error::Config { origin: origin.clone(), msg: e.to_string() })?;
         let origin =
             if overrides.is_empty() { origin } else { format!("{origin} with --set {}", overrides.join(" --set ")) };
         cfg.validate(&origin)?;
@@ -294,8 +310,36 @@ impl Config {
             }
         }
         self.controller.validate(origin)?;
+        self.strategy.validate(origin)?;
+        self.bench.controller.validate_section(origin, "bench.controller")?;
+        for (key, v) in [
+            ("bench.arch_column", &self.bench.arch_column),
+            ("bench.reward_column", &self.bench.reward_column),
+            ("bench.final_column", &self.bench.final_column),
+        ] {
+            if v.trim().is_empty() {
+                return bad(key, "must name a column, got an empty string".into());
+            }
+        }
         self.data.validate(origin)?;
         Ok(())
+    }
+}
+
+/// Writes `over` into `base`, mapping by mapping; any other value replaces the base's.
+fn merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Mapping(b), Value::Mapping(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
     }
 }
 

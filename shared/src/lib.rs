@@ -8,9 +8,11 @@ pub mod export;
 pub mod op;
 pub mod search_config;
 pub mod space;
+pub mod strategy_config;
+pub mod table;
 
 pub use arch::{Arch, Branch, Cell, Node};
 pub use config::{ChildConfig, Config, DeviceKind, SgdConfig, TrainConfig};
 pub use error::{Error, Result};
 pub use op::OpKind;
-pub use space::EnasMicro;
+pub use space::{EnasMicro, Nb201, Space};

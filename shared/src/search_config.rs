@@ -74,8 +74,13 @@ impl Default for ControllerConfig {
 impl ControllerConfig {
     /// Range checks; messages name the key as `controller.<key>`, `origin` names the file.
     pub fn validate(&self, origin: &str) -> Result<()> {
+        self.validate_section(origin, "controller")
+    }
+
+    /// Range checks naming the key as `<section>.<key>` (`bench.controller` for `enas bench`).
+    pub fn validate_section(&self, origin: &str, section: &str) -> Result<()> {
         let bad = |key: &str, msg: String| {
-            Err(Error::Config { origin: origin.to_string(), msg: format!("controller.{key}: {msg}") })
+            Err(Error::Config { origin: origin.to_string(), msg: format!("{section}.{key}: {msg}") })
         };
         let positive = |x: f64| x > 0.0 && x.is_finite();
         if self.lstm_size == 0 {

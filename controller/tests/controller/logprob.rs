@@ -75,7 +75,8 @@ fn shape(logits: &mut [f64], temperature: Option<f64>, c: Option<f64>) {
 /// (log_prob, entropy) of `values` by hand.
 fn by_hand(ctl: &Controller, values: &[usize]) -> (f64, f64) {
     let cfg = ctl.config();
-    let nodes = ctl.space().nodes;
+    let enas_shared::Space::EnasMicro(micro) = ctl.space() else { panic!("an ENAS micro controller") };
+    let nodes = micro.nodes;
     let ws: Vec<Mat> = (0..cfg.lstm_layers).map(|l| mat(ctl, &format!("lstm.layer_{l}.w"))).collect();
     let g_emb = mat(ctl, "g_emb").remove(0);
     let (w_emb, w_soft, b_soft) = (mat(ctl, "emb.w"), mat(ctl, "softmax.w"), mat(ctl, "softmax.b").remove(0));

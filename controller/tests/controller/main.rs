@@ -10,5 +10,5 @@ use enas_shared::EnasMicro;
 
 /// A controller for `nodes` nodes with `cfg`, weights from `seed`.
 pub fn controller(cfg: &ControllerConfig, nodes: usize, seed: u64) -> Controller {
-    Controller::new(cfg, &EnasMicro::new(nodes), seed, &Device::Cpu).unwrap()
+    Controller::new(cfg, EnasMicro::new(nodes), seed, &Device::Cpu).unwrap()
 }

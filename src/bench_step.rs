@@ -1,6 +1,6 @@
-//! `enas bench`: time of one supernet training step (forward, backward, grad-norm clip 5,
+//! `enas bench-step`: time of one supernet training step (forward, backward, grad-norm clip 5,
 //! SGD-nesterov update), the peer of `../shared/bench/torch_enas_micro.py` run the same way.
-use crate::cli::{parse_arc, BenchArgs};
+use crate::cli::{parse_arc, BenchStepArgs};
 use crate::runtime;
 use anyhow::Result;
 use enas_child::{
@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
-pub fn run(a: &BenchArgs) -> Result<()> {
+pub fn run(a: &BenchStepArgs) -> Result<()> {
     let cfg = a.cfg.load(&[])?;
     anyhow::ensure!(a.steps > 0, "--steps must be at least 1");
     anyhow::ensure!(

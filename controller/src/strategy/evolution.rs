@@ -1,0 +1,72 @@
+//! Regularized evolution (Real et al., AAAI 2019, "aging evolution"): the population is the
+//! `population` most recently evaluated architectures. The first `population` proposals are
+//! uniform random; after that each proposal mutates the best of `tournament` members drawn
+//! uniformly with replacement (as NAS-Bench-201's REA does), and when its score comes back it
+//! joins the population and the oldest member leaves, whatever its score.
+use super::{exhausted, uniform_unknown, History, Strategy, MAX_DRAWS};
+use enas_shared::space::Decision;
+use enas_shared::strategy_config::{EvolutionConfig, StrategyKind};
+use enas_shared::Result;
+use rand::seq::index::sample;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+
+pub struct Evolution {
+    decisions: Vec<Decision>,
+    cfg: EvolutionConfig,
+    population: VecDeque<(Vec<usize>, f64)>,
+    told: usize,
+}
+
+impl Evolution {
+    pub fn new(decisions: Vec<Decision>, cfg: EvolutionConfig) -> Evolution {
+        Evolution { decisions, cfg, population: VecDeque::new(), told: 0 }
+    }
+
+    /// `parent` with `mutations` distinct decisions (among those with a choice) each changed to
+    /// another value, uniformly.
+    pub fn mutate(&self, parent: &[usize], rng: &mut ChaCha8Rng) -> Vec<usize> {
+        let free: Vec<usize> = (0..self.decisions.len()).filter(|&i| self.decisions[i].choices > 1).collect();
+        let mut child = parent.to_vec();
+        let k = self.cfg.mutations.min(free.len());
+        for i in sample(rng, free.len(), k) {
+            let pos = free[i];
+            let other = rng.random_range(0..self.decisions[pos].choices - 1);
+            child[pos] = if other >= parent[pos] { other + 1 } else { other };
+        }
+        child
+    }
+}
+
+impl Strategy for Evolution {
+    fn kind(&self) -> StrategyKind {
+        StrategyKind::Evolution
+    }
+
+    fn propose(&mut self, history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
+        if self.told < self.cfg.population || self.population.is_empty() {
+            return uniform_unknown(&self.decisions, history, rng);
+        }
+        for _ in 0..MAX_DRAWS {
+            let parent = (0..self.cfg.tournament)
+                .map(|_| &self.population[rng.random_range(0..self.population.len())])
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .expect("tournament >= 1");
+            let child = self.mutate(&parent.0, rng);
+            if history.known(&child).is_none() {
+                return Ok(child);
+            }
+        }
+        Err(exhausted("evolution's mutation", &self.decisions, history))
+    }
+
+    fn tell(&mut self, values: &[usize], reward: f64, _rng: &mut ChaCha8Rng) -> Result<()> {
+        self.told += 1;
+        self.population.push_back((values.to_vec(), reward));
+        if self.population.len() > self.cfg.population {
+            self.population.pop_front();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,157 @@
+//! Search strategies behind one interface. A strategy proposes a vector of choices, is told its
+//! reward, and proposes again; it never sees what evaluates the proposals (a table lookup or a
+//! supernet), so the loops in `enas bench` and `enas search` run any of them unchanged.
+//!
+//! A strategy never proposes an architecture whose score it was already told (`History::known`)
+//! unless the user allows repeats (`strategy.repeats`); what it learns from a known score it gets
+//! from the history for free, so duplicates never count against a budget.
+mod evolution;
+mod local;
+mod random;
+mod rl;
+
+pub use evolution::Evolution;
+pub use local::LocalSearch;
+pub use random::RandomSearch;
+pub use rl::ReinforceStrategy;
+
+use enas_shared::space::Decision;
+use enas_shared::strategy_config::{StrategyConfig, StrategyKind};
+use enas_shared::table::{Evaluation, Evaluator};
+use enas_shared::{Error, Result, Space};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+
+/// The scores a search has seen, by vector of choices.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    scores: HashMap<Vec<usize>, f64>,
+    repeats: bool,
+}
+
+impl History {
+    /// An empty history; with `repeats`, `known` answers nothing, so strategies may re-propose.
+    pub fn new(repeats: bool) -> History {
+        History { scores: HashMap::new(), repeats }
+    }
+
+    /// The score of `values` if it was queried before and repeats are off.
+    pub fn known(&self, values: &[usize]) -> Option<f64> {
+        if self.repeats {
+            None
+        } else {
+            self.scores.get(values).copied()
+        }
+    }
+
+    /// Records a query's reward (the latest one wins when repeats are on).
+    pub fn record(&mut self, values: &[usize], reward: f64) {
+        self.scores.insert(values.to_vec(), reward);
+    }
+
+    /// Distinct architectures queried.
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+}
+
+/// A search strategy. Calls alternate: `propose`, then `tell` with the proposal's reward.
+pub trait Strategy: Send {
+    fn kind(&self) -> StrategyKind;
+
+    /// The next architecture to query: one `history` does not know (unless repeats are on).
+    fn propose(&mut self, history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>>;
+
+    /// The reward of the last proposal.
+    fn tell(&mut self, values: &[usize], reward: f64, rng: &mut ChaCha8Rng) -> Result<()>;
+}
+
+/// Builds a strategy for `space`. REINFORCE's controller is built from `controller` (its
+/// weights drawn from `rng`); the others read `cfg`.
+pub fn build(
+    kind: StrategyKind,
+    space: &Space,
+    cfg: &StrategyConfig,
+    controller: &enas_shared::search_config::ControllerConfig,
+    rng: &mut ChaCha8Rng,
+) -> Result<Box<dyn Strategy>> {
+    let decisions = space.decisions();
+    Ok(match kind {
+        StrategyKind::Random => Box::new(RandomSearch::new(decisions)),
+        StrategyKind::Evolution => Box::new(Evolution::new(decisions, cfg.evolution.clone())),
+        StrategyKind::Local => Box::new(LocalSearch::new(decisions, cfg.local.clone())),
+        StrategyKind::Reinforce => Box::new(ReinforceStrategy::new(space, controller, rng)?),
+    })
+}
+
+/// One query of a run: which it was (0-based), what was proposed, what the evaluator said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub index: usize,
+    pub values: Vec<usize>,
+    pub eval: Evaluation,
+}
+
+/// Runs `strategy` for `budget` queries of `evaluator`, calling `on_query` after each. A proposal
+/// outside the space, or one the history already knows, is an error (a strategy bug), never a
+/// silent repeat.
+pub fn run(
+    strategy: &mut dyn Strategy,
+    space: &Space,
+    evaluator: &mut dyn Evaluator,
+    budget: usize,
+    history: &mut History,
+    rng: &mut ChaCha8Rng,
+    on_query: &mut dyn FnMut(&Query),
+) -> Result<()> {
+    for index in 0..budget {
+        let values = strategy.propose(history, rng)?;
+        space.validate(&values)?;
+        if history.known(&values).is_some() {
+            return Err(Error::Arch(format!(
+                "strategy {} proposed an architecture it was already told the score of: {}",
+                strategy.kind(),
+                space.format(&values)?
+            )));
+        }
+        let eval = evaluator.evaluate(&values)?;
+        history.record(&values, eval.reward);
+        strategy.tell(&values, eval.reward, rng)?;
+        on_query(&Query { index, values, eval });
+    }
+    Ok(())
+}
+
+/// Draws tried before a strategy gives up finding an architecture the history does not know.
+pub const MAX_DRAWS: usize = 10_000;
+
+/// A uniformly random vector of choices.
+pub fn uniform(decisions: &[Decision], rng: &mut ChaCha8Rng) -> Vec<usize> {
+    decisions.iter().map(|d| rng.random_range(0..d.choices)).collect()
+}
+
+/// A uniformly random architecture the history does not know.
+pub fn uniform_unknown(decisions: &[Decision], history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
+    for _ in 0..MAX_DRAWS {
+        let v = uniform(decisions, rng);
+        if history.known(&v).is_none() {
+            return Ok(v);
+        }
+    }
+    Err(exhausted("uniform sampling", decisions, history))
+}
+
+/// The error of a strategy that found nothing new in `MAX_DRAWS` draws.
+pub(crate) fn exhausted(what: &str, decisions: &[Decision], history: &History) -> Error {
+    let size: f64 = decisions.iter().map(|d| d.choices as f64).product();
+    Error::Arch(format!(
+        "{what} drew {MAX_DRAWS} architectures without finding one not yet queried ({} of {size} queried); \
+         lower the budget or allow repeats (strategy.repeats=true)",
+        history.len()
+    ))
+}

@@ -1,0 +1,31 @@
+//! Random search: every decision uniform, independently; architectures already queried are
+//! drawn again.
+use super::{uniform_unknown, History, Strategy};
+use enas_shared::space::Decision;
+use enas_shared::strategy_config::StrategyKind;
+use enas_shared::Result;
+use rand_chacha::ChaCha8Rng;
+
+pub struct RandomSearch {
+    decisions: Vec<Decision>,
+}
+
+impl RandomSearch {
+    pub fn new(decisions: Vec<Decision>) -> RandomSearch {
+        RandomSearch { decisions }
+    }
+}
+
+impl Strategy for RandomSearch {
+    fn kind(&self) -> StrategyKind {
+        StrategyKind::Random
+    }
+
+    fn propose(&mut self, history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
+        uniform_unknown(&self.decisions, history, rng)
+    }
+
+    fn tell(&mut self, _values: &[usize], _reward: f64, _rng: &mut ChaCha8Rng) -> Result<()> {
+        Ok(())
+    }
+}

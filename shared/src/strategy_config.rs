@@ -1,0 +1,162 @@
+//! Configuration of the search strategies (`strategy:`) and of `enas bench` on a tabular
+//! benchmark (`bench:`). The strategy hyperparameters are shared by `enas bench` and by
+//! `enas search` with `search.strategy` other than `reinforce`.
+use crate::search_config::ControllerConfig;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A search strategy, by its command-line name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyKind {
+    /// The LSTM controller trained by REINFORCE (ENAS).
+    Reinforce,
+    /// Uniform over the space.
+    Random,
+    /// Regularized (aging) evolution, Real et al. 2019.
+    Evolution,
+    /// Local search over one-decision neighbours with random restarts, White et al. 2021.
+    Local,
+}
+
+impl StrategyKind {
+    /// Every strategy, in the order tables list them.
+    pub const ALL: [StrategyKind; 4] =
+        [StrategyKind::Random, StrategyKind::Evolution, StrategyKind::Local, StrategyKind::Reinforce];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyKind::Reinforce => "reinforce",
+            StrategyKind::Random => "random",
+            StrategyKind::Evolution => "evolution",
+            StrategyKind::Local => "local",
+        }
+    }
+
+    /// Parses a name; the error lists the known ones.
+    pub fn parse(name: &str) -> Result<StrategyKind> {
+        StrategyKind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(|| {
+            let names: Vec<_> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
+            Error::Arch(format!("unknown strategy `{name}`; expected one of {} (or `all`)", names.join(", ")))
+        })
+    }
+}
+
+impl fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Hyperparameters of the strategies other than REINFORCE (which reads `controller:`, or
+/// `bench.controller` in `enas bench`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StrategyConfig {
+    /// Allow a strategy to propose an architecture it was already told the score of (each
+    /// repeat is then a query). Off: repeats are answered from memory and cost nothing.
+    pub repeats: bool,
+    pub evolution: EvolutionConfig,
+    pub local: LocalConfig,
+}
+
+/// Regularized evolution: a population of the latest `population` evaluated architectures; each
+/// child mutates the best of `tournament` members drawn at random (with replacement); the
+/// oldest member dies when a child joins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvolutionConfig {
+    /// Population size; the first `population` queries are uniform random (Real et al.: 100 for
+    /// long runs; NAS-Bench-201's REA runs use 10).
+    pub population: usize,
+    /// Members drawn per tournament (NAS-Bench-201's REA: 3... 10; Real et al.: 25 of 100).
+    pub tournament: usize,
+    /// Decisions a mutation changes, each to a different value (Real et al.: 1).
+    pub mutations: usize,
+}
+
+/// Local search: from the best of `init_samples` random architectures, query its one-decision
+/// neighbours in random order and move to a better one; at a local optimum restart from a new
+/// random architecture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocalConfig {
+    /// Random architectures queried before the first climb (and after each restart: 1).
+    pub init_samples: usize,
+    /// Move as soon as a neighbour beats the current architecture (true), or only after the whole
+    /// neighbourhood is queried, to its best (false, White et al.'s `query_full_nbhd`).
+    pub first_improvement: bool,
+}
+
+impl Default for EvolutionConfig {
+    fn default() -> Self {
+        EvolutionConfig { population: 10, tournament: 3, mutations: 1 }
+    }
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        LocalConfig { init_samples: 10, first_improvement: true }
+    }
+}
+
+impl StrategyConfig {
+    /// Range checks naming `strategy.<key>`.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |key: &str, msg: String| {
+            Err(Error::Config { origin: origin.to_string(), msg: format!("strategy.{key}: {msg}") })
+        };
+        let e = &self.evolution;
+        for (key, v) in [
+            ("evolution.population", e.population),
+            ("evolution.tournament", e.tournament),
+            ("evolution.mutations", e.mutations),
+            ("local.init_samples", self.local.init_samples),
+        ] {
+            if v == 0 {
+                return bad(key, "must be at least 1, got 0".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `enas bench`: which columns of the table a strategy sees and what is reported, and the
+/// controller REINFORCE uses on a table (a 6-decision space searched in a few hundred queries
+/// needs a faster learner than ENAS's 150-epoch schedule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BenchConfig {
+    /// The column holding the architecture's text.
+    pub arch_column: String,
+    /// The column a strategy is told as reward (NAS-Bench-201: `valid_acc_12ep`).
+    pub reward_column: String,
+    /// The column reported for the best-rewarded architecture (NAS-Bench-201: `test_acc_200ep`).
+    pub final_column: String,
+    /// REINFORCE's controller and trainer on a table.
+    pub controller: ControllerConfig,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            arch_column: "arch".into(),
+            reward_column: "valid_acc_12ep".into(),
+            final_column: "test_acc_200ep".into(),
+            controller: ControllerConfig {
+                lstm_size: 32,
+                tanh_constant: None,
+                entropy_weight: 0.0,
+                baseline_decay: 0.9,
+                lr: 0.003,
+                adam_beta1: 0.9,
+                adam_eps: 1e-8,
+                num_aggregate: 1,
+                op_bias_init: vec![0.0; 5],
+                normal_op_bias: vec![0.0; 5],
+                ..ControllerConfig::default()
+            },
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Tabular benchmarks: a CSV file with an architecture column and numeric columns, such as
+//! NAS-Bench-201's (`arch`, `valid_acc_12ep`, `test_acc_200ep`, ...). A strategy's query is a
+//! lookup; the reward and the reported (final) column are chosen by name.
+use crate::space::Space;
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Which columns of a table to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    /// The architecture, in the space's text form.
+    pub arch: String,
+    /// What a strategy is told (e.g. `valid_acc_12ep`, the benchmark's search-time accuracy).
+    pub reward: String,
+    /// What is reported for the best-rewarded architecture (e.g. `test_acc_200ep`).
+    pub report: String,
+}
+
+/// One architecture of the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The architecture as the table writes it.
+    pub arch: String,
+    /// Its vector of choices in the space.
+    pub values: Vec<usize>,
+    pub reward: f64,
+    pub report: f64,
+}
+
+/// A loaded table: rows in file order, indexed by choices.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub path: PathBuf,
+    pub columns: Columns,
+    pub rows: Vec<Row>,
+    index: HashMap<Vec<usize>, usize>,
+}
+
+impl Table {
+    /// Reads `path`; every error names the file, and for a bad value the row (1-based, header
+    /// excluded), the line and the column.
+    pub fn load(path: &Path, space: &Space, columns: &Columns) -> Result<Table> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io("opening table", path, e))?;
+        let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
+        let csv_err = |e: csv::Error| Error::Csv { path: path.to_path_buf(), source: e };
+        let header = reader.headers().map_err(csv_err)?.clone();
+        let find = |name: &str| {
+            header.iter().position(|h| h.trim() == name).ok_or_else(|| {
+                let have: Vec<&str> = header.iter().collect();
+                Error::format(path, format!("no column `{name}`; the columns are: {}", have.join(", ")))
+            })
+        };
+        let (ia, ir, ip) = (find(&columns.arch)?, find(&columns.reward)?, find(&columns.report)?);
+        let mut rows = Vec::new();
+        let mut index = HashMap::new();
+        for (k, record) in reader.records().enumerate() {
+            let row_no = k + 1;
+            let at = |col: &str| format!("row {row_no} (line {}), column `{col}`", row_no + 1);
+            let record = record.map_err(|e| Error::format(path, format!("row {row_no} (line {}): {e}", row_no + 1)))?;
+            let field = |i: usize, col: &str| {
+                record.get(i).ok_or_else(|| Error::format(path, format!("{}: missing value", at(col))))
+            };
+            let number = |i: usize, col: &str| -> Result<f64> {
+                let text = field(i, col)?.trim();
+                match text.parse::<f64>() {
+                    Ok(x) if x.is_finite() => Ok(x),
+                    _ => Err(Error::format(path, format!("{}: `{text}` is not a finite number", at(col)))),
+                }
+            };
+            let arch = field(ia, &columns.arch)?.trim().to_string();
+            let values = space.parse(&arch).map_err(|e| Error::format(path, format!("{}: {e}", at(&columns.arch))))?;
+            let row = Row { reward: number(ir, &columns.reward)?, report: number(ip, &columns.report)?, arch, values };
+            if let Some(first) = index.insert(row.values.clone(), rows.len()) {
+                let msg = format!("row {row_no}: architecture `{}` is also row {}", row.arch, first + 1);
+                return Err(Error::format(path, msg));
+            }
+            rows.push(row);
+        }
+        if rows.is_empty() {
+            return Err(Error::format(path, "the table has a header but no rows"));
+        }
+        Ok(Table { path: path.to_path_buf(), columns: columns.clone(), rows, index })
+    }
+
+    /// The row of a vector of choices, if the table has it.
+    pub fn get(&self, values: &[usize]) -> Option<&Row> {
+        self.index.get(values).map(|&i| &self.rows[i])
+    }
+
+    /// The best value of the reported column over the whole table.
+    pub fn optimum(&self) -> f64 {
+        self.rows.iter().map(|r| r.report).fold(f64::NEG_INFINITY, f64::max)
+    }
+}
+
+/// What an evaluator says about one architecture.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// The value the strategy is told (higher is better).
+    pub reward: f64,
+    /// A value reported beside it, where the evaluator has one (a table's final column).
+    pub report: Option<f64>,
+}
+
+/// Scores architectures for a strategy: a table lookup, or a network evaluated with shared
+/// weights. One query is one call.
+pub trait Evaluator {
+    fn evaluate(&mut self, values: &[usize]) -> Result<Evaluation>;
+}
+
+/// A table as an evaluator.
+pub struct TableEvaluator<'a> {
+    pub table: &'a Table,
+}
+
+impl Evaluator for TableEvaluator<'_> {
+    fn evaluate(&mut self, values: &[usize]) -> Result<Evaluation> {
+        let row = self.table.get(values).ok_or_else(|| {
+            Error::Arch(format!("choices {values:?} are not in the table {}", self.table.path.display()))
+        })?;
+        Ok(Evaluation { reward: row.reward, report: Some(row.report) })
+    }
+}

@@ -1,0 +1,204 @@
+//! `enas bench`: search strategies compared on a tabular benchmark. Each strategy runs `trials`
+//! independent trials of `budget` queries; a query is a table lookup of the reward column, and
+//! after every query a trial reports the final column of the architecture with the best reward so
+//! far (what a researcher would publish for it). Trials run in parallel, each on its own seed, so
+//! results do not depend on the thread count.
+mod plot;
+mod report;
+
+use crate::cli::BenchArgs;
+use crate::run::RunDir;
+use crate::runtime;
+use anyhow::{Context, Result};
+use enas_controller::strategy::{self, History};
+use enas_shared::strategy_config::StrategyKind;
+use enas_shared::table::{Columns, Table, TableEvaluator};
+use enas_shared::{Config, Space};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// One query of one trial, as `trajectories.csv` writes it.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub arch: String,
+    pub reward: f64,
+    pub report: f64,
+    /// The reported value of the best-rewarded architecture so far.
+    pub best_report: f64,
+}
+
+/// One trial of one strategy.
+#[derive(Debug, Clone)]
+pub struct Trial {
+    pub strategy: StrategyKind,
+    pub trial: usize,
+    pub steps: Vec<Step>,
+    pub seconds: f64,
+}
+
+pub fn run(a: &BenchArgs) -> Result<()> {
+    let cfg = a.load_config()?;
+    anyhow::ensure!(a.budget > 0, "--budget must be at least 1");
+    anyhow::ensure!(a.trials > 0, "--trials must be at least 1");
+    let kinds = parse_strategies(&a.strategy)?;
+    let space = Space::by_name(&a.space, cfg.child.nodes)?;
+    let columns = Columns {
+        arch: cfg.bench.arch_column.clone(),
+        reward: cfg.bench.reward_column.clone(),
+        report: cfg.bench.final_column.clone(),
+    };
+    let loaded = Instant::now();
+    let table = Table::load(&a.table, &space, &columns)?;
+    anyhow::ensure!(
+        (a.budget as f64) <= table.rows.len() as f64 || cfg.strategy.repeats,
+        "--budget {} is larger than the table ({} architectures) and strategy.repeats is off",
+        a.budget,
+        table.rows.len()
+    );
+    eprintln!(
+        "{}: {} architectures, reward `{}`, reported `{}` (optimum {}), read in {:.2} s",
+        a.table.display(),
+        table.rows.len(),
+        columns.reward,
+        columns.report,
+        table.optimum(),
+        loaded.elapsed().as_secs_f64()
+    );
+    // Trials run one per core; each controller's kernels stay on its own thread.
+    let workers =
+        if cfg.threads > 0 { cfg.threads } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
+    runtime::init_threads(1);
+    let dir = RunDir::create(a.out.as_deref(), "bench")?;
+    dir.write_config(&cfg)?;
+    let started = Instant::now();
+    let trials = run_trials(&cfg, &space, &table, &kinds, a.budget, a.trials, workers)?;
+    let wall = started.elapsed().as_secs_f64();
+    let summary = report::Summary::new(&trials, &kinds, a.budget, table.optimum());
+    println!("{}", summary.table(&columns.report));
+    println!(
+        "{} strategies x {} trials x {} queries in {wall:.1} s on {workers} threads; table optimum {}",
+        kinds.len(),
+        a.trials,
+        a.budget,
+        table.optimum()
+    );
+    let meta = serde_json::json!({
+        "table": a.table.display().to_string(),
+        "space": space.name(),
+        "reward_column": columns.reward,
+        "final_column": columns.report,
+        "budget": a.budget,
+        "trials": a.trials,
+        "seed": cfg.seed,
+        "wall_seconds": wall,
+        "threads": workers,
+    });
+    dir.write_json("summary.json", &summary.to_json(meta))?;
+    report::write_trajectories(&dir, &trials)?;
+    dir.write_text("plot.svg", &plot::svg(&summary, &columns.report))?;
+    eprintln!("wrote trajectories.csv, summary.json and plot.svg to {}", dir.path.display());
+    Ok(())
+}
+
+/// `all`, one name, or names separated by commas.
+fn parse_strategies(text: &str) -> Result<Vec<StrategyKind>> {
+    if text.trim() == "all" {
+        return Ok(StrategyKind::ALL.to_vec());
+    }
+    let mut out = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        let kind = StrategyKind::parse(name).context("--strategy")?;
+        anyhow::ensure!(!out.contains(&kind), "--strategy names `{name}` twice");
+        out.push(kind);
+    }
+    Ok(out)
+}
+
+/// The seed of trial `trial`: the same for every strategy, so trial k of two strategies starts
+/// from the same stream.
+fn trial_seed(seed: u64, trial: usize) -> u64 {
+    crate::search::stream_seed(seed, trial, 0xBE)
+}
+
+/// Runs every (strategy, trial) on `workers` threads; results come back in (strategy, trial) order.
+fn run_trials(
+    cfg: &Config,
+    space: &Space,
+    table: &Table,
+    kinds: &[StrategyKind],
+    budget: usize,
+    trials: usize,
+    workers: usize,
+) -> Result<Vec<Trial>> {
+    let jobs: Vec<(StrategyKind, usize)> = kinds.iter().flat_map(|&k| (0..trials).map(move |t| (k, t))).collect();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<Trial>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let bar = ProgressBar::new(jobs.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials")
+            .expect("valid template"),
+    );
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(jobs.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&(kind, trial)) = jobs.get(i) else { break };
+                let out = run_trial(cfg, space, table, kind, trial, budget);
+                let failed = out.is_err();
+                results.lock().expect("no worker panics while holding the lock")[i] = Some(out);
+                bar.inc(1);
+                if failed {
+                    next.store(jobs.len(), Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let mut out = Vec::with_capacity(jobs.len());
+    for (slot, (kind, trial)) in results.into_inner().expect("workers are done").into_iter().zip(&jobs) {
+        match slot {
+            Some(r) => out.push(r.with_context(|| format!("strategy {kind}, trial {trial}"))?),
+            None => anyhow::bail!("strategy {kind}, trial {trial} did not run (an earlier trial failed)"),
+        }
+    }
+    Ok(out)
+}
+
+/// One trial: a fresh strategy and history, `budget` queries.
+fn run_trial(
+    cfg: &Config,
+    space: &Space,
+    table: &Table,
+    kind: StrategyKind,
+    trial: usize,
+    budget: usize,
+) -> Result<Trial> {
+    let started = Instant::now();
+    let mut rng = ChaCha8Rng::seed_from_u64(trial_seed(cfg.seed, trial));
+    let mut strat = strategy::build(kind, space, &cfg.strategy, &cfg.bench.controller, &mut rng)?;
+    let mut history = History::new(cfg.strategy.repeats);
+    let mut evaluator = TableEvaluator { table };
+    let mut steps = Vec::with_capacity(budget);
+    let mut best: Option<(f64, f64)> = None;
+    let mut failure = None;
+    strategy::run(strat.as_mut(), space, &mut evaluator, budget, &mut history, &mut rng, &mut |q| {
+        let report = q.eval.report.unwrap_or(f64::NAN);
+        if !best.is_some_and(|(r, _)| q.eval.reward <= r) {
+            best = Some((q.eval.reward, report));
+        }
+        match space.format(&q.values) {
+            Ok(arch) => {
+                steps.push(Step { arch, reward: q.eval.reward, report, best_report: best.map_or(f64::NAN, |b| b.1) })
+            }
+            Err(e) => failure = Some(e),
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    Ok(Trial { strategy: kind, trial, steps, seconds: started.elapsed().as_secs_f64() })
+}
