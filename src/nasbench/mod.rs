@@ -38,6 +38,8 @@ pub struct Trial {
     pub trial: usize,
     pub steps: Vec<Step>,
     pub seconds: f64,
+    /// Queries the strategy proposed by its uniform fallback rather than its own rule.
+    pub fallbacks: usize,
 }
 
 pub fn run(a: &BenchArgs) -> Result<()> {
@@ -200,5 +202,5 @@ fn run_trial(
     if let Some(e) = failure {
         return Err(e.into());
     }
-    Ok(Trial { strategy: kind, trial, steps, seconds: started.elapsed().as_secs_f64() })
+    Ok(Trial { strategy: kind, trial, steps, seconds: started.elapsed().as_secs_f64(), fallbacks: strat.fallbacks() })
 }

@@ -30,6 +30,8 @@ pub struct StrategySummary {
     pub curve: Vec<Stats>,
     /// Mean wall time of a trial, seconds.
     pub seconds_per_trial: f64,
+    /// Queries over all trials that came from a uniform fallback (a converged REINFORCE policy).
+    pub fallbacks: usize,
 }
 
 pub struct Summary {
@@ -58,7 +60,8 @@ impl Summary {
                     .map(|q| Stats::of(&mine.iter().map(|t| t.steps[q].best_report).collect::<Vec<_>>()))
                     .collect();
                 let seconds_per_trial = mine.iter().map(|t| t.seconds).sum::<f64>() / mine.len() as f64;
-                StrategySummary { kind, curve, seconds_per_trial }
+                let fallbacks = mine.iter().map(|t| t.fallbacks).sum();
+                StrategySummary { kind, curve, seconds_per_trial, fallbacks }
             })
             .collect();
         let n = trials.iter().filter(|t| Some(&t.strategy) == kinds.first()).count();
@@ -84,6 +87,14 @@ impl Summary {
             }
             out.push_str(&format!(" {:>12.4}\n", s.seconds_per_trial));
         }
+        for s in self.strategies.iter().filter(|s| s.fallbacks > 0) {
+            out.push_str(&format!(
+                "note: {} proposed {} of its {} queries by uniform fallback (its policy had converged)\n",
+                s.kind.name(),
+                s.fallbacks,
+                self.trials * self.budget
+            ));
+        }
         out
     }
 
@@ -99,7 +110,11 @@ impl Summary {
             }
             strategies.insert(
                 s.kind.name().to_string(),
-                serde_json::json!({"budgets": budgets, "seconds_per_trial": s.seconds_per_trial}),
+                serde_json::json!({
+                    "budgets": budgets,
+                    "seconds_per_trial": s.seconds_per_trial,
+                    "fallback_queries": s.fallbacks,
+                }),
             );
         }
         let mut out = serde_json::json!({"optimum": self.optimum, "strategies": strategies});

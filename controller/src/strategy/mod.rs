@@ -69,6 +69,12 @@ pub trait Strategy: Send {
 
     /// The reward of the last proposal.
     fn tell(&mut self, values: &[usize], reward: f64, rng: &mut ChaCha8Rng) -> Result<()>;
+
+    /// Proposals that did not come from the strategy's own rule but from a uniform fallback (a
+    /// converged REINFORCE policy); reports print it when it is not zero.
+    fn fallbacks(&self) -> usize {
+        0
+    }
 }
 
 /// Builds a strategy for `space`. REINFORCE's controller is built from `controller` (its

@@ -2,7 +2,12 @@
 //! (`Reinforce`: moving-average baseline, Adam), on any space the controller walks. Every
 //! `num_aggregate` scored samples make one update. A sample whose score the history knows is
 //! scored from it at no query cost and joins the batch like any other.
-use super::{exhausted, History, Strategy, MAX_DRAWS};
+//!
+//! A policy that has converged samples only architectures it has already seen. After
+//! `STUCK_DRAWS` such samples in a row the proposal falls back to a uniformly random unqueried
+//! architecture, which the policy is not trained on (it did not sample it); `fallbacks` counts
+//! them so a report can say how much of a budget went that way.
+use super::{uniform_unknown, History, Strategy};
 use crate::{Controller, Reinforce, Sample};
 use candle_core::Device;
 use enas_shared::search_config::ControllerConfig;
@@ -11,8 +16,12 @@ use enas_shared::{Error, Result, Space};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+/// Known samples in a row after which a proposal falls back to uniform.
+pub const STUCK_DRAWS: usize = 50;
+
 pub struct ReinforceStrategy {
     controller: Controller,
+    fallbacks: usize,
     trainer: Reinforce,
     num_aggregate: usize,
     batch: Vec<(Sample, f64)>,
@@ -26,6 +35,7 @@ impl ReinforceStrategy {
         let trainer = Reinforce::new(cfg, &controller)?;
         Ok(ReinforceStrategy {
             controller,
+            fallbacks: 0,
             trainer,
             num_aggregate: cfg.num_aggregate,
             batch: Vec::new(),
@@ -54,7 +64,7 @@ impl Strategy for ReinforceStrategy {
     }
 
     fn propose(&mut self, history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
-        for _ in 0..MAX_DRAWS {
+        for _ in 0..STUCK_DRAWS {
             let sample = self.controller.sample(rng)?;
             match history.known(&sample.values) {
                 Some(reward) => self.observe(sample, reward)?,
@@ -65,14 +75,21 @@ impl Strategy for ReinforceStrategy {
                 }
             }
         }
-        Err(exhausted("the REINFORCE controller", &self.controller.space().decisions(), history))
+        self.fallbacks += 1;
+        self.pending = None;
+        uniform_unknown(&self.controller.space().decisions(), history, rng)
     }
 
     fn tell(&mut self, values: &[usize], reward: f64, _rng: &mut ChaCha8Rng) -> Result<()> {
-        let sample =
-            self.pending.take().filter(|s| s.values == values).ok_or_else(|| {
-                Error::Arch("REINFORCE was told the score of an architecture it did not propose".into())
-            })?;
-        self.observe(sample, reward)
+        match self.pending.take() {
+            Some(sample) if sample.values == values => self.observe(sample, reward),
+            Some(_) => Err(Error::Arch("REINFORCE was told the score of an architecture it did not propose".into())),
+            // A fallback proposal: not the policy's sample, so not trained on.
+            None => Ok(()),
+        }
+    }
+
+    fn fallbacks(&self) -> usize {
+        self.fallbacks
     }
 }

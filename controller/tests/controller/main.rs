@@ -3,6 +3,7 @@ mod checkpoint;
 mod logprob;
 mod reinforce;
 mod sampling;
+mod strategies;
 
 use candle_core::Device;
 use enas_controller::{Controller, ControllerConfig};
