@@ -170,7 +170,7 @@ fn bad_data_is_a_clear_error() {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["inspect", "train", "bench"] {
+    for sub in ["inspect", "train", "search", "derive", "export", "bench", "bench-step"] {
         let o = enas(&[sub, "--help"]);
         assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Usage"), "{sub}");
     }

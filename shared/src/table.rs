@@ -32,6 +32,7 @@ pub struct Row {
 #[derive(Debug, Clone)]
 pub struct Table {
     pub path: PathBuf,
+    pub space: Space,
     pub columns: Columns,
     pub rows: Vec<Row>,
     index: HashMap<Vec<usize>, usize>,
@@ -80,7 +81,7 @@ impl Table {
         if rows.is_empty() {
             return Err(Error::format(path, "the table has a header but no rows"));
         }
-        Ok(Table { path: path.to_path_buf(), columns: columns.clone(), rows, index })
+        Ok(Table { path: path.to_path_buf(), space: space.clone(), columns: columns.clone(), rows, index })
     }
 
     /// The row of a vector of choices, if the table has it.
@@ -117,7 +118,17 @@ pub struct TableEvaluator<'a> {
 impl Evaluator for TableEvaluator<'_> {
     fn evaluate(&mut self, values: &[usize]) -> Result<Evaluation> {
         let row = self.table.get(values).ok_or_else(|| {
-            Error::Arch(format!("choices {values:?} are not in the table {}", self.table.path.display()))
+            let t = self.table;
+            let arch = t.space.format(values).unwrap_or_else(|_| format!("{values:?}"));
+            Error::format(
+                &t.path,
+                format!(
+                    "no row for architecture `{arch}`: a strategy may query any of the space's {} architectures, \
+                     the table has {}",
+                    t.space.size(),
+                    t.rows.len()
+                ),
+            )
         })?;
         Ok(Evaluation { reward: row.reward, report: Some(row.report) })
     }

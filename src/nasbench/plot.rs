@@ -1,6 +1,6 @@
 //! `plot.svg`: mean best-so-far final value against queries, one line per strategy with a ±1 std
-//! band, the table's optimum dashed. The y axis starts where the curves are after the first 5% of
-//! the budget (earlier points are clipped), so the differences that matter stay visible.
+//! band, the table's optimum dashed. The y axis spans the curves from 5% of the budget on (earlier
+//! points are clipped), so the differences that matter stay visible.
 use super::report::Summary;
 use std::fmt::Write;
 
@@ -19,7 +19,8 @@ pub fn svg(s: &Summary, column: &str) -> String {
         .iter()
         .flat_map(|st| st.curve[from..].iter().map(|c| c.mean - c.std))
         .fold(f64::INFINITY, f64::min);
-    let hi = s.strategies.iter().flat_map(|st| st.curve.iter().map(|c| c.mean + c.std)).fold(s.optimum, f64::max);
+    let hi =
+        s.strategies.iter().flat_map(|st| st.curve[from..].iter().map(|c| c.mean + c.std)).fold(s.optimum, f64::max);
     let (lo, hi) = if hi > lo { (lo, hi + 0.05 * (hi - lo)) } else { (lo - 1.0, hi + 1.0) };
     let x = |q: usize| LEFT + (W - LEFT - RIGHT) * (q as f64 - 1.0) / ((s.budget.max(2) - 1) as f64);
     let y = |v: f64| TOP + (H - TOP - BOTTOM) * (hi - v) / (hi - lo);
