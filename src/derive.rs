@@ -1,5 +1,7 @@
 //! `enas derive`: as ENAS ends its search, sample arcs from the trained controller, score each on
-//! the whole validation split with the shared weights, keep the best.
+//! the whole validation split with the shared weights, keep the best. A search by another
+//! strategy (`search.strategy`) has no trained sampler: its candidates are the best distinct arcs
+//! it queried, by their minibatch reward, re-scored the same way.
 use crate::cli::DeriveArgs;
 use crate::run::RunDir;
 use crate::search::{initial_controller, stream_seed, Search};
@@ -34,8 +36,13 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
     let source = match (a.random, a.initial) {
         (true, _) => Source::Uniform,
         (_, true) => Source::Initial,
-        _ => Source::Controller,
+        _ => Source::of(&search),
     };
+    anyhow::ensure!(
+        !(source == Source::Initial && search.strategy.is_some()),
+        "--initial compares a trained controller with its start; this run searched with {}, not the controller",
+        search.cfg.search.strategy
+    );
     let scored = derive(&search, n, cursor.epoch as u64, source)?;
     let (mean, std) = mean_std(&scored);
     // Standard error of the mean, from the sample standard deviation (n - 1).
@@ -52,7 +59,7 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
         scored[0].arc
     );
     match source {
-        Source::Controller => {
+        Source::Controller | Source::Queried => {
             println!("wrote {} and {}", dir.file(source.file()).display(), dir.file("best_arch.txt").display())
         }
         Source::Uniform | Source::Initial => println!("wrote {}", dir.file(source.file()).display()),
@@ -69,13 +76,24 @@ pub enum Source {
     Uniform,
     /// Sampled from the controller as the search started it (before any REINFORCE step).
     Initial,
+    /// The best distinct arcs another strategy queried during the search, by minibatch reward.
+    Queried,
 }
 
 impl Source {
     /// The table its candidates are written to.
+    /// Where a search's own candidates come from: its controller, or its strategy's queries.
+    pub fn of(search: &Search) -> Source {
+        if search.strategy.is_some() {
+            Source::Queried
+        } else {
+            Source::Controller
+        }
+    }
+
     pub fn file(self) -> &'static str {
         match self {
-            Source::Controller => "derive.csv",
+            Source::Controller | Source::Queried => "derive.csv",
             Source::Uniform => "random.csv",
             Source::Initial => "initial.csv",
         }
@@ -87,6 +105,7 @@ impl Source {
             Source::Controller => "controller-sampled",
             Source::Uniform => "uniformly random",
             Source::Initial => "initial-controller",
+            Source::Queried => "best-queried",
         }
     }
 }
@@ -104,31 +123,24 @@ pub fn mean_std(c: &[Candidate]) -> (f64, f64) {
 pub fn derive(search: &Search, n: usize, stream: u64, source: Source) -> Result<Vec<Candidate>> {
     let scored = score_samples(search, n, stream, source)?;
     write_candidates(search, source.file(), &scored)?;
-    if source == Source::Controller {
+    if matches!(source, Source::Controller | Source::Queried) {
         search.dir.write_text("best_arch.txt", &format!("{}\n", scored[0].arc))?;
     }
     Ok(scored)
 }
 
-/// Samples `n` arcs (from a stream of their own, so derive does not disturb the search's) and
-/// scores each on the whole validation split with the shared weights; best first.
+/// Draws `n` arcs (from a stream of their own, so derive does not disturb the search's), or takes
+/// the `n` best queried ones, and scores each on the whole validation split with the shared
+/// weights; best first.
 pub fn score_samples(search: &Search, n: usize, stream: u64, source: Source) -> Result<Vec<Candidate>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(search.cfg.seed, usize::MAX, stream));
-    let initial = match source {
-        Source::Initial => Some(initial_controller(&search.cfg, &search.space, &search.device)?),
-        _ => None,
+    let draws = match source {
+        Source::Queried => best_queried(search, n)?,
+        _ => draw(search, n, stream, source)?,
     };
-    let mut out = Vec::with_capacity(n);
-    for k in 0..n {
+    let mut out = Vec::with_capacity(draws.len());
+    for (values, log_prob, sample) in draws {
         anyhow::ensure!(!crate::search::interrupted(), "interrupted");
-        let sample = match source {
-            Source::Controller => search.controller.sample(&mut rng)?,
-            Source::Initial => initial.as_ref().expect("built above").sample(&mut rng)?,
-            // Paired with the controller's draws (same stream, same use of it); the table gets the
-            // trained controller's log-probability of the random arc.
-            Source::Uniform => search.controller.sample_uniform(&mut rng)?,
-        };
-        let arch = search.space.from_values(&sample.values)?;
+        let arch = search.space.from_values(&values)?;
         let opts = LoaderOptions {
             batch_size: search.cfg.search.eval_batch_size,
             shuffle: false,
@@ -145,17 +157,60 @@ pub fn score_samples(search: &Search, n: usize, stream: u64, source: Source) -> 
             normal: arch.normal.to_string(),
             reduce: arch.reduce.to_string(),
             valid_acc: right as f64 / search.valid.len() as f64,
-            // Always the trained controller's log-probability, so the tables compare.
-            log_prob: match source {
-                Source::Initial => search.controller.evaluate(&sample.values)?.log_prob_value()?,
-                _ => sample.log_prob_value()?,
-            },
+            log_prob,
             active_params: path_cost(&search.net, &arch, search.train.height, search.train.width).0,
-            sample: k + 1,
+            sample,
         });
     }
     // Best first; ties keep sampling order.
     out.sort_by(|a, b| b.valid_acc.total_cmp(&a.valid_acc));
+    Ok(out)
+}
+
+/// `n` arcs drawn by `source` with their log-probability under the trained controller (always the
+/// trained one, so the tables compare) and their position in the stream.
+fn draw(search: &Search, n: usize, stream: u64, source: Source) -> Result<Vec<(Vec<usize>, f64, usize)>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(search.cfg.seed, usize::MAX, stream));
+    let initial = match source {
+        Source::Initial => Some(initial_controller(&search.cfg, &search.space, &search.device)?),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(n);
+    for k in 0..n {
+        let sample = match source {
+            Source::Initial => initial.as_ref().expect("built above").sample(&mut rng)?,
+            // Paired with the controller's draws (same stream, same use of it).
+            Source::Uniform => search.controller.sample_uniform(&mut rng)?,
+            _ => search.controller.sample(&mut rng)?,
+        };
+        let log_prob = match (source, &search.strategy) {
+            // A run by another strategy has no trained controller to ask.
+            (_, Some(_)) => f64::NAN,
+            (Source::Initial, None) => search.controller.evaluate(&sample.values)?.log_prob_value()?,
+            (_, None) => sample.log_prob_value()?,
+        };
+        out.push((sample.values, log_prob, k + 1));
+    }
+    Ok(out)
+}
+
+/// The `n` best distinct arcs of `architectures.csv` by minibatch accuracy (a later query wins a
+/// tie), with their row number there as `sample`.
+fn best_queried(search: &Search, n: usize) -> Result<Vec<(Vec<usize>, f64, usize)>> {
+    let mut rows: Vec<(usize, &crate::search::ArchRow)> = search.arch_rows.iter().enumerate().collect();
+    anyhow::ensure!(!rows.is_empty(), "the search has queried no architecture yet");
+    rows.sort_by(|a, b| b.1.valid_acc.total_cmp(&a.1.valid_acc).then(b.0.cmp(&a.0)));
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(n);
+    for (i, row) in rows {
+        if out.len() == n {
+            break;
+        }
+        if seen.insert(row.arc.clone()) {
+            let values = search.space.to_values(&search.space.parse(&row.arc)?)?;
+            out.push((values, f64::NAN, i + 1));
+        }
+    }
     Ok(out)
 }
 
@@ -171,7 +226,7 @@ fn write_candidates(search: &Search, file: &str, out: &[Candidate]) -> Result<()
                 c.normal.clone(),
                 c.reduce.clone(),
                 format!("{:.6}", c.valid_acc),
-                format!("{:.6}", c.log_prob),
+                if c.log_prob.is_nan() { String::new() } else { format!("{:.6}", c.log_prob) },
                 c.active_params.to_string(),
                 c.sample.to_string(),
             ]

@@ -124,25 +124,27 @@ fn quick_search_writes_every_file_and_is_reproducible() {
 
 #[test]
 fn killed_and_resumed_search_equals_an_uninterrupted_one() {
+    kill_and_resume("reinforce");
+}
+
+#[test]
+fn killed_and_resumed_evolution_and_local_search_equal_uninterrupted_ones() {
+    kill_and_resume("evolution");
+    kill_and_resume("local");
+}
+
+/// Runs a 3-epoch quick search with `strategy` whole, and again killed mid-run and resumed.
+fn kill_and_resume(strategy: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
     // Three epochs, so a kill lands after the first checkpoint but before the end.
-    let longer = ["--set", "search.epochs=3"];
+    let strategy = format!("search.strategy={strategy}");
+    let longer = ["--set", "search.epochs=3", "--set", &strategy];
     let o = quick_search(&whole, &longer);
     assert!(o.status.success(), "{}", stderr(&o));
-    let mut child = enas_cmd(&[
-        "search",
-        "--config",
-        "configs/quick.yaml",
-        "--out",
-        killed.to_str().unwrap(),
-        "--set",
-        "search.epochs=3",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    let mut args = vec!["search", "--config", "configs/quick.yaml", "--out", killed.to_str().unwrap()];
+    args.extend_from_slice(&longer);
+    let mut child = enas_cmd(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     // Wait for the first epoch's checkpoint, then kill in the middle of the second epoch.
     let started = Instant::now();
     while !read_or_empty(&killed.join("epochs.csv")).lines().nth(1).is_some_and(|l| l.starts_with('1')) {
@@ -154,8 +156,39 @@ fn killed_and_resumed_search_equals_an_uninterrupted_one() {
     child.wait().unwrap();
     let o = enas(&["search", "--resume", killed.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(read(&whole.join("architectures.csv")), read(&killed.join("architectures.csv")));
-    assert_eq!(read(&whole.join("best_arch.txt")), read(&killed.join("best_arch.txt")));
+    assert_eq!(read(&whole.join("architectures.csv")), read(&killed.join("architectures.csv")), "{strategy}");
+    assert_eq!(read(&whole.join("best_arch.txt")), read(&killed.join("best_arch.txt")), "{strategy}");
+}
+
+#[test]
+fn other_strategies_search_with_the_supernet_as_evaluator() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("evo");
+    let o = quick_search(&run, &["--set", "search.strategy=evolution", "--set", "strategy.evolution.population=4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let arch = read(&run.join("architectures.csv"));
+    let rows: Vec<Vec<&str>> = arch.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), EPOCHS * SCORED_PER_EPOCH);
+    // No controller: reward = accuracy; log_prob, entropy and baseline do not apply.
+    for r in &rows {
+        assert_eq!(r[6], r[7]);
+        assert_eq!((r[8], r[9], r[10]), ("", "", ""));
+    }
+    let distinct: std::collections::HashSet<&str> = rows.iter().map(|r| r[3]).collect();
+    assert_eq!(distinct.len(), rows.len(), "a strategy never re-queries an arc");
+    // The candidates are the best queried arcs, re-scored on the whole validation split.
+    let derive = read(&run.join("derive.csv"));
+    let best = read(&run.join("best_arch.txt"));
+    assert!(derive.lines().nth(1).unwrap().contains(best.trim()));
+    assert!(rows.iter().any(|r| r[3] == best.trim()), "the best arc was one of the queries");
+    let o = enas(&["derive", "--run", run.to_str().unwrap(), "--initial"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("searched with evolution"), "{}", stderr(&o));
+    let o = enas(&["derive", "--run", run.to_str().unwrap(), "--random", "--samples", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = quick_search(&dir.path().join("x"), &["--set", "search.strategy=annealing"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("search.strategy") || stderr(&o).contains("annealing"), "{}", stderr(&o));
 }
 
 fn read_or_empty(p: &Path) -> String {

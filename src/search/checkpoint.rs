@@ -1,5 +1,6 @@
 //! Search checkpoints. A checkpoint is a folder `checkpoints/<n>/` holding the supernet (with
-//! BatchNorm running statistics), the controller, both optimisers' state and the RNG position;
+//! BatchNorm running statistics), the controller, both optimisers' state, the state of a strategy
+//! other than REINFORCE (`strategy.json`) and the RNG position;
 //! the run's `state.json` names the current one and is written last, atomically, so a run killed
 //! at any moment resumes from a consistent checkpoint. Older checkpoint folders are removed after.
 use super::rows::{ArchRow, EpochRow, ARCH_HEADER, EPOCH_HEADER};
@@ -14,6 +15,8 @@ use std::collections::HashMap;
 
 /// The run's pointer to its latest checkpoint.
 pub const CHECKPOINT_STATE: &str = "state.json";
+/// A strategy's own state (not REINFORCE's), beside the other checkpoint files.
+const STRATEGY_STATE: &str = "strategy.json";
 const FORMAT: u32 = 1;
 
 /// Which half of an epoch the loop is in.
@@ -139,6 +142,10 @@ impl Search {
         save_tensors(&dir.join("child_optimizer.safetensors"), self.child_opt.momentum_buffers())?;
         self.controller.save(&dir.join("controller.safetensors"))?;
         self.reinforce.save(&dir.join("controller_optimizer.safetensors"))?;
+        if let Some(strategy) = &self.strategy {
+            let state = serde_json::to_string(&strategy.state()?)?;
+            enas_shared::export::atomic_write(&dir.join(STRATEGY_STATE), state.as_bytes())?;
+        }
         self.dir.write_table(
             "architectures.csv",
             &ARCH_HEADER,
@@ -203,6 +210,19 @@ impl Search {
             .with_context(|| corrupt("the controller optimiser"))?;
         search.arch_rows = read_rows(dir, "architectures.csv", state.arch_rows, ArchRow::parse)?;
         search.epoch_rows = read_rows(dir, "epochs.csv", state.epoch_rows, EpochRow::parse)?;
+        if let Some(strategy) = search.strategy.as_mut() {
+            let path = ck.join(STRATEGY_STATE);
+            let text =
+                std::fs::read_to_string(&path).with_context(|| corrupt("the strategy (reading strategy.json)"))?;
+            let value =
+                serde_json::from_str(&text).with_context(|| corrupt("the strategy (strategy.json is not JSON)"))?;
+            strategy.restore(value).with_context(|| corrupt("the strategy"))?;
+            // What the strategy was told is the queries so far.
+            for row in &search.arch_rows {
+                let values = search.space.parse(&row.arc).and_then(|a| search.space.to_values(&a));
+                search.history.record(&values.with_context(|| corrupt("architectures.csv"))?, row.valid_acc);
+            }
+        }
         let mut rng = epoch_rng(seed, state.epoch);
         rng.set_word_pos(state.rng_word_pos.parse().with_context(|| corrupt("the RNG position"))?);
         let cursor = Cursor {

@@ -3,6 +3,11 @@
 //! `controller.train_steps` REINFORCE steps, each scoring `controller.num_aggregate` sampled arcs
 //! on one validation minibatch apiece. The math lives in the child and controller crates; this
 //! file is the algorithm.
+//!
+//! With `search.strategy` other than `reinforce` the supernet is the evaluator of that strategy:
+//! the shared weights train on uniformly random arcs (single-path one-shot style), and the
+//! controller's samples are replaced by the strategy's queries, as many per epoch
+//! (`train_steps x num_aggregate`), each scored on one validation minibatch and told back.
 mod checkpoint;
 mod rows;
 
@@ -17,11 +22,16 @@ use enas_child::{
     clip_grad_norm, correct, cross_entropy, path_cost, sgd_lr, BnMode, InitRoot, MicroNet, MicroShape, ParamStore,
     SgdNesterov, Weights,
 };
-use enas_controller::{Controller, Reinforce};
+use enas_controller::strategy::{self, History, Strategy};
+use enas_controller::{Controller, Reinforce, Sample};
 use enas_shared::data::{batches, load_splits, num_batches, Batch, Dataset, LoaderOptions};
-use enas_shared::{Arch, Config, EnasMicro};
+use enas_shared::strategy_config::StrategyKind;
+use enas_shared::{Arch, Config, EnasMicro, Space};
 use indicatif::{ProgressBar, ProgressStyle};
-use rows::{ArchRow, EpochRow};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+pub use rows::ArchRow;
+use rows::EpochRow;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -40,6 +50,9 @@ pub struct Search {
     pub child_opt: SgdNesterov,
     pub controller: Controller,
     pub reinforce: Reinforce,
+    /// The strategy when it is not ENAS's controller (`search.strategy`), and what it was told.
+    pub strategy: Option<Box<dyn Strategy>>,
+    pub history: History,
     pub arch_rows: Vec<ArchRow>,
     pub epoch_rows: Vec<EpochRow>,
 }
@@ -95,7 +108,7 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
     }
     bar.finish_and_clear();
     let derived =
-        crate::derive::derive(&search, search.cfg.search.derive_samples, cursor.epoch as u64, Source::Controller);
+        crate::derive::derive(&search, search.cfg.search.derive_samples, cursor.epoch as u64, Source::of(&search));
     let best = match derived.map(|mut c| c.swap_remove(0)) {
         Err(_) if interrupted() => {
             eprintln!(
@@ -144,6 +157,14 @@ impl Search {
         let child_opt = SgdNesterov::new(store.vars.clone(), sgd.momentum, sgd.weight_decay);
         let controller = initial_controller(&cfg, &space, &device)?;
         let reinforce = Reinforce::new(&cfg.controller, &controller)?;
+        let strategy = match cfg.search.strategy {
+            StrategyKind::Reinforce => None,
+            kind => {
+                let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(cfg.seed, 0, CONTROLLER_INIT));
+                Some(strategy::build(kind, &Space::from(&space), &cfg.strategy, &cfg.controller, &mut rng)?)
+            }
+        };
+        let history = History::new(cfg.strategy.repeats);
         Ok(Search {
             cfg,
             dir,
@@ -156,6 +177,8 @@ impl Search {
             child_opt,
             controller,
             reinforce,
+            strategy,
+            history,
             arch_rows: Vec::new(),
             epoch_rows: Vec::new(),
         })
@@ -214,16 +237,21 @@ impl Search {
                     .as_ref()
                     .and_then(|(_, b)| b.get(idx % per_pass))
                     .context("the validation split is smaller than search.reward_batch_size")?;
-                let sample = self.controller.sample(&mut cursor.rng)?;
-                let arch = self.space.from_values(&sample.values)?;
-                let valid_acc = self.reward_accuracy(batch, &arch)?;
-                scored.push((sample, arch, valid_acc));
+                scored.push(self.query(batch, &mut cursor.rng)?);
             }
-            let pairs: Vec<_> = scored.iter().map(|(s, _, acc)| (s, *acc)).collect();
-            let stats = self.reinforce.update(&self.controller, &pairs)?;
+            let stats = match self.strategy {
+                None => {
+                    let pairs: Vec<_> = scored.iter().filter_map(|(s, _, acc)| s.as_ref().map(|s| (s, *acc))).collect();
+                    Some(self.reinforce.update(&self.controller, &pairs)?)
+                }
+                Some(_) => None,
+            };
             for (k, (sample, arch, valid_acc)) in scored.iter().enumerate() {
-                let entropy = sample.entropy_value()?;
-                let reward = self.reinforce.reward(*valid_acc, entropy);
+                let (log_prob, entropy) = match sample {
+                    Some(s) => (s.log_prob_value()?, s.entropy_value()?),
+                    None => (f64::NAN, f64::NAN),
+                };
+                let reward = if sample.is_some() { self.reinforce.reward(*valid_acc, entropy) } else { *valid_acc };
                 self.arch_rows.push(ArchRow {
                     epoch: epoch + 1,
                     step: cursor.step + 1,
@@ -233,12 +261,12 @@ impl Search {
                     reduce: arch.reduce.to_string(),
                     reward,
                     valid_acc: *valid_acc,
-                    log_prob: sample.log_prob_value()?,
+                    log_prob,
                     entropy,
-                    baseline: stats.baseline,
+                    baseline: stats.map_or(f64::NAN, |s| s.baseline),
                     active_params: path_cost(&self.net, arch, self.train.height, self.train.width).0,
                 });
-                cursor.add_reward(reward, *valid_acc, entropy);
+                cursor.add_reward(reward, *valid_acc, if entropy.is_nan() { 0.0 } else { entropy });
             }
             cursor.step += 1;
             bar.inc(1);
@@ -249,7 +277,11 @@ impl Search {
             }
         }
         cursor.seconds += started.elapsed().as_secs_f64();
-        self.epoch_rows.push(cursor.epoch_row(lr, self.reinforce.baseline()));
+        let mut row = cursor.epoch_row(lr, self.reinforce.baseline());
+        if self.strategy.is_some() {
+            (row.mean_entropy, row.baseline) = (f64::NAN, f64::NAN);
+        }
+        self.epoch_rows.push(row);
         let line = self.epoch_rows.last().expect("just pushed").describe();
         if bar.is_hidden() {
             eprintln!("{line}")
@@ -260,10 +292,36 @@ impl Search {
         Ok(true)
     }
 
-    /// A fresh arc from the controller for one shared-weight step (no gradient to the controller).
+    /// The arc of one shared-weight step: a sample from the controller (no gradient to it), or
+    /// uniformly random when another strategy searches.
     fn sample_arch(&mut self, cursor: &mut Cursor) -> Result<Arch> {
-        let sample = self.controller.sample(&mut cursor.rng)?;
-        Ok(self.space.from_values(&sample.values)?)
+        let values = match self.strategy {
+            None => self.controller.sample(&mut cursor.rng)?.values,
+            Some(_) => strategy::uniform(&self.space.decisions(), &mut cursor.rng),
+        };
+        Ok(self.space.from_values(&values)?)
+    }
+
+    /// One reward query on `batch`: a controller sample, or the strategy's proposal, which is
+    /// then told its accuracy. Returns the sample (controller only), the arc and its accuracy.
+    fn query(&mut self, batch: &Batch, rng: &mut ChaCha8Rng) -> Result<(Option<Sample>, Arch, f64)> {
+        match self.strategy {
+            None => {
+                let sample = self.controller.sample(rng)?;
+                let arch = self.space.from_values(&sample.values)?;
+                let acc = self.reward_accuracy(batch, &arch)?;
+                Ok((Some(sample), arch, acc))
+            }
+            Some(_) => {
+                let strategy = self.strategy.as_mut().expect("matched Some");
+                let values = strategy.propose(&self.history, rng)?;
+                let arch = self.space.from_values(&values)?;
+                let acc = self.reward_accuracy(batch, &arch)?;
+                self.history.record(&values, acc);
+                self.strategy.as_mut().expect("matched Some").tell(&values, acc, rng)?;
+                Ok((None, arch, acc))
+            }
+        }
     }
 
     /// One SGD step of the shared weights on `arch`'s path. Returns the loss and correct count.

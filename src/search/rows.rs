@@ -1,5 +1,7 @@
 //! The rows of a search's result tables: `architectures.csv` (one row per scored arc) and
-//! `epochs.csv` (one row per epoch). Columns are fixed here, once.
+//! `epochs.csv` (one row per epoch). Columns are fixed here, once. A value that does not apply
+//! (the log-probability, entropy and baseline of a strategy other than REINFORCE) is NaN in
+//! memory and an empty field in the file.
 use anyhow::{Context, Result};
 
 /// One arc the controller sampled and scored.
@@ -34,6 +36,24 @@ pub const ARCH_HEADER: [&str; 12] = [
     "active_params",
 ];
 
+/// Six decimals, or an empty field for NaN.
+fn num6(x: f64) -> String {
+    if x.is_nan() {
+        String::new()
+    } else {
+        format!("{x:.6}")
+    }
+}
+
+/// Parses a number written by `num6`.
+fn parse_num(text: &str) -> Option<f64> {
+    if text.is_empty() {
+        Some(f64::NAN)
+    } else {
+        text.parse().ok()
+    }
+}
+
 impl ArchRow {
     pub fn fields(&self) -> Vec<String> {
         vec![
@@ -43,11 +63,11 @@ impl ArchRow {
             self.arc.clone(),
             self.normal.clone(),
             self.reduce.clone(),
-            format!("{:.6}", self.reward),
-            format!("{:.6}", self.valid_acc),
-            format!("{:.6}", self.log_prob),
-            format!("{:.6}", self.entropy),
-            format!("{:.6}", self.baseline),
+            num6(self.reward),
+            num6(self.valid_acc),
+            num6(self.log_prob),
+            num6(self.entropy),
+            num6(self.baseline),
             self.active_params.to_string(),
         ]
     }
@@ -61,7 +81,7 @@ impl ArchRow {
             ARCH_HEADER.len()
         );
         let num = |i: usize| -> Result<f64> {
-            f[i].parse().with_context(|| format!("line {line}: {} `{}` is not a number", ARCH_HEADER[i], f[i]))
+            parse_num(&f[i]).with_context(|| format!("line {line}: {} `{}` is not a number", ARCH_HEADER[i], f[i]))
         };
         let int = |i: usize| -> Result<usize> {
             f[i].parse().with_context(|| format!("line {line}: {} `{}` is not an integer", ARCH_HEADER[i], f[i]))
@@ -104,13 +124,13 @@ impl EpochRow {
     pub fn fields(&self) -> Vec<String> {
         vec![
             self.epoch.to_string(),
-            format!("{:.6}", self.lr),
-            format!("{:.6}", self.child_loss),
-            format!("{:.6}", self.child_acc),
-            format!("{:.6}", self.mean_reward),
-            format!("{:.6}", self.mean_valid_acc),
-            format!("{:.6}", self.mean_entropy),
-            format!("{:.6}", self.baseline),
+            num6(self.lr),
+            num6(self.child_loss),
+            num6(self.child_acc),
+            num6(self.mean_reward),
+            num6(self.mean_valid_acc),
+            num6(self.mean_entropy),
+            num6(self.baseline),
             format!("{:.3}", self.seconds),
         ]
     }
@@ -123,7 +143,7 @@ impl EpochRow {
             EPOCH_HEADER.len()
         );
         let num = |i: usize| -> Result<f64> {
-            f[i].parse().with_context(|| format!("line {line}: {} `{}` is not a number", EPOCH_HEADER[i], f[i]))
+            parse_num(&f[i]).with_context(|| format!("line {line}: {} `{}` is not a number", EPOCH_HEADER[i], f[i]))
         };
         Ok(EpochRow {
             epoch: f[0].parse().with_context(|| format!("line {line}: epoch `{}` is not an integer", f[0]))?,
@@ -139,6 +159,12 @@ impl EpochRow {
     }
 
     pub fn describe(&self) -> String {
+        if self.baseline.is_nan() {
+            return format!(
+                "epoch {}: lr {:.4}, child loss {:.3} acc {:.3}, strategy valid acc {:.3}, {:.1} s",
+                self.epoch, self.lr, self.child_loss, self.child_acc, self.mean_valid_acc, self.seconds
+            );
+        }
         format!(
             "epoch {}: lr {:.4}, child loss {:.3} acc {:.3}, controller reward {:.3} (valid acc {:.3}, entropy {:.2}, baseline {:.3}), {:.1} s",
             self.epoch, self.lr, self.child_loss, self.child_acc, self.mean_reward, self.mean_valid_acc, self.mean_entropy, self.baseline, self.seconds

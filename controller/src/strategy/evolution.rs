@@ -3,25 +3,33 @@
 //! uniform random; after that each proposal mutates the best of `tournament` members drawn
 //! uniformly with replacement (as NAS-Bench-201's REA does), and when its score comes back it
 //! joins the population and the oldest member leaves, whatever its score.
-use super::{exhausted, uniform_unknown, History, Strategy, MAX_DRAWS};
+use super::{exhausted, from_state, to_state, uniform_unknown, History, Strategy, MAX_DRAWS};
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::{EvolutionConfig, StrategyKind};
 use enas_shared::Result;
 use rand::seq::index::sample;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 pub struct Evolution {
     decisions: Vec<Decision>,
     cfg: EvolutionConfig,
+    state: EvolutionState,
+}
+
+/// What evolution carries between proposals: the population, oldest first, and how many scores
+/// it has been told.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct EvolutionState {
     population: VecDeque<(Vec<usize>, f64)>,
     told: usize,
 }
 
 impl Evolution {
     pub fn new(decisions: Vec<Decision>, cfg: EvolutionConfig) -> Evolution {
-        Evolution { decisions, cfg, population: VecDeque::new(), told: 0 }
+        Evolution { decisions, cfg, state: EvolutionState::default() }
     }
 
     /// `parent` with `mutations` distinct decisions (among those with a choice) each changed to
@@ -45,12 +53,12 @@ impl Strategy for Evolution {
     }
 
     fn propose(&mut self, history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
-        if self.told < self.cfg.population || self.population.is_empty() {
+        if self.state.told < self.cfg.population || self.state.population.is_empty() {
             return uniform_unknown(&self.decisions, history, rng);
         }
         for _ in 0..MAX_DRAWS {
             let parent = (0..self.cfg.tournament)
-                .map(|_| &self.population[rng.random_range(0..self.population.len())])
+                .map(|_| &self.state.population[rng.random_range(0..self.state.population.len())])
                 .max_by(|a, b| a.1.total_cmp(&b.1))
                 .expect("tournament >= 1");
             let child = self.mutate(&parent.0, rng);
@@ -62,11 +70,20 @@ impl Strategy for Evolution {
     }
 
     fn tell(&mut self, values: &[usize], reward: f64, _rng: &mut ChaCha8Rng) -> Result<()> {
-        self.told += 1;
-        self.population.push_back((values.to_vec(), reward));
-        if self.population.len() > self.cfg.population {
-            self.population.pop_front();
+        self.state.told += 1;
+        self.state.population.push_back((values.to_vec(), reward));
+        if self.state.population.len() > self.cfg.population {
+            self.state.population.pop_front();
         }
+        Ok(())
+    }
+
+    fn state(&self) -> Result<serde_json::Value> {
+        to_state(self.kind(), &self.state)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<()> {
+        self.state = from_state(self.kind(), state)?;
         Ok(())
     }
 }

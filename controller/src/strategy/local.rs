@@ -5,16 +5,23 @@
 //! neighbourhood — and continue from there; at a local optimum (no neighbour better), restart from
 //! one new random architecture. Neighbours whose score the history already knows are weighed
 //! without a query.
-use super::{uniform_unknown, History, Strategy};
+use super::{from_state, to_state, uniform_unknown, History, Strategy};
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::{LocalConfig, StrategyKind};
 use enas_shared::Result;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 pub struct LocalSearch {
     decisions: Vec<Decision>,
     cfg: LocalConfig,
+    st: LocalState,
+}
+
+/// What local search carries between proposals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LocalState {
     /// Random architectures still to query before the next climb starts.
     init_left: usize,
     /// The best of the current random start, while `init_left > 0`.
@@ -29,16 +36,14 @@ pub struct LocalSearch {
 
 impl LocalSearch {
     pub fn new(decisions: Vec<Decision>, cfg: LocalConfig) -> LocalSearch {
-        let init_left = cfg.init_samples;
-        LocalSearch {
-            decisions,
-            cfg,
-            init_left,
+        let st = LocalState {
+            init_left: cfg.init_samples,
             init_best: None,
             current: None,
             queue: Vec::new(),
             best_neighbour: None,
-        }
+        };
+        LocalSearch { decisions, cfg, st }
     }
 
     /// Every architecture one decision away from `values`, shuffled.
@@ -56,18 +61,18 @@ impl LocalSearch {
     }
 
     fn move_to(&mut self, at: (Vec<usize>, f64), rng: &mut ChaCha8Rng) {
-        self.queue = self.neighbours(&at.0, rng);
-        self.queue.reverse(); // popped from the back
-        self.current = Some(at);
-        self.best_neighbour = None;
+        self.st.queue = self.neighbours(&at.0, rng);
+        self.st.queue.reverse(); // popped from the back
+        self.st.current = Some(at);
+        self.st.best_neighbour = None;
     }
 
     /// Weighs a neighbour's score; with first improvement a better one becomes the current.
     fn weigh(&mut self, values: &[usize], reward: f64, rng: &mut ChaCha8Rng) {
-        if !self.best_neighbour.as_ref().is_some_and(|b| reward <= b.1) {
-            self.best_neighbour = Some((values.to_vec(), reward));
+        if !self.st.best_neighbour.as_ref().is_some_and(|b| reward <= b.1) {
+            self.st.best_neighbour = Some((values.to_vec(), reward));
         }
-        let current = self.current.as_ref().map_or(f64::NEG_INFINITY, |c| c.1);
+        let current = self.st.current.as_ref().map_or(f64::NEG_INFINITY, |c| c.1);
         if self.cfg.first_improvement && reward > current {
             self.move_to((values.to_vec(), reward), rng);
         }
@@ -81,49 +86,58 @@ impl Strategy for LocalSearch {
 
     fn propose(&mut self, history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
         loop {
-            if self.init_left > 0 || self.current.is_none() {
+            if self.st.init_left > 0 || self.st.current.is_none() {
                 return uniform_unknown(&self.decisions, history, rng);
             }
-            if let Some(n) = self.queue.pop() {
+            if let Some(n) = self.st.queue.pop() {
                 match history.known(&n) {
                     Some(reward) => self.weigh(&n, reward, rng),
                     None => {
                         // Put it back until its score comes (`tell` pops it for good).
-                        self.queue.push(n.clone());
+                        self.st.queue.push(n.clone());
                         return Ok(n);
                     }
                 }
                 continue;
             }
             // The neighbourhood is weighed: move to its best if better, else restart.
-            let current = self.current.as_ref().map_or(f64::NEG_INFINITY, |c| c.1);
-            match self.best_neighbour.take() {
+            let current = self.st.current.as_ref().map_or(f64::NEG_INFINITY, |c| c.1);
+            match self.st.best_neighbour.take() {
                 Some(best) if best.1 > current => self.move_to(best, rng),
                 _ => {
-                    self.current = None;
-                    self.init_left = 1;
-                    self.init_best = None;
+                    self.st.current = None;
+                    self.st.init_left = 1;
+                    self.st.init_best = None;
                 }
             }
         }
     }
 
     fn tell(&mut self, values: &[usize], reward: f64, rng: &mut ChaCha8Rng) -> Result<()> {
-        if self.init_left > 0 || self.current.is_none() {
-            if !self.init_best.as_ref().is_some_and(|b| reward <= b.1) {
-                self.init_best = Some((values.to_vec(), reward));
+        if self.st.init_left > 0 || self.st.current.is_none() {
+            if !self.st.init_best.as_ref().is_some_and(|b| reward <= b.1) {
+                self.st.init_best = Some((values.to_vec(), reward));
             }
-            self.init_left = self.init_left.saturating_sub(1);
-            if self.init_left == 0 {
-                let start = self.init_best.take().expect("at least one random architecture was told");
+            self.st.init_left = self.st.init_left.saturating_sub(1);
+            if self.st.init_left == 0 {
+                let start = self.st.init_best.take().expect("at least one random architecture was told");
                 self.move_to(start, rng);
             }
             return Ok(());
         }
-        if self.queue.last().map(|n| n.as_slice()) == Some(values) {
-            self.queue.pop();
+        if self.st.queue.last().map(|n| n.as_slice()) == Some(values) {
+            self.st.queue.pop();
         }
         self.weigh(values, reward, rng);
+        Ok(())
+    }
+
+    fn state(&self) -> Result<serde_json::Value> {
+        to_state(self.kind(), &self.st)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<()> {
+        self.st = from_state(self.kind(), state)?;
         Ok(())
     }
 }

@@ -75,6 +75,24 @@ pub trait Strategy: Send {
     fn fallbacks(&self) -> usize {
         0
     }
+
+    /// Everything the strategy carries between proposals, as JSON, for search checkpoints.
+    fn state(&self) -> Result<serde_json::Value>;
+
+    /// Restores a state written by `state`.
+    fn restore(&mut self, state: serde_json::Value) -> Result<()>;
+}
+
+/// Reads a strategy state back, naming the strategy on error.
+pub(crate) fn from_state<T: serde::de::DeserializeOwned>(kind: StrategyKind, state: serde_json::Value) -> Result<T> {
+    serde_json::from_value(state)
+        .map_err(|e| Error::Arch(format!("the saved state of strategy {kind} is invalid: {e}")))
+}
+
+/// Writes a strategy state, naming the strategy on error.
+pub(crate) fn to_state<T: serde::Serialize>(kind: StrategyKind, state: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(state)
+        .map_err(|e| Error::Arch(format!("the state of strategy {kind} does not serialise: {e}")))
 }
 
 /// Builds a strategy for `space`. REINFORCE's controller is built from `controller` (its

@@ -28,4 +28,13 @@ impl Strategy for RandomSearch {
     fn tell(&mut self, _values: &[usize], _reward: f64, _rng: &mut ChaCha8Rng) -> Result<()> {
         Ok(())
     }
+
+    /// Random search carries nothing between proposals.
+    fn state(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn restore(&mut self, _state: serde_json::Value) -> Result<()> {
+        Ok(())
+    }
 }

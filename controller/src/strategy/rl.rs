@@ -92,4 +92,17 @@ impl Strategy for ReinforceStrategy {
     fn fallbacks(&self) -> usize {
         self.fallbacks
     }
+
+    /// REINFORCE's state is the controller's weights and Adam's moments, which `enas search`
+    /// checkpoints as safetensors through its own ENAS loop; this strategy object serves the
+    /// checkpoint-free `enas bench`.
+    fn state(&self) -> Result<serde_json::Value> {
+        Err(Error::Arch(
+            "REINFORCE as a strategy object has no JSON state; enas search checkpoints its controller".into(),
+        ))
+    }
+
+    fn restore(&mut self, _state: serde_json::Value) -> Result<()> {
+        self.state().map(|_| ())
+    }
 }

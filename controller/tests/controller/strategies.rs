@@ -119,6 +119,12 @@ fn a_known_proposal_is_an_error_not_a_silent_repeat() {
         fn tell(&mut self, _: &[usize], _: f64, _: &mut ChaCha8Rng) -> Result<()> {
             Ok(())
         }
+        fn state(&self) -> Result<serde_json::Value> {
+            Ok(serde_json::Value::Null)
+        }
+        fn restore(&mut self, _: serde_json::Value) -> Result<()> {
+            Ok(())
+        }
     }
     let space = Space::Nb201(Nb201);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -200,4 +206,46 @@ fn the_controller_walks_an_op_only_space_without_attention() {
     let cfg = ControllerConfig { op_bias_init: vec![0.0, 0.0, 0.0, 20.0, 0.0], ..controller_cfg() };
     let ctl = Controller::new(&cfg, Nb201, 0, &Device::Cpu).unwrap();
     assert_eq!(ctl.sample(&mut rng).unwrap().values, vec![3; 6]);
+}
+
+#[test]
+fn a_restored_state_continues_exactly_where_the_saved_one_was() {
+    let space = Space::Nb201(Nb201);
+    for kind in [StrategyKind::Random, StrategyKind::Evolution, StrategyKind::Local] {
+        let build = || {
+            strategy::build(
+                kind,
+                &space,
+                &StrategyConfig::default(),
+                &controller_cfg(),
+                &mut ChaCha8Rng::seed_from_u64(0),
+            )
+            .unwrap()
+        };
+        let mut a = build();
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut history = History::new(false);
+        let mut eval = Landscape { calls: 0 };
+        strategy::run(a.as_mut(), &space, &mut eval, 37, &mut history, &mut rng, &mut |_| {}).unwrap();
+        let mut b = build();
+        b.restore(serde_json::from_str(&serde_json::to_string(&a.state().unwrap()).unwrap()).unwrap()).unwrap();
+        let (mut ha, mut hb) = (history.clone(), history);
+        let (mut ra, mut rb) = (rng.clone(), rng);
+        let (mut qa, mut qb) = (Vec::new(), Vec::new());
+        strategy::run(a.as_mut(), &space, &mut eval, 40, &mut ha, &mut ra, &mut |q| qa.push(q.values.clone())).unwrap();
+        strategy::run(b.as_mut(), &space, &mut eval, 40, &mut hb, &mut rb, &mut |q| qb.push(q.values.clone())).unwrap();
+        assert_eq!(qa, qb, "{kind}");
+    }
+    let err = strategy::build(
+        StrategyKind::Evolution,
+        &space,
+        &StrategyConfig::default(),
+        &controller_cfg(),
+        &mut ChaCha8Rng::seed_from_u64(0),
+    )
+    .unwrap()
+    .restore(serde_json::json!({"population": "x"}))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("saved state of strategy evolution is invalid"), "{err}");
 }
