@@ -2,6 +2,7 @@
 //! configuration, datasets and result export.
 pub mod arch;
 pub mod config;
+mod config_override;
 pub mod data;
 pub mod error;
 pub mod export;

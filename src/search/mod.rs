@@ -9,6 +9,7 @@
 //! controller's samples are replaced by the strategy's queries, as many per epoch
 //! (`train_steps x num_aggregate`), each scored on one validation minibatch and told back.
 mod checkpoint;
+mod queries;
 mod rows;
 
 use crate::cli::SearchArgs;
@@ -23,7 +24,7 @@ use enas_child::{
     SgdNesterov, Weights,
 };
 use enas_controller::strategy::{self, History, Strategy};
-use enas_controller::{Controller, Reinforce, Sample};
+use enas_controller::{Controller, Reinforce};
 use enas_shared::data::{batches, load_splits, num_batches, Batch, Dataset, LoaderOptions};
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::{Arch, Config, EnasMicro, Space};
@@ -292,38 +293,6 @@ impl Search {
         Ok(true)
     }
 
-    /// The arc of one shared-weight step: a sample from the controller (no gradient to it), or
-    /// uniformly random when another strategy searches.
-    fn sample_arch(&mut self, cursor: &mut Cursor) -> Result<Arch> {
-        let values = match self.strategy {
-            None => self.controller.sample(&mut cursor.rng)?.values,
-            Some(_) => strategy::uniform(&self.space.decisions(), &mut cursor.rng),
-        };
-        Ok(self.space.from_values(&values)?)
-    }
-
-    /// One reward query on `batch`: a controller sample, or the strategy's proposal, which is
-    /// then told its accuracy. Returns the sample (controller only), the arc and its accuracy.
-    fn query(&mut self, batch: &Batch, rng: &mut ChaCha8Rng) -> Result<(Option<Sample>, Arch, f64)> {
-        match self.strategy {
-            None => {
-                let sample = self.controller.sample(rng)?;
-                let arch = self.space.from_values(&sample.values)?;
-                let acc = self.reward_accuracy(batch, &arch)?;
-                Ok((Some(sample), arch, acc))
-            }
-            Some(_) => {
-                let strategy = self.strategy.as_mut().expect("matched Some");
-                let values = strategy.propose(&self.history, rng)?;
-                let arch = self.space.from_values(&values)?;
-                let acc = self.reward_accuracy(batch, &arch)?;
-                self.history.record(&values, acc);
-                self.strategy.as_mut().expect("matched Some").tell(&values, acc, rng)?;
-                Ok((None, arch, acc))
-            }
-        }
-    }
-
     /// One SGD step of the shared weights on `arch`'s path. Returns the loss and correct count.
     fn train_shared_step(&mut self, batch: &Batch, arch: &Arch, lr: f64) -> Result<(f64, usize)> {
         let (x, y) = (batch.x.to_device(&self.device)?, batch.y.to_device(&self.device)?);
@@ -342,7 +311,7 @@ impl Search {
 
     /// Accuracy of `arch` with the shared weights on one validation minibatch. As in ENAS, the
     /// child runs in training mode (batch statistics) but nothing is updated.
-    fn reward_accuracy(&self, batch: &Batch, arch: &Arch) -> Result<f64> {
+    pub(super) fn reward_accuracy(&self, batch: &Batch, arch: &Arch) -> Result<f64> {
         let logits = self.net.forward(&batch.x.to_device(&self.device)?, arch, BnMode::BatchStats)?;
         Ok(correct(&logits, &batch.y.to_device(&self.device)?)? as f64 / batch.n as f64)
     }
