@@ -100,10 +100,10 @@ pub fn subsample(x: &Tensor, offset: usize) -> Result<Tensor> {
     x.reshape((n, c, h2, 2, w2, 2))?.narrow(3, offset, 1)?.narrow(5, offset, 1)?.reshape((n, c, h2, w2))
 }
 
-/// Two stacked ReLU - depthwise KxK - pointwise 1x1 - BN blocks.
+/// Two stacked ReLU - depthwise KxK - pointwise 1x1 - BN blocks (the first three fused into one
+/// op, `ops::relu_dw_pw`).
 pub struct SepConv {
     blocks: Vec<(Tensor, Tensor, BatchNorm)>,
-    kernel: usize,
 }
 
 impl SepConv {
@@ -118,14 +118,13 @@ impl SepConv {
                 ))
             })
             .collect::<Result<_>>()?;
-        Ok(SepConv { blocks, kernel })
+        Ok(SepConv { blocks })
     }
 
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
         let mut h = x.clone();
         for (dw, pw, bn) in &self.blocks {
-            h = ops::depthwise_conv2d(&ops::relu(&h)?, &mode.param(dw), self.kernel / 2)?;
-            h = bn.forward(&pointwise(&h, &mode.param(pw))?, mode)?;
+            h = bn.forward(&ops::relu_dw_pw(&h, &mode.param(dw), &mode.param(pw))?, mode)?;
         }
         Ok(h)
     }

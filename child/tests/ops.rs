@@ -3,7 +3,10 @@
 //! (`cargo test --release -p enas-child --test ops -- --ignored --nocapture bench_ops`).
 
 use candle_core::{DType, Device, Result, Tensor, Var};
-use enas_child::ops::{avg_pool3x3, batch_norm_eval, batch_norm_train, depthwise_conv2d, max_pool3x3, relu};
+use enas_child::layers::pointwise;
+use enas_child::ops::{
+    avg_pool3x3, batch_norm_eval, batch_norm_train, depthwise_conv2d, max_pool3x3, relu, relu_dw_pw,
+};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -161,6 +164,36 @@ fn avg_pool_grad_check() {
     let f = |a: &[Tensor]| avg_pool3x3(&a[0]);
     grad_check(&f, &[uniform(&[2, 3, 5, 7], 3)], 1e-2, 2e-3);
     grad_check(&f, &[uniform(&[1, 2, 2, 1], 4)], 1e-2, 2e-3);
+}
+
+#[test]
+fn fused_relu_dw_pw_matches_the_composition_and_grad_checks() {
+    let slow = |a: &[Tensor]| {
+        let k = a[1].dims4()?.2;
+        pointwise(&depthwise_conv2d(&relu(&a[0])?, &a[1], k / 2)?, &a[2])
+    };
+    let fast = |a: &[Tensor]| relu_dw_pw(&a[0], &a[1], &a[2]);
+    // Odd sizes (kernel tails), a multiple of the 16-lane tile, more outputs than inputs.
+    for (n, c, co, h, w, k, seed) in [
+        (2, 3, 3, 5, 7, 3, 1),
+        (3, 5, 4, 8, 8, 5, 2),
+        (2, 20, 20, 16, 16, 3, 3),
+        (1, 6, 9, 4, 4, 1, 4),
+        (5, 4, 4, 7, 3, 5, 5),
+    ] {
+        let inputs = [uniform(&[n, c, h, w], seed), uniform(&[c, 1, k, k], seed + 10), uniform(&[co, c], seed + 20)];
+        compare(&fast, &slow, &inputs, 1e-4);
+    }
+    // Inputs at least 0.05 from ReLU's kink, so central differences of step 0.01 see no kink.
+    let x: Vec<f32> =
+        to_vec(&uniform(&[2, 3, 5, 6], 30)).iter().map(|&v| if v.abs() < 0.05 { v + 0.1 } else { v }).collect();
+    let x = Tensor::from_vec(x, (2, 3, 5, 6), &DEV).unwrap();
+    let inputs = [x, uniform(&[3, 1, 3, 3], 31), uniform(&[2, 3], 32)];
+    grad_check(&fast, &inputs, 1e-2, 2e-3);
+    let err = relu_dw_pw(&uniform(&[1, 2, 4, 4], 1), &uniform(&[2, 1, 2, 2], 2), &uniform(&[2, 2], 3)).unwrap_err();
+    assert!(err.to_string().contains("must be odd"), "{err}");
+    let err = relu_dw_pw(&uniform(&[1, 2, 4, 4], 1), &uniform(&[2, 1, 3, 3], 2), &uniform(&[2, 3], 3)).unwrap_err();
+    assert!(err.to_string().contains("pointwise weight"), "{err}");
 }
 
 #[test]
@@ -337,8 +370,20 @@ fn bench_ops() {
     let b = Var::from_tensor(&uniform(&[32], 84)).unwrap();
     let (xt, w3t, w5t) = (x.as_tensor(), w3.as_tensor(), w5.as_tensor());
     let (gt, bt) = (g.as_tensor(), b.as_tensor());
+    let pw = Var::from_tensor(&uniform(&[32, 32], 85)).unwrap();
+    let pwt = pw.as_tensor();
     type Op<'a> = Box<dyn Fn() -> Result<Tensor> + 'a>;
     let cases: Vec<(&str, Op, Op)> = vec![
+        (
+            "relu_dw3_pw",
+            Box::new(|| relu_dw_pw(xt, w3t, pwt)),
+            Box::new(|| pointwise(&depthwise_conv2d(&relu(xt)?, w3t, 1)?, pwt)),
+        ),
+        (
+            "relu_dw5_pw",
+            Box::new(|| relu_dw_pw(xt, w5t, pwt)),
+            Box::new(|| pointwise(&depthwise_conv2d(&relu(xt)?, w5t, 2)?, pwt)),
+        ),
         ("depthwise3x3", Box::new(|| depthwise_conv2d(xt, w3t, 1)), Box::new(|| slow_depthwise(xt, w3t, 1))),
         ("depthwise5x5", Box::new(|| depthwise_conv2d(xt, w5t, 2)), Box::new(|| slow_depthwise(xt, w5t, 2))),
         (
@@ -363,4 +408,22 @@ fn bench_ops() {
             "{name:14} custom fwd {fwd_fast:7.2} ms  fwd+bwd {fb_fast:7.2} ms | composition fwd+bwd {fb_slow:8.2} ms"
         );
     }
+}
+
+/// Profiling target: `perf record` the fused op alone.
+#[test]
+#[ignore]
+fn profile_fused_block() {
+    let x = Var::from_tensor(&uniform(&[64, 32, 32, 32], 80)).unwrap();
+    let w = Var::from_tensor(&uniform(&[32, 1, 3, 3], 81)).unwrap();
+    let pw = Var::from_tensor(&uniform(&[32, 32], 85)).unwrap();
+    let what = std::env::var("WHAT").unwrap_or_default();
+    let t = Instant::now();
+    for _ in 0..30 {
+        let y = relu_dw_pw(x.as_tensor(), w.as_tensor(), pw.as_tensor()).unwrap();
+        if what == "bwd" {
+            drop(y.sum_all().unwrap().backward().unwrap());
+        }
+    }
+    println!("{what}: {:.2} ms per call", t.elapsed().as_secs_f64() * 1e3 / 30.0);
 }

@@ -65,7 +65,15 @@ unsafe fn corr_valid_avx2(src: &[f32], sw: usize, k: &[f32], kdims: (usize, usiz
 }
 
 /// [`corr_valid_impl`], in its AVX2+FMA build when `simd` (from [`has_simd`]).
-fn corr_valid(simd: bool, src: &[f32], sw: usize, k: &[f32], kdims: (usize, usize), out: &mut [f32], ow: usize) {
+pub(crate) fn corr_valid(
+    simd: bool,
+    src: &[f32],
+    sw: usize,
+    k: &[f32],
+    kdims: (usize, usize),
+    out: &mut [f32],
+    ow: usize,
+) {
     #[cfg(target_arch = "x86_64")]
     if simd {
         // SAFETY: `simd` comes from `has_simd`: the CPU supports AVX2 and FMA.
@@ -106,7 +114,7 @@ unsafe fn wgrad_avx2(xp: &[f32], wp: usize, g: &[f32], ow: usize, kw: usize, par
 }
 
 /// [`wgrad_impl`], in its AVX2+FMA build when `simd` (from [`has_simd`]).
-fn wgrad(simd: bool, xp: &[f32], wp: usize, g: &[f32], ow: usize, kw: usize, part: &mut [f32]) {
+pub(crate) fn wgrad(simd: bool, xp: &[f32], wp: usize, g: &[f32], ow: usize, kw: usize, part: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if simd {
         // SAFETY: `simd` comes from `has_simd`: the CPU supports AVX2 and FMA.

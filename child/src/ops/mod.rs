@@ -14,6 +14,8 @@ mod depthwise;
 mod par;
 mod pool;
 mod relu;
+mod sepblock;
+mod small_mm;
 
 use candle_core::{bail, DType, Result, Tensor};
 
@@ -65,6 +67,21 @@ pub fn depthwise_conv2d(x: &Tensor, w: &Tensor, padding: usize) -> Result<Tensor
         bail!("depthwise_conv2d: weight {:?} does not fit {c} channels", w.dims());
     }
     x.contiguous()?.apply_op2(&w.contiguous()?, depthwise::DepthwiseConv2d { padding })
+}
+
+/// ReLU, then depthwise KxK convolution (stride 1, padding `K / 2`), then 1x1 convolution:
+/// `pw . depthwise_conv2d(relu(x), dw)` as one op with one fused backward pass. `x` is
+/// `(N, C, H, W)`, `dw` `(C, 1, K, K)` with `K` odd, `pw` `(C_out, C)`; the output is
+/// `(N, C_out, H, W)`. Same values as the three ops composed; differentiable in all three inputs.
+pub fn relu_dw_pw(x: &Tensor, dw: &Tensor, pw: &Tensor) -> Result<Tensor> {
+    for t in [x, dw, pw] {
+        check_f32(t, "relu_dw_pw")?;
+    }
+    let k = dw.dims4()?.2;
+    if k % 2 == 0 {
+        bail!("relu_dw_pw: kernel size {k} must be odd");
+    }
+    x.contiguous()?.apply_op3(&dw.contiguous()?, &pw.contiguous()?, sepblock::ReluDwPw { padding: k / 2 })
 }
 
 /// Training-mode BatchNorm2d (PyTorch `nn.BatchNorm2d` in `train()` mode): normalises each

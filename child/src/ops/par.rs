@@ -67,6 +67,43 @@ where
     });
 }
 
+/// [`for_each_plane`] over two outputs split the same way: plane `i` of `a` (`pa` elements) and
+/// plane `i` of `b` (`pb` elements) go to `f(i, a_plane, b_plane, scratch)` together.
+pub(crate) fn for_each_plane2<F>(
+    a: &mut [f32],
+    pa: usize,
+    b: &mut [f32],
+    pb: usize,
+    scratch_len: usize,
+    work: usize,
+    f: F,
+) where
+    F: Fn(usize, &mut [f32], &mut [f32], &mut [f32]) + Sync,
+{
+    if pa == 0 || a.is_empty() {
+        return;
+    }
+    let planes = a.len() / pa;
+    assert!(pb > 0 && b.len() == planes * pb, "for_each_plane2: b must have one non-empty plane per plane of a");
+    let threads = if work < PAR_MIN_WORK { 1 } else { num_threads().min(planes) };
+    let per = planes.div_ceil(threads.max(1));
+    let run = |t: usize, ca: &mut [f32], cb: &mut [f32]| {
+        let mut scratch = vec![0f32; scratch_len];
+        for (i, (oa, ob)) in ca.chunks_exact_mut(pa).zip(cb.chunks_exact_mut(pb)).enumerate() {
+            f(t * per + i, oa, ob, &mut scratch);
+        }
+    };
+    if threads <= 1 {
+        return run(0, a, b);
+    }
+    std::thread::scope(|s| {
+        for (t, (ca, cb)) in a.chunks_mut(per * pa).zip(b.chunks_mut(per * pb)).enumerate() {
+            let run = &run;
+            s.spawn(move || run(t, ca, cb));
+        }
+    });
+}
+
 /// Sum of a slice with eight independent accumulators (vectorises without fast-math).
 #[inline(always)]
 pub(crate) fn sum8(v: &[f32]) -> f32 {

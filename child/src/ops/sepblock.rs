@@ -1,0 +1,244 @@
+//! ReLU -> depthwise KxK -> pointwise 1x1 as one op: the first three layers of each block of a
+//! separable convolution (the BatchNorm after it stays its own op). One image at a time, the
+//! depthwise output lives only in a per-thread scratch buffer; the backward pass recomputes it
+//! (cheaper than keeping it) and produces all three gradients in one pass over each image.
+//! Against the five candle ops it replaces (ReLU, depthwise, reshape, batched matmul, reshape),
+//! it writes one activation instead of four and accumulates one gradient instead of four.
+
+use super::depthwise::{corr_valid, wgrad};
+use super::par::{f32_slice, for_each_plane, for_each_plane2, has_simd, nchw, pad_into};
+use super::small_mm::{mm, transpose};
+use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+
+/// `max(v, 0)` in place (NaN becomes 0, as [`super::relu`]); written as a select, not a
+/// branch, so that it vectorises.
+fn relu_in_place(v: &mut [f32]) {
+    for x in v {
+        *x = if *x > 0.0 { *x } else { 0.0 };
+    }
+}
+
+/// Zeroes `g` where `x` is not positive: ReLU's backward (a select, so it vectorises).
+fn relu_mask(g: &mut [f32], x: &[f32]) {
+    for (g, &v) in g.iter_mut().zip(x) {
+        *g = if v > 0.0 { *g } else { 0.0 };
+    }
+}
+
+/// The shapes of one call, checked.
+#[derive(Debug, Clone, Copy)]
+struct Dims {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    co: usize,
+    p: usize,
+}
+
+impl Dims {
+    fn new(x: &Layout, dw: &Layout, pw: &Layout, p: usize, op: &str) -> Result<Dims> {
+        let (n, c, h, w) = nchw(x, op)?;
+        let (kh, kw) = match dw.dims() {
+            &[wc, 1, kh, kw] if wc == c => (kh, kw),
+            d => bail!("{op}: expected a depthwise weight of shape ({c}, 1, K, K), got {d:?}"),
+        };
+        let co = match pw.dims() {
+            &[co, ci] if ci == c => co,
+            d => bail!("{op}: expected a pointwise weight of shape (C_out, {c}), got {d:?}"),
+        };
+        if kh != 2 * p + 1 || kw != 2 * p + 1 {
+            bail!("{op}: kernel {kh}x{kw} with padding {p} does not keep the size (needs K = 2p + 1)");
+        }
+        Ok(Dims { n, c, h, w, kh, kw, co, p })
+    }
+
+    fn hw(&self) -> usize {
+        self.h * self.w
+    }
+
+    fn padded(&self) -> (usize, usize) {
+        (self.h + 2 * self.p, self.w + 2 * self.p)
+    }
+
+    /// Pads channel `ch` of image `img` of `x` into `dst`, then applies ReLU.
+    fn relu_padded(&self, x: &[f32], img: usize, ch: usize, dst: &mut [f32]) {
+        let plane = &x[(img * self.c + ch) * self.hw()..(img * self.c + ch + 1) * self.hw()];
+        pad_into(dst, self.padded().1, plane, self.w, (self.p as isize, self.p as isize));
+        relu_in_place(dst);
+    }
+}
+
+/// Forward: `(x, dw, pw) -> pw . depthwise(relu(x), dw)`.
+pub(crate) struct ReluDwPw {
+    pub padding: usize,
+}
+
+impl CustomOp3 for ReluDwPw {
+    fn name(&self) -> &'static str {
+        "relu_dw_pw"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = Dims::new(l1, l2, l3, self.padding, self.name())?;
+        let x = f32_slice(s1, l1, self.name())?;
+        let dw = f32_slice(s2, l2, self.name())?;
+        let pw = f32_slice(s3, l3, self.name())?;
+        let (hp, wp) = d.padded();
+        let (hw, kk) = (d.hw(), d.kh * d.kw);
+        let mut out = vec![0f32; d.n * d.co * hw];
+        let work = d.n * hw * d.c * (kk + d.co);
+        let simd = has_simd();
+        for_each_plane(&mut out, d.co * hw, hp * wp + d.c * hw, work, |img, z, scratch| {
+            let (xp, hbuf) = scratch.split_at_mut(hp * wp);
+            for ch in 0..d.c {
+                d.relu_padded(x, img, ch, xp);
+                corr_valid(
+                    simd,
+                    xp,
+                    wp,
+                    &dw[ch * kk..(ch + 1) * kk],
+                    (d.kh, d.kw),
+                    &mut hbuf[ch * hw..(ch + 1) * hw],
+                    d.w,
+                );
+            }
+            mm(simd, pw, hbuf, z, d.co, d.c, hw);
+        });
+        Ok((CpuStorage::F32(out), Shape::from((d.n, d.co, d.h, d.w))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        dw: &Tensor,
+        pw: &Tensor,
+        _z: &Tensor,
+        dz: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let op = ReluDwPwBwd {
+            padding: self.padding,
+            dw: dw.flatten_all()?.to_vec1()?,
+            dw_dims: dw.dims().to_vec(),
+            pw: pw.flatten_all()?.to_vec1()?,
+            pw_dims: pw.dims().to_vec(),
+        };
+        let packed = x.apply_op2_no_bwd(&dz.contiguous()?, &op)?;
+        let (nx, ndw, npw) = (x.elem_count(), dw.elem_count(), pw.elem_count());
+        let gx = packed.narrow(0, 0, nx)?.reshape(x.shape())?;
+        let gdw = packed.narrow(0, nx, ndw)?.reshape(dw.shape())?;
+        let gpw = packed.narrow(0, nx + ndw, npw)?.reshape(pw.shape())?;
+        Ok((Some(gx), Some(gdw), Some(gpw)))
+    }
+}
+
+/// Backward: `(x, dz) -> [dx | d_dw | d_pw]` flattened into one vector, the weights carried in
+/// the op (they are small).
+struct ReluDwPwBwd {
+    padding: usize,
+    dw: Vec<f32>,
+    dw_dims: Vec<usize>,
+    pw: Vec<f32>,
+    pw_dims: Vec<usize>,
+}
+
+impl CustomOp2 for ReluDwPwBwd {
+    fn name(&self) -> &'static str {
+        "relu_dw_pw_bwd"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (dwl, pwl) = (Layout::contiguous(self.dw_dims.as_slice()), Layout::contiguous(self.pw_dims.as_slice()));
+        let d = Dims::new(l1, &dwl, &pwl, self.padding, self.name())?;
+        if l2.dims() != [d.n, d.co, d.h, d.w] {
+            bail!(
+                "{}: gradient {:?} does not match the output ({}, {}, {}, {})",
+                self.name(),
+                l2.dims(),
+                d.n,
+                d.co,
+                d.h,
+                d.w
+            );
+        }
+        let x = f32_slice(s1, l1, self.name())?;
+        let dz = f32_slice(s2, l2, self.name())?;
+        let (hp, wp) = d.padded();
+        let (hw, kk) = (d.hw(), d.kh * d.kw);
+        let (c, co) = (d.c, d.co);
+        // pw^T (c x co), and every channel's kernel flipped (the input gradient correlates with it).
+        let pwt: Vec<f32> = (0..c * co).map(|i| self.pw[(i % co) * c + i / co]).collect();
+        let mut flipped = self.dw.clone();
+        for k in flipped.chunks_exact_mut(kk) {
+            k.reverse();
+        }
+        let (gh, gw) = (d.h + d.kh - 1, d.w + d.kw - 1);
+        let off = (d.kh as isize - 1 - d.p as isize, d.kw as isize - 1 - d.p as isize);
+        let nx = d.n * c * hw;
+        let tail = c * kk + co * c;
+        let mut out = vec![0f32; nx + tail];
+        let mut partial = vec![0f32; d.n * tail];
+        let scratch = c * hp * wp + 3 * c * hw + gh * gw;
+        let work = 3 * d.n * hw * c * (kk + co);
+        let simd = has_simd();
+        let (dx, _) = out.split_at_mut(nx);
+        for_each_plane2(dx, c * hw, &mut partial, tail, scratch, work, |img, dxn, part, scratch| {
+            let (rp, rest) = scratch.split_at_mut(c * hp * wp);
+            let (hbuf, rest) = rest.split_at_mut(c * hw);
+            let (dh, rest) = rest.split_at_mut(c * hw);
+            let (ht, gp) = rest.split_at_mut(c * hw);
+            for ch in 0..c {
+                let rpc = &mut rp[ch * hp * wp..(ch + 1) * hp * wp];
+                d.relu_padded(x, img, ch, rpc);
+                corr_valid(
+                    simd,
+                    rpc,
+                    wp,
+                    &self.dw[ch * kk..(ch + 1) * kk],
+                    (d.kh, d.kw),
+                    &mut hbuf[ch * hw..(ch + 1) * hw],
+                    d.w,
+                );
+            }
+            let dzn = &dz[img * co * hw..(img + 1) * co * hw];
+            let (pdw, ppw) = part.split_at_mut(c * kk);
+            // d_pw (co x c) = dz (co x hw) . h^T (hw x c), this image's share.
+            transpose(hbuf, c, hw, ht);
+            mm(simd, dzn, ht, ppw, co, hw, c);
+            mm(simd, &pwt, dzn, dh, c, co, hw);
+            for ch in 0..c {
+                let dhc = &dh[ch * hw..(ch + 1) * hw];
+                wgrad(
+                    simd,
+                    &rp[ch * hp * wp..(ch + 1) * hp * wp],
+                    wp,
+                    dhc,
+                    d.w,
+                    d.kw,
+                    &mut pdw[ch * kk..(ch + 1) * kk],
+                );
+                pad_into(gp, gw, dhc, d.w, off);
+                let dxc = &mut dxn[ch * hw..(ch + 1) * hw];
+                corr_valid(simd, gp, gw, &flipped[ch * kk..(ch + 1) * kk], (d.kh, d.kw), dxc, d.w);
+                relu_mask(dxc, &x[(img * c + ch) * hw..(img * c + ch + 1) * hw]);
+            }
+        });
+        let sums = &mut out[nx..];
+        for part in partial.chunks_exact(tail) {
+            for (s, &v) in sums.iter_mut().zip(part) {
+                *s += v;
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from(nx + tail)))
+    }
+}

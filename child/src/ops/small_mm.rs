@@ -1,0 +1,179 @@
+//! Products of a small matrix with a long one, the shapes of a 1x1 convolution on one image:
+//! `(Co x C) . (C x HW)` and its two gradients, with C and Co in the tens and HW in the hundreds
+//! or thousands. A general GEMM packs its operands first, which costs more than the product at
+//! these sizes; `mm` keeps a register tile of outputs and streams the long axis (a portable build
+//! and an AVX2+FMA build chosen at run time, `simd`). The weight gradient `a . b^T` is `mm` after
+//! a `transpose` of `b`.
+
+use super::par::madd;
+
+/// Columns of one register tile (two 8-lane vectors).
+const LANES: usize = 16;
+
+/// `R` rows of `out = a . b` over columns `j..j+LANES`.
+#[inline(always)]
+fn mm_tile<const R: usize, const FMA: bool>(
+    a: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    i: usize,
+    j: usize,
+    k: usize,
+    n: usize,
+) {
+    let mut acc = [[0f32; LANES]; R];
+    for kk in 0..k {
+        let bv: &[f32; LANES] = b[kk * n + j..kk * n + j + LANES].try_into().unwrap();
+        for r in 0..R {
+            let av = a[(i + r) * k + kk];
+            for t in 0..LANES {
+                acc[r][t] = madd::<FMA>(av, bv[t], acc[r][t]);
+            }
+        }
+    }
+    for r in 0..R {
+        out[(i + r) * n + j..(i + r) * n + j + LANES].copy_from_slice(&acc[r]);
+    }
+}
+
+/// `R` rows of `out = a . b` for the columns from `j` on, one at a time.
+#[inline(always)]
+fn mm_tail<const FMA: bool>(
+    a: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    rows: (usize, usize),
+    j0: usize,
+    k: usize,
+    n: usize,
+) {
+    for i in rows.0..rows.1 {
+        for j in j0..n {
+            let mut s = 0f32;
+            for kk in 0..k {
+                s = madd::<FMA>(a[i * k + kk], b[kk * n + j], s);
+            }
+            out[i * n + j] = s;
+        }
+    }
+}
+
+#[inline(always)]
+fn mm_impl<const FMA: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    let full = n / LANES * LANES;
+    let mut i = 0;
+    while i + 4 <= m {
+        for j in (0..full).step_by(LANES) {
+            mm_tile::<4, FMA>(a, b, out, i, j, k, n);
+        }
+        i += 4;
+    }
+    while i < m {
+        for j in (0..full).step_by(LANES) {
+            mm_tile::<1, FMA>(a, b, out, i, j, k, n);
+        }
+        i += 1;
+    }
+    mm_tail::<FMA>(a, b, out, (0, m), full, k, n);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn mm_avx2(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    mm_impl::<true>(a, b, out, m, k, n)
+}
+
+/// `out (m x n) = a (m x k) . b (k x n)`, all row-major.
+pub(crate) fn mm(simd: bool, a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    debug_assert!(a.len() >= m * k && b.len() >= k * n && out.len() >= m * n);
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` comes from `has_simd`: the CPU supports AVX2 and FMA.
+        return unsafe { mm_avx2(a, b, out, m, k, n) };
+    }
+    let _ = simd;
+    mm_impl::<false>(a, b, out, m, k, n)
+}
+
+/// `dst (cols x rows) = src (rows x cols)^T`, in 8x8 blocks.
+pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    debug_assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
+    for r0 in (0..rows).step_by(8) {
+        for c0 in (0..cols).step_by(8) {
+            for r in r0..(r0 + 8).min(rows) {
+                for c in c0..(c0 + 8).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::par::has_simd;
+    use super::*;
+
+    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+        let mut out = vec![0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k).map(|kk| a[i * k + kk] as f64 * b[kk * n + j] as f64).sum::<f64>() as f32;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn both_builds_match_a_naive_product_on_odd_shapes() {
+        for &(m, k, n) in &[(7, 5, 37), (20, 20, 1024), (4, 3, 16), (1, 1, 1), (9, 13, 5)] {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 17 % 19) as f32 - 9.0) / 5.0).collect();
+            let want = naive(&a, &b, m, k, n);
+            for simd in [false, has_simd()] {
+                let mut out = vec![f32::NAN; m * n];
+                mm(simd, &a, &b, &mut out, m, k, n);
+                for (x, y) in out.iter().zip(&want) {
+                    assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "mm {m}x{k}x{n}: {x} vs {y}");
+                }
+                // The transpose, twice, is the identity; once, it moves (i, j) to (j, i).
+                let mut bt = vec![0f32; k * n];
+                transpose(&b, k, n, &mut bt);
+                let mut back = vec![0f32; k * n];
+                transpose(&bt, n, k, &mut back);
+                assert_eq!(back, b);
+                assert!((0..k).all(|r| (0..n).all(|c| bt[c * k + r] == b[r * n + c])));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::super::par::has_simd;
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn bench_small_mm() {
+        let (m, k, n) = (32, 32, 1024);
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32).collect();
+        let mut out = vec![0f32; m * n];
+        let reps = 200;
+        let t = std::time::Instant::now();
+        for _ in 0..reps {
+            mm(has_simd(), &a, &b, &mut out, m, k, n);
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!("mm: {:.2} GFLOP/s", 2.0 * (m * k * n * reps) as f64 / s / 1e9);
+        let (mut bt, mut acc) = (vec![0f32; k * n], vec![0f32; m * k]);
+        let t = std::time::Instant::now();
+        for _ in 0..reps {
+            transpose(&b, k, n, &mut bt);
+            mm(has_simd(), &out, &bt, &mut acc, m, n, k);
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!("a.b^T by transpose + mm: {:.2} GFLOP/s", 2.0 * (m * k * n * reps) as f64 / s / 1e9);
+    }
+}
