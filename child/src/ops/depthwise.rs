@@ -61,7 +61,10 @@ fn corr_valid_impl<const FMA: bool>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn corr_valid_avx2(src: &[f32], sw: usize, k: &[f32], kdims: (usize, usize), out: &mut [f32], ow: usize) {
-    corr_valid_impl::<true>(src, sw, k, kdims, out, ow)
+    // SAFETY: this function's own target features are the intrinsics' requirement.
+    if unsafe { super::avx2::corr_valid(src, sw, k, kdims, out, ow) }.is_none() {
+        corr_valid_impl::<true>(src, sw, k, kdims, out, ow)
+    }
 }
 
 /// [`corr_valid_impl`], in its AVX2+FMA build when `simd` (from [`has_simd`]).
@@ -83,34 +86,71 @@ pub(crate) fn corr_valid(
     corr_valid_impl::<false>(src, sw, k, kdims, out, ow)
 }
 
-/// Weight-gradient partials of one plane: `part[ki, kj] = sum(g * x_padded shifted by (ki, kj))`
-/// for the `? x ow` output gradient `g` and the `? x wp` padded input `xp`.
+/// Weight-gradient partials of one plane for a kernel `KW` wide:
+/// `part[ki, kj] = sum(g * x_padded shifted by (ki, kj))` for the `? x ow` output gradient `g`
+/// and the `? x wp` padded input `xp`. Per kernel row, each 8-wide chunk of `g` is loaded once
+/// and multiplied with the `KW` shifted input chunks, into `KW` vector accumulators.
 #[inline(always)]
-fn wgrad_impl<const FMA: bool>(xp: &[f32], wp: usize, g: &[f32], ow: usize, kw: usize, part: &mut [f32]) {
-    for (kk, pv) in part.iter_mut().enumerate() {
-        let (ki, kj) = (kk / kw, kk % kw);
-        let mut acc = [0f32; 16];
-        let mut rest = 0f32;
-        for (i, grow) in g.chunks_exact(ow).enumerate() {
-            let xrow = &xp[(i + ki) * wp + kj..(i + ki) * wp + kj + ow];
-            let (ca, cb) = (grow.chunks_exact(16), xrow.chunks_exact(16));
-            for (&a, &b) in ca.remainder().iter().zip(cb.remainder()) {
-                rest = madd::<FMA>(a, b, rest);
+fn wgrad_k<const KW: usize, const FMA: bool>(xp: &[f32], wp: usize, g: &[f32], ow: usize, part: &mut [f32]) {
+    let kh = part.len() / KW;
+    let oh = g.len() / ow;
+    let full = ow / 8 * 8;
+    for ki in 0..kh {
+        let mut acc = [[0f32; 8]; KW];
+        let mut rest = [0f32; KW];
+        for i in 0..oh {
+            let grow = &g[i * ow..(i + 1) * ow];
+            let xrow = &xp[(i + ki) * wp..(i + ki) * wp + ow + KW - 1];
+            for j in (0..full).step_by(8) {
+                let gv: &[f32; 8] = grow[j..j + 8].try_into().unwrap();
+                for kj in 0..KW {
+                    let xv: &[f32; 8] = xrow[j + kj..j + kj + 8].try_into().unwrap();
+                    for t in 0..8 {
+                        acc[kj][t] = madd::<FMA>(gv[t], xv[t], acc[kj][t]);
+                    }
+                }
             }
-            for (a, b) in ca.zip(cb) {
-                for t in 0..16 {
-                    acc[t] = madd::<FMA>(a[t], b[t], acc[t]);
+            for j in full..ow {
+                for kj in 0..KW {
+                    rest[kj] = madd::<FMA>(grow[j], xrow[j + kj], rest[kj]);
                 }
             }
         }
-        *pv = acc.iter().sum::<f32>() + rest;
+        for kj in 0..KW {
+            part[ki * KW + kj] = acc[kj].iter().sum::<f32>() + rest[kj];
+        }
+    }
+}
+
+/// [`wgrad_k`] for the kernel widths the networks use, a plain loop for others.
+#[inline(always)]
+fn wgrad_impl<const FMA: bool>(xp: &[f32], wp: usize, g: &[f32], ow: usize, kw: usize, part: &mut [f32]) {
+    match kw {
+        1 => wgrad_k::<1, FMA>(xp, wp, g, ow, part),
+        3 => wgrad_k::<3, FMA>(xp, wp, g, ow, part),
+        5 => wgrad_k::<5, FMA>(xp, wp, g, ow, part),
+        _ => {
+            for (kk, pv) in part.iter_mut().enumerate() {
+                let (ki, kj) = (kk / kw, kk % kw);
+                let mut acc = 0f32;
+                for (i, grow) in g.chunks_exact(ow).enumerate() {
+                    for (j, &gv) in grow.iter().enumerate() {
+                        acc = madd::<FMA>(gv, xp[(i + ki) * wp + j + kj], acc);
+                    }
+                }
+                *pv = acc;
+            }
+        }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn wgrad_avx2(xp: &[f32], wp: usize, g: &[f32], ow: usize, kw: usize, part: &mut [f32]) {
-    wgrad_impl::<true>(xp, wp, g, ow, kw, part)
+    // SAFETY: this function's own target features are the intrinsics' requirement.
+    if unsafe { super::avx2::wgrad(xp, wp, g, ow, kw, part) }.is_none() {
+        wgrad_impl::<true>(xp, wp, g, ow, kw, part)
+    }
 }
 
 /// [`wgrad_impl`], in its AVX2+FMA build when `simd` (from [`has_simd`]).
@@ -291,12 +331,27 @@ mod tests {
         corr_valid(false, &src, 21, &k, (5, 5), &mut a, ow);
         corr_valid(has_simd(), &src, 21, &k, (5, 5), &mut b, ow);
         let g: Vec<f32> = (0..oh * ow).map(|i| ((i * 7 % 5) as f32 - 2.0) / 3.0).collect();
-        let mut pa = vec![0f32; 25];
-        let mut pb = vec![0f32; 25];
-        wgrad(false, &src, 21, &g, ow, 5, &mut pa);
-        wgrad(has_simd(), &src, 21, &g, ow, 5, &mut pb);
-        for (x, y) in a.iter().zip(&b).chain(pa.iter().zip(&pb)) {
+        for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+        // The weight gradient, every kernel width (the unrolled 1, 3, 5 and the plain loop),
+        // against a direct sum.
+        for k in [1usize, 3, 5, 7] {
+            let (oh, ow) = (11 + 1 - k, 21 + 1 - k);
+            let g: Vec<f32> = (0..oh * ow).map(|i| ((i * 7 % 5) as f32 - 2.0) / 3.0).collect();
+            let want: Vec<f32> = (0..k * k)
+                .map(|kk| {
+                    let (ki, kj) = (kk / k, kk % k);
+                    (0..oh * ow).map(|p| g[p] as f64 * src[(p / ow + ki) * 21 + p % ow + kj] as f64).sum::<f64>() as f32
+                })
+                .collect();
+            for simd in [false, has_simd()] {
+                let mut part = vec![f32::NAN; k * k];
+                wgrad(simd, &src, 21, &g, ow, k, &mut part);
+                for (x, y) in part.iter().zip(&want) {
+                    assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "k {k}: {x} vs {y}");
+                }
+            }
         }
     }
 }

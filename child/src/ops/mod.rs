@@ -9,6 +9,8 @@
 //! The CPU kernels split independent `(n, c)` planes over `RAYON_NUM_THREADS` scoped threads
 //! (`candle_core::utils::get_num_threads()`), running small problems on the calling thread.
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod batchnorm;
 mod depthwise;
 mod par;

@@ -80,7 +80,8 @@ fn mm_impl<const FMA: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn mm_avx2(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
-    mm_impl::<true>(a, b, out, m, k, n)
+    // SAFETY: this function's own target features are the intrinsics' requirement.
+    unsafe { super::avx2::mm(a, b, out, m, k, n) }
 }
 
 /// `out (m x n) = a (m x k) . b (k x n)`, all row-major.

@@ -1,0 +1,221 @@
+//! AVX2+FMA builds of the hot CPU kernels, written with intrinsics so that the accumulators stay
+//! in vector registers (the portable builds beside each kernel, left to the compiler's
+//! auto-vectoriser, spilled them). Every function here requires a CPU with AVX2 and FMA, which
+//! the callers check once (`par::has_simd`), and is tested against its portable build.
+//!
+//! Safety: every function is `unsafe` for the one reason that it needs AVX2 and FMA; their bodies
+//! are intrinsics on pointers into slices whose lengths each entry point asserts first, so the
+//! module allows `unsafe_op_in_unsafe_fn` rather than wrapping every intrinsic.
+#![cfg(target_arch = "x86_64")]
+#![allow(unsafe_op_in_unsafe_fn)]
+
+use std::arch::x86_64::*;
+
+/// Mask of the first `r` of 8 lanes (`r` in 1..8) for `maskload` / `maskstore`.
+#[inline(always)]
+unsafe fn lane_mask(r: usize) -> __m256i {
+    let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_cmpgt_epi32(_mm256_set1_epi32(r as i32), idx)
+}
+
+/// Horizontal sum of 8 lanes.
+#[inline(always)]
+unsafe fn hsum(v: __m256) -> f32 {
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    _mm_cvtss_f32(s)
+}
+
+/// Valid correlation of a `? x sw` plane with a `K x K` kernel into an `oh x ow` plane
+/// (`ow = sw - K + 1`): 32 or 8 outputs of a row at a time in registers.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn corr_k<const K: usize>(src: &[f32], sw: usize, k: &[f32], out: &mut [f32], ow: usize) {
+    let oh = out.len() / ow;
+    assert!(k.len() >= K * K && sw >= ow + K - 1 && src.len() >= (oh + K - 1) * sw - (sw - ow - K + 1));
+    let (s, kp, o) = (src.as_ptr(), k.as_ptr(), out.as_mut_ptr());
+    for i in 0..oh {
+        let mut j = 0;
+        while j + 32 <= ow {
+            let mut acc = [_mm256_setzero_ps(); 4];
+            for ki in 0..K {
+                let row = s.add((i + ki) * sw + j);
+                for kj in 0..K {
+                    let w = _mm256_broadcast_ss(&*kp.add(ki * K + kj));
+                    for (t, a) in acc.iter_mut().enumerate() {
+                        *a = _mm256_fmadd_ps(w, _mm256_loadu_ps(row.add(kj + 8 * t)), *a);
+                    }
+                }
+            }
+            for (t, a) in acc.iter().enumerate() {
+                _mm256_storeu_ps(o.add(i * ow + j + 8 * t), *a);
+            }
+            j += 32;
+        }
+        while j < ow {
+            let r = (ow - j).min(8);
+            let mask = lane_mask(r);
+            let mut acc = _mm256_setzero_ps();
+            for ki in 0..K {
+                let row = s.add((i + ki) * sw + j);
+                for kj in 0..K {
+                    let w = _mm256_broadcast_ss(&*kp.add(ki * K + kj));
+                    let x = if r == 8 { _mm256_loadu_ps(row.add(kj)) } else { _mm256_maskload_ps(row.add(kj), mask) };
+                    acc = _mm256_fmadd_ps(w, x, acc);
+                }
+            }
+            if r == 8 {
+                _mm256_storeu_ps(o.add(i * ow + j), acc);
+            } else {
+                _mm256_maskstore_ps(o.add(i * ow + j), mask, acc);
+            }
+            j += r;
+        }
+    }
+}
+
+/// `corr_valid` for square kernels of size 1, 3 or 5; `None` for other shapes (the caller falls
+/// back to the portable build).
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn corr_valid(
+    src: &[f32],
+    sw: usize,
+    k: &[f32],
+    kdims: (usize, usize),
+    out: &mut [f32],
+    ow: usize,
+) -> Option<()> {
+    match kdims {
+        (1, 1) => corr_k::<1>(src, sw, k, out, ow),
+        (3, 3) => corr_k::<3>(src, sw, k, out, ow),
+        (5, 5) => corr_k::<5>(src, sw, k, out, ow),
+        _ => return None,
+    }
+    Some(())
+}
+
+/// Weight-gradient partials of one plane, `part[ki, kj] = sum(g * x shifted by (ki, kj))`, for
+/// a kernel `KW` wide: per kernel row, each 8-wide chunk of `g` is loaded once and multiplied
+/// with the `KW` shifted input chunks into `KW` accumulators.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn wgrad_k<const KW: usize>(xp: &[f32], wp: usize, g: &[f32], ow: usize, part: &mut [f32]) {
+    let kh = part.len() / KW;
+    let oh = g.len() / ow;
+    assert!(wp >= ow + KW - 1 && xp.len() >= (oh + kh - 1) * wp);
+    let (x, gp) = (xp.as_ptr(), g.as_ptr());
+    for ki in 0..kh {
+        let mut acc = [_mm256_setzero_ps(); KW];
+        for i in 0..oh {
+            let (grow, xrow) = (gp.add(i * ow), x.add((i + ki) * wp));
+            let mut j = 0;
+            while j < ow {
+                let r = (ow - j).min(8);
+                let mask = lane_mask(r);
+                let gv = if r == 8 { _mm256_loadu_ps(grow.add(j)) } else { _mm256_maskload_ps(grow.add(j), mask) };
+                for (kj, a) in acc.iter_mut().enumerate() {
+                    let xv = if r == 8 {
+                        _mm256_loadu_ps(xrow.add(j + kj))
+                    } else {
+                        _mm256_maskload_ps(xrow.add(j + kj), mask)
+                    };
+                    *a = _mm256_fmadd_ps(gv, xv, *a);
+                }
+                j += r;
+            }
+        }
+        for (kj, a) in acc.iter().enumerate() {
+            part[ki * KW + kj] = hsum(*a);
+        }
+    }
+}
+
+/// `wgrad` for kernel widths 1, 3 and 5; `None` for others.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn wgrad(xp: &[f32], wp: usize, g: &[f32], ow: usize, kw: usize, part: &mut [f32]) -> Option<()> {
+    match kw {
+        1 => wgrad_k::<1>(xp, wp, g, ow, part),
+        3 => wgrad_k::<3>(xp, wp, g, ow, part),
+        5 => wgrad_k::<5>(xp, wp, g, ow, part),
+        _ => return None,
+    }
+    Some(())
+}
+
+/// `R` rows of `out = a . b` over `V` vectors of 8 columns from `j` (the last one masked to
+/// `last` lanes when `last < 8`).
+#[inline(always)]
+unsafe fn mm_tile<const R: usize, const V: usize>(
+    a: *const f32,
+    b: *const f32,
+    out: *mut f32,
+    (i, j): (usize, usize),
+    (k, n): (usize, usize),
+    last: usize,
+) {
+    let mask = lane_mask(last.min(7).max(1));
+    let masked = last < 8;
+    let mut acc = [[_mm256_setzero_ps(); V]; R];
+    for kk in 0..k {
+        let brow = b.add(kk * n + j);
+        let mut bv = [_mm256_setzero_ps(); V];
+        for (v, x) in bv.iter_mut().enumerate() {
+            *x = if masked && v == V - 1 {
+                _mm256_maskload_ps(brow.add(8 * v), mask)
+            } else {
+                _mm256_loadu_ps(brow.add(8 * v))
+            };
+        }
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = _mm256_broadcast_ss(&*a.add((i + r) * k + kk));
+            for (v, x) in row.iter_mut().enumerate() {
+                *x = _mm256_fmadd_ps(av, bv[v], *x);
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (v, x) in row.iter().enumerate() {
+            let dst = out.add((i + r) * n + j + 8 * v);
+            if masked && v == V - 1 {
+                _mm256_maskstore_ps(dst, mask, *x);
+            } else {
+                _mm256_storeu_ps(dst, *x);
+            }
+        }
+    }
+}
+
+/// All column blocks of rows `i..i+R`: 16 columns at a time, then 8, then a masked rest.
+#[inline(always)]
+unsafe fn mm_rows<const R: usize>(a: *const f32, b: *const f32, out: *mut f32, i: usize, k: usize, n: usize) {
+    let mut j = 0;
+    while j + 16 <= n {
+        mm_tile::<R, 2>(a, b, out, (i, j), (k, n), 8);
+        j += 16;
+    }
+    if j + 8 <= n {
+        mm_tile::<R, 1>(a, b, out, (i, j), (k, n), 8);
+        j += 8;
+    }
+    if j < n {
+        mm_tile::<R, 1>(a, b, out, (i, j), (k, n), n - j);
+    }
+}
+
+/// `out (m x n) = a (m x k) . b (k x n)`, row-major.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn mm(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    assert!(a.len() >= m * k && b.len() >= k * n && out.len() >= m * n);
+    let (ap, bp, op) = (a.as_ptr(), b.as_ptr(), out.as_mut_ptr());
+    let mut i = 0;
+    while i + 6 <= m {
+        mm_rows::<6>(ap, bp, op, i, k, n);
+        i += 6;
+    }
+    while i + 2 <= m {
+        mm_rows::<2>(ap, bp, op, i, k, n);
+        i += 2;
+    }
+    if i < m {
+        mm_rows::<1>(ap, bp, op, i, k, n);
+    }
+}
