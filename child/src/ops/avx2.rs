@@ -152,7 +152,7 @@ unsafe fn mm_tile<const R: usize, const V: usize>(
     (k, n): (usize, usize),
     last: usize,
 ) {
-    let mask = lane_mask(last.min(7).max(1));
+    let mask = lane_mask(last.clamp(1, 7));
     let masked = last < 8;
     let mut acc = [[_mm256_setzero_ps(); V]; R];
     for kk in 0..k {

@@ -323,17 +323,21 @@ mod tests {
     /// reach the build this CPU selects).
     #[test]
     fn scalar_and_simd_kernels_agree() {
-        let src: Vec<f32> = (0..11 * 21).map(|i| ((i * 37 % 17) as f32 - 8.0) / 7.0).collect();
-        let k: Vec<f32> = (0..25).map(|i| ((i * 11 % 13) as f32 - 6.0) / 5.0).collect();
-        let (ow, oh) = (17, 7);
-        let mut a = vec![0f32; oh * ow];
-        let mut b = vec![0f32; oh * ow];
-        corr_valid(false, &src, 21, &k, (5, 5), &mut a, ow);
-        corr_valid(has_simd(), &src, 21, &k, (5, 5), &mut b, ow);
-        let g: Vec<f32> = (0..oh * ow).map(|i| ((i * 7 % 5) as f32 - 2.0) / 3.0).collect();
-        for (x, y) in a.iter().zip(&b) {
-            assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{x} vs {y}");
+        // Correlation: kernel sizes 1, 3, 5 (the intrinsic builds) and 7 (the fallback), rows of
+        // 32-wide chunks, 8-wide chunks and masked tails.
+        for (k, sw) in [(5usize, 21usize), (3, 40), (1, 9), (5, 44), (7, 30)] {
+            let src: Vec<f32> = (0..11 * sw).map(|i| ((i * 37 % 17) as f32 - 8.0) / 7.0).collect();
+            let kern: Vec<f32> = (0..k * k).map(|i| ((i * 11 % 13) as f32 - 6.0) / 5.0).collect();
+            let (ow, oh) = (sw + 1 - k, 11 + 1 - k);
+            let mut a = vec![0f32; oh * ow];
+            let mut b = vec![f32::NAN; oh * ow];
+            corr_valid(false, &src, sw, &kern, (k, k), &mut a, ow);
+            corr_valid(has_simd(), &src, sw, &kern, (k, k), &mut b, ow);
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "k {k} width {sw}: {x} vs {y}");
+            }
         }
+        let src: Vec<f32> = (0..11 * 21).map(|i| ((i * 37 % 17) as f32 - 8.0) / 7.0).collect();
         // The weight gradient, every kernel width (the unrolled 1, 3, 5 and the plain loop),
         // against a direct sum.
         for k in [1usize, 3, 5, 7] {
