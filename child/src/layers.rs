@@ -178,7 +178,7 @@ impl ReluConvBn {
     }
 
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
-        self.bn.forward(&pointwise(&ops::relu(x)?, &mode.param(&self.conv))?, mode)
+        self.bn.forward(&ops::relu_pw(x, &mode.param(&self.conv))?, mode)
     }
 
     pub fn macs(&self, hw: usize) -> usize {

@@ -7,7 +7,7 @@
 //!
 //! `Weights::Shared` creates every bank up front (the supernet); `Weights::Fixed(arch)` creates only
 //! the arc's own weights (a derived network trained from scratch). The forward pass is one code path.
-use crate::layers::{global_avg_pool, pointwise, BatchNorm, BnMode, FactorizedReduce, ReluConvBn, SepConv};
+use crate::layers::{global_avg_pool, BatchNorm, BnMode, FactorizedReduce, ReluConvBn, SepConv};
 use crate::ops;
 use crate::params::Init;
 use candle_core::{Result, Tensor};
@@ -175,7 +175,7 @@ impl CellNet {
         let mut xs = Vec::with_capacity(unused.len());
         let mut rows = Vec::with_capacity(unused.len());
         for &k in &unused {
-            xs.push(ops::relu(&states[k])?);
+            xs.push(states[k].clone());
             match self.proj_rows[k] {
                 Some(r) => rows.push(r),
                 None => candle_core::bail!("no projection weights for state {k} in this network"),
@@ -185,7 +185,8 @@ impl CellNet {
         // Rows off the path get a zero gradient, so weight decay and momentum still move them.
         let idx = Tensor::new(rows.as_slice(), self.proj.device())?;
         let w = mode.param(&self.proj).index_select(&idx, 0)?.reshape((unused.len() * self.c, self.c))?.t()?;
-        let out = pointwise(&Tensor::cat(&xs, 1)?, &w.contiguous()?)?;
+        // relu(cat(xs)) = cat(relu(x) for x in xs): one fused ReLU-1x1 op over the concatenation.
+        let out = ops::relu_pw(&Tensor::cat(&xs, 1)?, &w)?;
         self.bn.forward(&out, mode)
     }
 }

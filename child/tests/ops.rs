@@ -5,7 +5,7 @@
 use candle_core::{DType, Device, Result, Tensor, Var};
 use enas_child::layers::pointwise;
 use enas_child::ops::{
-    avg_pool3x3, batch_norm_eval, batch_norm_train, depthwise_conv2d, max_pool3x3, relu, relu_dw_pw,
+    avg_pool3x3, batch_norm_eval, batch_norm_train, depthwise_conv2d, max_pool3x3, relu, relu_dw_pw, relu_pw,
 };
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -193,6 +193,21 @@ fn fused_relu_dw_pw_matches_the_composition_and_grad_checks() {
     let err = relu_dw_pw(&uniform(&[1, 2, 4, 4], 1), &uniform(&[2, 1, 2, 2], 2), &uniform(&[2, 2], 3)).unwrap_err();
     assert!(err.to_string().contains("must be odd"), "{err}");
     let err = relu_dw_pw(&uniform(&[1, 2, 4, 4], 1), &uniform(&[2, 1, 3, 3], 2), &uniform(&[2, 3], 3)).unwrap_err();
+    assert!(err.to_string().contains("pointwise weight"), "{err}");
+}
+
+#[test]
+fn fused_relu_pw_matches_the_composition_and_grad_checks() {
+    let slow = |a: &[Tensor]| pointwise(&relu(&a[0])?, &a[1]);
+    let fast = |a: &[Tensor]| relu_pw(&a[0], &a[1]);
+    for (n, c, co, h, w, seed) in [(2, 3, 5, 5, 7, 1), (3, 20, 20, 8, 8, 2), (1, 7, 3, 1, 3, 3), (4, 40, 16, 4, 4, 4)] {
+        compare(&fast, &slow, &[uniform(&[n, c, h, w], seed), uniform(&[co, c], seed + 20)], 1e-4);
+    }
+    let x: Vec<f32> =
+        to_vec(&uniform(&[2, 3, 4, 5], 40)).iter().map(|&v| if v.abs() < 0.05 { v + 0.1 } else { v }).collect();
+    let x = Tensor::from_vec(x, (2, 3, 4, 5), &DEV).unwrap();
+    grad_check(&fast, &[x, uniform(&[4, 3], 41)], 1e-2, 2e-3);
+    let err = relu_pw(&uniform(&[1, 2, 4, 4], 1), &uniform(&[2, 3], 3)).unwrap_err();
     assert!(err.to_string().contains("pointwise weight"), "{err}");
 }
 

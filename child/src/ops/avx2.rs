@@ -219,3 +219,67 @@ pub(crate) unsafe fn mm(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usiz
         mm_rows::<1>(ap, bp, op, i, k, n);
     }
 }
+
+/// Rows `i..i+R` of `a` against rows `kk..kk+S` of `b`, dot products over the long axis `n`.
+#[inline(always)]
+unsafe fn abt_tile<const R: usize, const S: usize>(
+    a: *const f32,
+    b: *const f32,
+    out: *mut f32,
+    (i, kk): (usize, usize),
+    (k, n): (usize, usize),
+) {
+    let mut acc = [[_mm256_setzero_ps(); S]; R];
+    let mut j = 0;
+    while j < n {
+        let r = (n - j).min(8);
+        let mask = lane_mask(r.min(7));
+        let load = |p: *const f32| if r == 8 { _mm256_loadu_ps(p) } else { _mm256_maskload_ps(p, mask) };
+        let mut bv = [_mm256_setzero_ps(); S];
+        for (s, v) in bv.iter_mut().enumerate() {
+            *v = load(b.add((kk + s) * n + j));
+        }
+        for (ri, row) in acc.iter_mut().enumerate() {
+            let av = load(a.add((i + ri) * n + j));
+            for (s, x) in row.iter_mut().enumerate() {
+                *x = _mm256_fmadd_ps(av, bv[s], *x);
+            }
+        }
+        j += r;
+    }
+    for (ri, row) in acc.iter().enumerate() {
+        for (s, x) in row.iter().enumerate() {
+            *out.add((i + ri) * k + kk + s) = hsum(*x);
+        }
+    }
+}
+
+/// All `b` rows against rows `i..i+R` of `a`: 4 at a time, then one by one.
+#[inline(always)]
+unsafe fn abt_rows<const R: usize>(a: *const f32, b: *const f32, out: *mut f32, i: usize, k: usize, n: usize) {
+    let mut kk = 0;
+    while kk + 4 <= k {
+        abt_tile::<R, 4>(a, b, out, (i, kk), (k, n));
+        kk += 4;
+    }
+    while kk < k {
+        abt_tile::<R, 1>(a, b, out, (i, kk), (k, n));
+        kk += 1;
+    }
+}
+
+/// `out (m x k) = a (m x n) . b^T` for `b` of `k x n`, row-major: the weight gradient of a 1x1
+/// convolution, dot products of long rows in a 2 x 4 register tile.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn mm_abt(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    assert!(a.len() >= m * n && b.len() >= k * n && out.len() >= m * k);
+    let (ap, bp, op) = (a.as_ptr(), b.as_ptr(), out.as_mut_ptr());
+    let mut i = 0;
+    while i + 2 <= m {
+        abt_rows::<2>(ap, bp, op, i, k, n);
+        i += 2;
+    }
+    if i < m {
+        abt_rows::<1>(ap, bp, op, i, k, n);
+    }
+}

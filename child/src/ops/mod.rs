@@ -16,6 +16,7 @@ mod depthwise;
 mod par;
 mod pool;
 mod relu;
+mod relupw;
 mod sepblock;
 mod small_mm;
 
@@ -84,6 +85,15 @@ pub fn relu_dw_pw(x: &Tensor, dw: &Tensor, pw: &Tensor) -> Result<Tensor> {
         bail!("relu_dw_pw: kernel size {k} must be odd");
     }
     x.contiguous()?.apply_op3(&dw.contiguous()?, &pw.contiguous()?, sepblock::ReluDwPw { padding: k / 2 })
+}
+
+/// ReLU, then 1x1 convolution: `pw . relu(x)` as one op with one fused backward pass. `x` is
+/// `(N, C, H, W)`, `pw` `(C_out, C)`; the output is `(N, C_out, H, W)`. Same values as
+/// `layers::pointwise(&relu(x), pw)`; differentiable in both inputs.
+pub fn relu_pw(x: &Tensor, pw: &Tensor) -> Result<Tensor> {
+    check_f32(x, "relu_pw")?;
+    check_f32(pw, "relu_pw")?;
+    x.contiguous()?.apply_op2(&pw.contiguous()?, relupw::ReluPw)
 }
 
 /// Training-mode BatchNorm2d (PyTorch `nn.BatchNorm2d` in `train()` mode): normalises each

@@ -7,7 +7,7 @@
 
 use super::depthwise::{corr_valid, wgrad};
 use super::par::{f32_slice, for_each_plane, for_each_plane2, has_simd, nchw, pad_into};
-use super::small_mm::{mm, transpose};
+use super::small_mm::{mm, mm_abt};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
 /// `max(v, 0)` in place (NaN becomes 0, as [`super::relu`]); written as a select, not a
@@ -188,15 +188,14 @@ impl CustomOp2 for ReluDwPwBwd {
         let tail = c * kk + co * c;
         let mut out = vec![0f32; nx + tail];
         let mut partial = vec![0f32; d.n * tail];
-        let scratch = c * hp * wp + 3 * c * hw + gh * gw;
+        let scratch = c * hp * wp + 2 * c * hw + gh * gw;
         let work = 3 * d.n * hw * c * (kk + co);
         let simd = has_simd();
         let (dx, _) = out.split_at_mut(nx);
         for_each_plane2(dx, c * hw, &mut partial, tail, scratch, work, |img, dxn, part, scratch| {
             let (rp, rest) = scratch.split_at_mut(c * hp * wp);
             let (hbuf, rest) = rest.split_at_mut(c * hw);
-            let (dh, rest) = rest.split_at_mut(c * hw);
-            let (ht, gp) = rest.split_at_mut(c * hw);
+            let (dh, gp) = rest.split_at_mut(c * hw);
             for ch in 0..c {
                 let rpc = &mut rp[ch * hp * wp..(ch + 1) * hp * wp];
                 d.relu_padded(x, img, ch, rpc);
@@ -212,9 +211,8 @@ impl CustomOp2 for ReluDwPwBwd {
             }
             let dzn = &dz[img * co * hw..(img + 1) * co * hw];
             let (pdw, ppw) = part.split_at_mut(c * kk);
-            // d_pw (co x c) = dz (co x hw) . h^T (hw x c), this image's share.
-            transpose(hbuf, c, hw, ht);
-            mm(simd, dzn, ht, ppw, co, hw, c);
+            // d_pw (co x c) = dz (co x hw) . h^T, this image's share.
+            mm_abt(simd, dzn, hbuf, ppw, co, c, hw);
             mm(simd, &pwt, dzn, dh, c, co, hw);
             for ch in 0..c {
                 let dhc = &dh[ch * hw..(ch + 1) * hw];
