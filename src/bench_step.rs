@@ -1,5 +1,7 @@
 //! `enas bench-step`: time of one supernet training step (forward, backward, grad-norm clip 5,
-//! SGD-nesterov update), the peer of `../shared/bench/torch_enas_micro.py` run the same way.
+//! SGD-nesterov update), the peer of `../shared/bench/torch_enas_micro.py` run the same way. It
+//! prints one JSON line with the reference's keys (`ms_per_step_median/min/max`,
+//! `active_params`, `supernet_params`, `threads`) plus the forward's FLOPs of the sampled paths.
 use crate::cli::{parse_arc, BenchStepArgs};
 use crate::runtime;
 use anyhow::Result;
@@ -34,6 +36,7 @@ pub fn run(a: &BenchStepArgs) -> Result<()> {
     let y: Vec<u32> = (0..a.batch).map(|_| rng.random_range(0..a.classes as u32)).collect();
     let y = candle_core::Tensor::from_vec(y, a.batch, &device)?;
     let mut times = Vec::new();
+    let mut macs = Vec::new();
     let mut last_loss = 0f32;
     let mut parts = [0f64; 3];
     for step in 0..a.warmup + a.steps {
@@ -55,6 +58,7 @@ pub fn run(a: &BenchStepArgs) -> Result<()> {
         let t3 = Instant::now();
         if step >= a.warmup {
             times.push(t0.elapsed().as_secs_f64() * 1e3);
+            macs.push(path_cost(&net, &arch, a.image, a.image).1 as f64);
             parts[0] += (t1 - t0).as_secs_f64() * 1e3 / a.steps as f64;
             parts[1] += (t2 - t1).as_secs_f64() * 1e3 / a.steps as f64;
             parts[2] += (t3 - t2).as_secs_f64() * 1e3 / a.steps as f64;
@@ -62,6 +66,9 @@ pub fn run(a: &BenchStepArgs) -> Result<()> {
     }
     times.sort_by(|a, b| a.total_cmp(b));
     let median = times[times.len() / 2];
+    // Multiply-adds of the sampled path per image (mean over the timed steps' arcs); a training
+    // step does about 3x the forward's work (forward, and the backward's two products per layer).
+    let fwd_gflop = 2.0 * macs.iter().sum::<f64>() / macs.len() as f64 * a.batch as f64 / 1e9;
     let out = serde_json::json!({
         "impl": "enas-candle",
         "device": format!("{:?}", cfg.device).to_lowercase(),
@@ -73,6 +80,8 @@ pub fn run(a: &BenchStepArgs) -> Result<()> {
         "active_params": fixed.as_ref().map(|arch| path_cost(&net, arch, a.image, a.image).0),
         "supernet_params": store.num_params(),
         "final_loss": last_loss,
+        "forward_gflop": (fwd_gflop * 1000.0).round() / 1000.0,
+        "step_gflop": (3.0 * fwd_gflop * 1000.0).round() / 1000.0,
         "mean_ms_forward_backward_update": parts.map(|p| (p * 10.0).round() / 10.0),
     });
     println!("{out}");
