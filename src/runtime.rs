@@ -27,7 +27,7 @@ pub fn init_threads(threads: usize) {
 /// candle's CPU thread pool spins 25,000 times before parking a worker between kernels. On a
 /// 2-core machine the spinning worker competes with the threads doing real work (the custom ops'
 /// kernels, the data loader); a short spin measured about 20% less CPU time per training step
-/// (`scripts/bench_step.sh`). A value the user set in the environment wins.
+/// (`scripts/bench-vs-pytorch.sh`). A value the user set in the environment wins.
 pub fn init_spin_limit() {
     if std::env::var_os("CANDLE_BARRIER_POOL_SPIN_LIMIT").is_none() {
         std::env::set_var("CANDLE_BARRIER_POOL_SPIN_LIMIT", "1000");
