@@ -27,34 +27,61 @@ unsafe fn hsum(v: __m256) -> f32 {
     _mm_cvtss_f32(s)
 }
 
-/// Valid correlation of a `? x sw` plane with a `K x K` kernel into an `oh x ow` plane
-/// (`ow = sw - K + 1`): 32 or 8 outputs of a row at a time in registers.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn corr_k<const K: usize>(src: &[f32], sw: usize, k: &[f32], out: &mut [f32], ow: usize) {
-    let oh = out.len() / ow;
-    assert!(k.len() >= K * K && sw >= ow + K - 1 && src.len() >= (oh + K - 1) * sw - (sw - ow - K + 1));
-    let (s, kp, o) = (src.as_ptr(), k.as_ptr(), out.as_mut_ptr());
-    for i in 0..oh {
-        let mut j = 0;
-        while j + 32 <= ow {
-            let mut acc = [_mm256_setzero_ps(); 4];
-            for ki in 0..K {
-                let row = s.add((i + ki) * sw + j);
-                for kj in 0..K {
-                    let w = _mm256_broadcast_ss(&*kp.add(ki * K + kj));
-                    for (t, a) in acc.iter_mut().enumerate() {
-                        *a = _mm256_fmadd_ps(w, _mm256_loadu_ps(row.add(kj + 8 * t)), *a);
+/// `R` output rows from `i` times `V` 8-wide column chunks from `j` of a valid `K x K`
+/// correlation, all in registers: each input row is loaded once per kernel column and feeds
+/// every output row it overlaps (up to `R * V` independent accumulator chains).
+#[inline(always)]
+unsafe fn corr_tile<const K: usize, const R: usize, const V: usize>(
+    s: *const f32,
+    sw: usize,
+    kp: *const f32,
+    o: *mut f32,
+    ow: usize,
+    (i, j): (usize, usize),
+) {
+    let mut acc = [[_mm256_setzero_ps(); V]; R];
+    for t in 0..R + K - 1 {
+        let row = s.add((i + t) * sw + j);
+        for kj in 0..K {
+            let mut x = [_mm256_setzero_ps(); V];
+            for (v, xv) in x.iter_mut().enumerate() {
+                *xv = _mm256_loadu_ps(row.add(kj + 8 * v));
+            }
+            for (r, accr) in acc.iter_mut().enumerate() {
+                // Input row i + t meets output row i + r through kernel row t - r.
+                if t >= r && t - r < K {
+                    let w = _mm256_broadcast_ss(&*kp.add((t - r) * K + kj));
+                    for (v, a) in accr.iter_mut().enumerate() {
+                        *a = _mm256_fmadd_ps(w, x[v], *a);
                     }
                 }
             }
-            for (t, a) in acc.iter().enumerate() {
-                _mm256_storeu_ps(o.add(i * ow + j + 8 * t), *a);
-            }
-            j += 32;
         }
+    }
+    for (r, accr) in acc.iter().enumerate() {
+        for (v, a) in accr.iter().enumerate() {
+            _mm256_storeu_ps(o.add((i + r) * ow + j + 8 * v), *a);
+        }
+    }
+}
+
+/// Output rows `rows` and columns from `j0` of a valid `K x K` correlation, one row and one
+/// (possibly masked) 8-wide chunk at a time: the edges the tiles leave.
+#[inline(always)]
+unsafe fn corr_rest<const K: usize>(
+    s: *const f32,
+    sw: usize,
+    kp: *const f32,
+    o: *mut f32,
+    ow: usize,
+    rows: std::ops::Range<usize>,
+    j0: usize,
+) {
+    for i in rows {
+        let mut j = j0;
         while j < ow {
             let r = (ow - j).min(8);
-            let mask = lane_mask(r);
+            let mask = lane_mask(r.min(7));
             let mut acc = _mm256_setzero_ps();
             for ki in 0..K {
                 let row = s.add((i + ki) * sw + j);
@@ -71,6 +98,42 @@ unsafe fn corr_k<const K: usize>(src: &[f32], sw: usize, k: &[f32], out: &mut [f
             }
             j += r;
         }
+    }
+}
+
+/// Tiles of `R` rows x `V` chunks over the plane, then the edges.
+#[inline(always)]
+unsafe fn corr_tiled<const K: usize, const R: usize, const V: usize>(
+    s: *const f32,
+    sw: usize,
+    kp: *const f32,
+    o: *mut f32,
+    (oh, ow): (usize, usize),
+) {
+    let (rows, cols) = (oh / R * R, ow / (8 * V) * (8 * V));
+    for i in (0..rows).step_by(R) {
+        for j in (0..cols).step_by(8 * V) {
+            corr_tile::<K, R, V>(s, sw, kp, o, ow, (i, j));
+        }
+    }
+    corr_rest::<K>(s, sw, kp, o, ow, 0..rows, cols);
+    corr_rest::<K>(s, sw, kp, o, ow, rows..oh, 0);
+}
+
+/// Valid correlation of a `? x sw` plane with a `K x K` kernel into an `oh x ow` plane
+/// (`ow = sw - K + 1`), with the register tile that fits the row width: 2 rows x 32 columns,
+/// 4 rows x 16 or 8 rows x 8.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn corr_k<const K: usize>(src: &[f32], sw: usize, k: &[f32], out: &mut [f32], ow: usize) {
+    let oh = out.len() / ow;
+    assert!(k.len() >= K * K && sw >= ow + K - 1 && src.len() >= (oh + K - 2) * sw + ow + K - 1);
+    let (s, kp, o) = (src.as_ptr(), k.as_ptr(), out.as_mut_ptr());
+    if ow >= 32 {
+        corr_tiled::<K, 2, 4>(s, sw, kp, o, (oh, ow));
+    } else if ow >= 16 {
+        corr_tiled::<K, 4, 2>(s, sw, kp, o, (oh, ow));
+    } else {
+        corr_tiled::<K, 8, 1>(s, sw, kp, o, (oh, ow));
     }
 }
 

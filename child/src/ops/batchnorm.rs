@@ -2,7 +2,7 @@
 //! per-channel statistics over `(N, H, W)`, normalisation with the biased variance, and a fused
 //! backward for `x`, `gamma` and `beta`.
 
-use super::par::{f32_slice, for_each_plane, nchw, sum8};
+use super::par::{f32_slice, for_each_plane, nchw, output_vec, sum8};
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
 /// Reads a `(rows, c)` f32 tensor (the small statistics / coefficient tensors) into rows.
@@ -109,7 +109,7 @@ impl CustomOp3 for BatchNormTrain {
         let a: Vec<f32> = (0..c).map(|ch| gamma[ch] * istd[ch]).collect();
         let b: Vec<f32> = (0..c).map(|ch| beta[ch] - stats[0][ch] * a[ch]).collect();
         let hw = h * w;
-        let mut out = vec![0f32; x.len()];
+        let mut out = output_vec(x.len()); // every plane written below
         for_each_plane(&mut out, hw, 0, x.len() * 2, |pl, o, _| {
             let (a, b) = (a[pl % c], b[pl % c]);
             for (y, &v) in o.iter_mut().zip(&x[pl * hw..(pl + 1) * hw]) {
@@ -226,7 +226,7 @@ impl CustomOp3 for BnBwdInput {
             let b = -a * istd[ch] * sdx / m;
             *v = [a, b, -a * sdy / m - b * stats[0][ch]];
         }
-        let mut out = vec![0f32; x.len()];
+        let mut out = output_vec(x.len()); // every plane written below
         for_each_plane(&mut out, hw, 0, x.len() * 3, |pl, o, _| {
             let [a, b, d] = abd[pl % c];
             let xs = &x[pl * hw..(pl + 1) * hw];

@@ -84,7 +84,9 @@ pub fn relu_dw_pw(x: &Tensor, dw: &Tensor, pw: &Tensor) -> Result<Tensor> {
     if k % 2 == 0 {
         bail!("relu_dw_pw: kernel size {k} must be odd");
     }
-    x.contiguous()?.apply_op3(&dw.contiguous()?, &pw.contiguous()?, sepblock::ReluDwPw { padding: k / 2 })
+    let keep = x.track_op() || dw.track_op() || pw.track_op();
+    let op = sepblock::ReluDwPw { padding: k / 2, keep, cache: Default::default() };
+    x.contiguous()?.apply_op3(&dw.contiguous()?, &pw.contiguous()?, op)
 }
 
 /// ReLU, then 1x1 convolution: `pw . relu(x)` as one op with one fused backward pass. `x` is

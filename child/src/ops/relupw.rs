@@ -2,7 +2,7 @@
 //! projection, without the BN): one image at a time through the small-matrix kernels, the ReLU
 //! output only in per-thread scratch, and one fused backward pass producing both gradients.
 
-use super::par::{f32_slice, for_each_plane, for_each_plane2, has_simd, nchw};
+use super::par::{f32_slice, for_each_plane, for_each_plane2, has_simd, nchw, output_vec};
 use super::small_mm::{mm, mm_abt};
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
@@ -34,7 +34,7 @@ impl CustomOp2 for ReluPw {
         let (n, c, hw, co) = dims(l1, l2, self.name())?;
         let x = f32_slice(s1, l1, self.name())?;
         let pw = f32_slice(s2, l2, self.name())?;
-        let mut out = vec![0f32; n * co * hw];
+        let mut out = output_vec(n * co * hw); // `mm` fills each image's output
         let simd = has_simd();
         for_each_plane(&mut out, co * hw, c * hw, n * hw * c * co, |img, z, r| {
             relu_into(r, &x[img * c * hw..(img + 1) * c * hw]);
@@ -81,8 +81,10 @@ impl CustomOp2 for ReluPwBwd {
         let dz = f32_slice(s2, l2, self.name())?;
         let pwt: Vec<f32> = (0..c * co).map(|i| self.pw[(i % co) * c + i / co]).collect();
         let nx = n * c * hw;
-        let mut out = vec![0f32; nx + co * c];
-        let mut partial = vec![0f32; n * co * c];
+        // `mm` writes `dx` and `mm_abt` each image's partial in full; the summed tail starts at zero.
+        let mut out = output_vec(nx + co * c);
+        out[nx..].fill(0.0);
+        let mut partial = output_vec(n * co * c);
         let simd = has_simd();
         let (dx, _) = out.split_at_mut(nx);
         for_each_plane2(dx, c * hw, &mut partial, co * c, c * hw, 2 * n * hw * c * co, |img, dxn, ppw, r| {

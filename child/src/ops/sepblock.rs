@@ -1,14 +1,16 @@
 //! ReLU -> depthwise KxK -> pointwise 1x1 as one op: the first three layers of each block of a
-//! separable convolution (the BatchNorm after it stays its own op). One image at a time, the
-//! depthwise output lives only in a per-thread scratch buffer; the backward pass recomputes it
-//! (cheaper than keeping it) and produces all three gradients in one pass over each image.
+//! separable convolution (the BatchNorm after it stays its own op). One image at a time; the
+//! depthwise output is kept for the backward pass when gradients are tracked (the pointwise
+//! weight's gradient needs it), and the backward produces all three gradients in one pass over
+//! each image.
 //! Against the five candle ops it replaces (ReLU, depthwise, reshape, batched matmul, reshape),
 //! it writes one activation instead of four and accumulates one gradient instead of four.
 
 use super::depthwise::{corr_valid, wgrad};
-use super::par::{f32_slice, for_each_plane, for_each_plane2, has_simd, nchw, pad_into};
+use super::par::{f32_slice, for_each_plane2, has_simd, nchw, output_vec, pad_into};
 use super::small_mm::{mm, mm_abt};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use std::sync::Mutex;
 
 /// `max(v, 0)` in place (NaN becomes 0, as [`super::relu`]); written as a select, not a
 /// branch, so that it vectorises.
@@ -74,6 +76,11 @@ impl Dims {
 /// Forward: `(x, dw, pw) -> pw . depthwise(relu(x), dw)`.
 pub(crate) struct ReluDwPw {
     pub padding: usize,
+    /// The depthwise output of the last forward, `(N, C, H, W)` flattened, kept for the backward
+    /// pass (which needs it for the pointwise weight's gradient) when the op tracks gradients;
+    /// the backward recomputes it if it is gone.
+    pub keep: bool,
+    pub cache: Mutex<Option<Vec<f32>>>,
 }
 
 impl CustomOp3 for ReluDwPw {
@@ -96,11 +103,12 @@ impl CustomOp3 for ReluDwPw {
         let pw = f32_slice(s3, l3, self.name())?;
         let (hp, wp) = d.padded();
         let (hw, kk) = (d.hw(), d.kh * d.kw);
-        let mut out = vec![0f32; d.n * d.co * hw];
+        // Written in full: `mm` fills each image's output, `corr_valid` each depthwise plane.
+        let mut out = output_vec(d.n * d.co * hw);
         let work = d.n * hw * d.c * (kk + d.co);
         let simd = has_simd();
-        for_each_plane(&mut out, d.co * hw, hp * wp + d.c * hw, work, |img, z, scratch| {
-            let (xp, hbuf) = scratch.split_at_mut(hp * wp);
+        let mut hall = output_vec(d.n * d.c * hw);
+        for_each_plane2(&mut out, d.co * hw, &mut hall, d.c * hw, hp * wp, work, |img, z, hbuf, xp| {
             for ch in 0..d.c {
                 d.relu_padded(x, img, ch, xp);
                 corr_valid(
@@ -115,6 +123,9 @@ impl CustomOp3 for ReluDwPw {
             }
             mm(simd, pw, hbuf, z, d.co, d.c, hw);
         });
+        if self.keep {
+            *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(hall);
+        }
         Ok((CpuStorage::F32(out), Shape::from((d.n, d.co, d.h, d.w))))
     }
 
@@ -128,6 +139,7 @@ impl CustomOp3 for ReluDwPw {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let op = ReluDwPwBwd {
             padding: self.padding,
+            h: self.cache.lock().unwrap_or_else(|e| e.into_inner()).take(),
             dw: dw.flatten_all()?.to_vec1()?,
             dw_dims: dw.dims().to_vec(),
             pw: pw.flatten_all()?.to_vec1()?,
@@ -146,6 +158,8 @@ impl CustomOp3 for ReluDwPw {
 /// the op (they are small).
 struct ReluDwPwBwd {
     padding: usize,
+    /// The forward's depthwise output, if it was kept.
+    h: Option<Vec<f32>>,
     dw: Vec<f32>,
     dw_dims: Vec<usize>,
     pw: Vec<f32>,
@@ -186,8 +200,11 @@ impl CustomOp2 for ReluDwPwBwd {
         let off = (d.kh as isize - 1 - d.p as isize, d.kw as isize - 1 - d.p as isize);
         let nx = d.n * c * hw;
         let tail = c * kk + co * c;
-        let mut out = vec![0f32; nx + tail];
-        let mut partial = vec![0f32; d.n * tail];
+        // `dx` is written in full by `corr_valid` per channel, each image's partials by `wgrad`
+        // and `mm_abt`; the summed tail starts at zero.
+        let mut out = output_vec(nx + tail);
+        out[nx..].fill(0.0);
+        let mut partial = output_vec(d.n * tail);
         let scratch = c * hp * wp + 2 * c * hw + gh * gw;
         let work = 3 * d.n * hw * c * (kk + co);
         let simd = has_simd();
@@ -196,9 +213,13 @@ impl CustomOp2 for ReluDwPwBwd {
             let (rp, rest) = scratch.split_at_mut(c * hp * wp);
             let (hbuf, rest) = rest.split_at_mut(c * hw);
             let (dh, gp) = rest.split_at_mut(c * hw);
+            let kept = self.h.as_ref().filter(|h| h.len() == nx).map(|h| &h[img * c * hw..(img + 1) * c * hw]);
             for ch in 0..c {
                 let rpc = &mut rp[ch * hp * wp..(ch + 1) * hp * wp];
                 d.relu_padded(x, img, ch, rpc);
+                if kept.is_some() {
+                    continue;
+                }
                 corr_valid(
                     simd,
                     rpc,
@@ -209,6 +230,7 @@ impl CustomOp2 for ReluDwPwBwd {
                     d.w,
                 );
             }
+            let hbuf: &[f32] = kept.unwrap_or(hbuf);
             let dzn = &dz[img * co * hw..(img + 1) * co * hw];
             let (pdw, ppw) = part.split_at_mut(c * kk);
             // d_pw (co x c) = dz (co x hw) . h^T, this image's share.

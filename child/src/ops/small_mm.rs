@@ -163,23 +163,34 @@ mod bench {
     #[test]
     #[ignore]
     fn bench_small_mm() {
-        let (m, k, n) = (32, 32, 1024);
-        let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32).collect();
-        let mut out = vec![0f32; m * n];
-        let reps = 200;
-        let t = std::time::Instant::now();
-        for _ in 0..reps {
-            mm(has_simd(), &a, &b, &mut out, m, k, n);
+        // The shapes of the ENAS child's 1x1 convolutions at 32x32, 16x16 and 8x8.
+        for (m, k, n) in [(20, 20, 1024), (40, 40, 256), (80, 80, 64)] {
+            let a: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32).collect();
+            let reps = 20_000_000 / (m * k * n) + 1;
+            let gflops = |f: &mut dyn FnMut()| {
+                let t = std::time::Instant::now();
+                for _ in 0..reps {
+                    f();
+                }
+                2.0 * (m * k * n * reps) as f64 / t.elapsed().as_secs_f64() / 1e9
+            };
+            let mut out = vec![0f32; m * n];
+            let bt: Vec<f32> = (0..k * n).map(|i| b[(i % k) * n + i / k]).collect();
+            let g_mm = gflops(&mut || mm(has_simd(), &bt, &a[..n * m.min(n)], &mut out, k.min(n), 0, 0));
+            let mut acc = vec![0f32; m * k];
+            let g_abt = gflops(&mut || mm_abt(has_simd(), &a, &b, &mut acc, m, k, n));
+            let mut t = vec![0f32; k * n];
+            let g_tmm = gflops(&mut || {
+                for r in 0..k {
+                    for c in 0..n {
+                        t[c * k + r] = b[r * n + c];
+                    }
+                }
+                mm(has_simd(), &a, &t, &mut acc, m, n, k)
+            });
+            let _ = g_mm;
+            println!("{m}x{k}x{n}: mm_abt {g_abt:.1} GFLOP/s, transpose + mm {g_tmm:.1} GFLOP/s");
         }
-        let s = t.elapsed().as_secs_f64();
-        println!("mm: {:.2} GFLOP/s", 2.0 * (m * k * n * reps) as f64 / s / 1e9);
-        let mut acc = vec![0f32; m * k];
-        let t = std::time::Instant::now();
-        for _ in 0..reps {
-            mm_abt(has_simd(), &out, &b, &mut acc, m, k, n);
-        }
-        let s = t.elapsed().as_secs_f64();
-        println!("mm_abt: {:.2} GFLOP/s", 2.0 * (m * k * n * reps) as f64 / s / 1e9);
     }
 }
