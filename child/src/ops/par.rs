@@ -19,13 +19,25 @@ pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&
     }
 }
 
+/// See [`poison_outputs`].
+static POISON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// For tests: fill the outputs of [`output_vec`] with NaN instead of leaving them unspecified, so
+/// that a kernel that reads an element before writing it shows NaN in its results.
+pub fn poison_outputs(on: bool) {
+    POISON.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A vector of `len` floats whose contents are unspecified: for a kernel output that the kernel
 /// writes in full before anything reads it (zero-filling it first cost about 8% of a supernet
 /// step). candle allocates its own outputs the same way (`CpuDevice::alloc_uninit`); no element
 /// is read before it is written, which the tests of every kernel that uses this check by
-/// comparing against independent compositions.
+/// comparing against independent compositions with the outputs poisoned ([`poison_outputs`]).
 #[allow(clippy::uninit_vec)]
 pub(crate) fn output_vec(len: usize) -> Vec<f32> {
+    if POISON.load(std::sync::atomic::Ordering::Relaxed) {
+        return vec![f32::NAN; len];
+    }
     let mut v = Vec::with_capacity(len);
     // SAFETY: f32 is Copy, has no destructor and every bit pattern is a valid value; the
     // capacity is `len`. Callers write every element before reading it (each call site says
