@@ -81,15 +81,10 @@ where
         return;
     }
     let per = planes.div_ceil(threads);
-    std::thread::scope(|s| {
-        for (t, chunk) in out.chunks_mut(per * plane).enumerate() {
-            let f = &f;
-            s.spawn(move || {
-                let mut scratch = vec![0f32; scratch_len];
-                for (i, o) in chunk.chunks_exact_mut(plane).enumerate() {
-                    f(t * per + i, o, &mut scratch);
-                }
-            });
+    run_split(out.chunks_mut(per * plane).collect(), |t, chunk: &mut [f32]| {
+        let mut scratch = vec![0f32; scratch_len];
+        for (i, o) in chunk.chunks_exact_mut(plane).enumerate() {
+            f(t * per + i, o, &mut scratch);
         }
     });
 }
@@ -123,10 +118,22 @@ pub(crate) fn for_each_plane2<F>(
     if threads <= 1 {
         return run(0, a, b);
     }
+    let chunks: Vec<_> = a.chunks_mut(per * pa).zip(b.chunks_mut(per * pb)).collect();
+    run_split(chunks, |t, (ca, cb)| run(t, ca, cb));
+}
+
+/// Runs `job(index, item)` for every item: item 0 on the calling thread, the others on scoped
+/// threads started first (the caller works instead of waiting, and starts one thread fewer).
+fn run_split<T: Send>(items: Vec<T>, job: impl Fn(usize, T) + Sync) {
+    let mut items = items.into_iter().enumerate();
+    let first = items.next();
     std::thread::scope(|s| {
-        for (t, (ca, cb)) in a.chunks_mut(per * pa).zip(b.chunks_mut(per * pb)).enumerate() {
-            let run = &run;
-            s.spawn(move || run(t, ca, cb));
+        for (t, item) in items {
+            let job = &job;
+            s.spawn(move || job(t, item));
+        }
+        if let Some((t, item)) = first {
+            job(t, item);
         }
     });
 }
