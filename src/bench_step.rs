@@ -31,12 +31,22 @@ pub fn run(a: &BenchStepArgs) -> Result<()> {
     let mut opt = SgdNesterov::new(store.vars.clone(), 0.9, 1e-4);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let n = a.batch * a.in_channels * a.image * a.image;
-    let x: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+    // `--curve`: a batch any implementation can rebuild exactly (scripts/loss-curves-vs-pytorch.py).
+    let x: Vec<f32> = if a.curve {
+        (0..n).map(|i| (0.37 * i as f64 + 0.1).sin() as f32).collect()
+    } else {
+        (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
+    };
     let x = candle_core::Tensor::from_vec(x, (a.batch, a.in_channels, a.image, a.image), &device)?;
-    let y: Vec<u32> = (0..a.batch).map(|_| rng.random_range(0..a.classes as u32)).collect();
+    let y: Vec<u32> = if a.curve {
+        (0..a.batch).map(|i| (i % a.classes) as u32).collect()
+    } else {
+        (0..a.batch).map(|_| rng.random_range(0..a.classes as u32)).collect()
+    };
     let y = candle_core::Tensor::from_vec(y, a.batch, &device)?;
     let mut times = Vec::new();
     let mut macs = Vec::new();
+    let mut losses = Vec::new();
     let mut last_loss = 0f32;
     let mut parts = [0f64; 3];
     for step in 0..a.warmup + a.steps {
@@ -55,6 +65,7 @@ pub fn run(a: &BenchStepArgs) -> Result<()> {
         clip_grad_norm(&store.vars, &mut grads, 5.0)?;
         opt.step(&grads, 0.05)?;
         last_loss = loss.to_scalar::<f32>()?;
+        losses.push(last_loss);
         let t3 = Instant::now();
         if step >= a.warmup {
             times.push(t0.elapsed().as_secs_f64() * 1e3);
@@ -84,6 +95,13 @@ pub fn run(a: &BenchStepArgs) -> Result<()> {
         "step_gflop": (3.0 * fwd_gflop * 1000.0).round() / 1000.0,
         "mean_ms_forward_backward_update": parts.map(|p| (p * 10.0).round() / 10.0),
     });
+    let out = if a.curve {
+        let mut out = out;
+        out["losses"] = serde_json::json!(losses);
+        out
+    } else {
+        out
+    };
     println!("{out}");
     Ok(())
 }

@@ -170,6 +170,10 @@ pub struct BenchStepArgs {
     /// Number of classes.
     #[arg(long, default_value_t = 10)]
     pub classes: usize,
+    /// Train on a deterministic batch (`x[i] = sin(0.37 i + 0.1)`, label `n % classes`) and print
+    /// every step's loss (`losses`), to compare loss curves with another implementation.
+    #[arg(long)]
+    pub curve: bool,
 }
 
 /// Options shared by every command that reads a config.
