@@ -46,6 +46,19 @@ pub(crate) fn output_vec(len: usize) -> Vec<f32> {
     v
 }
 
+/// The elements `start..start + len` of a 1-d tensor as a new tensor of `shape` with its own
+/// storage. A view would keep the whole packed backward output (with its activation-sized input
+/// gradient) alive for as long as a weight's gradient lives, to the end of the backward pass.
+pub(crate) fn detach_slice(
+    packed: &candle_core::Tensor,
+    start: usize,
+    len: usize,
+    shape: &candle_core::Shape,
+) -> Result<candle_core::Tensor> {
+    let v: Vec<f32> = packed.narrow(0, start, len)?.to_vec1()?;
+    candle_core::Tensor::from_vec(v, shape, packed.device())
+}
+
 /// Checks that `dims` is a 4-d NCHW shape and returns it.
 pub(crate) fn nchw(l: &Layout, op: &str) -> Result<(usize, usize, usize, usize)> {
     match l.dims() {

@@ -2,7 +2,7 @@
 //! projection, without the BN): one image at a time through the small-matrix kernels, the ReLU
 //! output only in per-thread scratch, and one fused backward pass producing both gradients.
 
-use super::par::{f32_slice, for_each_plane, for_each_plane2, has_simd, nchw, output_vec};
+use super::par::{detach_slice, f32_slice, for_each_plane, for_each_plane2, has_simd, nchw, output_vec};
 use super::small_mm::{mm, mm_abt};
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
@@ -49,7 +49,7 @@ impl CustomOp2 for ReluPw {
         let packed = x.apply_op2_no_bwd(&dz.contiguous()?, &op)?;
         let (nx, npw) = (x.elem_count(), pw.elem_count());
         let gx = packed.narrow(0, 0, nx)?.reshape(x.shape())?;
-        let gpw = packed.narrow(0, nx, npw)?.reshape(pw.shape())?;
+        let gpw = detach_slice(&packed, nx, npw, pw.shape())?;
         Ok((Some(gx), Some(gpw)))
     }
 }

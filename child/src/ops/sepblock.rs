@@ -7,7 +7,7 @@
 //! it writes one activation instead of four and accumulates one gradient instead of four.
 
 use super::depthwise::{corr_valid, wgrad};
-use super::par::{f32_slice, for_each_plane2, has_simd, nchw, output_vec, pad_into};
+use super::par::{detach_slice, f32_slice, for_each_plane2, has_simd, nchw, output_vec, pad_into};
 use super::small_mm::{mm, mm_abt};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use std::sync::Mutex;
@@ -148,8 +148,8 @@ impl CustomOp3 for ReluDwPw {
         let packed = x.apply_op2_no_bwd(&dz.contiguous()?, &op)?;
         let (nx, ndw, npw) = (x.elem_count(), dw.elem_count(), pw.elem_count());
         let gx = packed.narrow(0, 0, nx)?.reshape(x.shape())?;
-        let gdw = packed.narrow(0, nx, ndw)?.reshape(dw.shape())?;
-        let gpw = packed.narrow(0, nx + ndw, npw)?.reshape(pw.shape())?;
+        let gdw = detach_slice(&packed, nx, ndw, dw.shape())?;
+        let gpw = detach_slice(&packed, nx + ndw, npw, pw.shape())?;
         Ok((Some(gx), Some(gdw), Some(gpw)))
     }
 }
