@@ -12,11 +12,11 @@ use super::small_mm::{mm, mm_abt};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use std::sync::Mutex;
 
-/// `max(v, 0)` in place (NaN becomes 0, as [`super::relu`]); written as a select, not a
-/// branch, so that it vectorises.
-fn relu_in_place(v: &mut [f32]) {
-    for x in v {
-        *x = if *x > 0.0 { *x } else { 0.0 };
+/// `dst = max(src, 0)` (NaN becomes 0, as [`super::relu`]); written as a select, not a branch,
+/// so that it vectorises.
+fn relu_copy(dst: &mut [f32], src: &[f32]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        *d = if v > 0.0 { v } else { 0.0 };
     }
 }
 
@@ -65,11 +65,19 @@ impl Dims {
         (self.h + 2 * self.p, self.w + 2 * self.p)
     }
 
-    /// Pads channel `ch` of image `img` of `x` into `dst`, then applies ReLU.
+    /// ReLU of channel `ch` of image `img` of `x`, zero-padded by `p` on every side, into `dst`
+    /// (`(h + 2p) x (w + 2p)`), in one pass.
     fn relu_padded(&self, x: &[f32], img: usize, ch: usize, dst: &mut [f32]) {
         let plane = &x[(img * self.c + ch) * self.hw()..(img * self.c + ch + 1) * self.hw()];
-        pad_into(dst, self.padded().1, plane, self.w, (self.p as isize, self.p as isize));
-        relu_in_place(dst);
+        let (p, w, wp) = (self.p, self.w, self.padded().1);
+        dst[..p * wp].fill(0.0);
+        dst[(p + self.h) * wp..].fill(0.0);
+        for (r, src) in plane.chunks_exact(w).enumerate() {
+            let row = &mut dst[(r + p) * wp..(r + p + 1) * wp];
+            row[..p].fill(0.0);
+            row[p + w..].fill(0.0);
+            relu_copy(&mut row[p..p + w], src);
+        }
     }
 }
 
