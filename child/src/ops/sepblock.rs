@@ -208,11 +208,11 @@ impl CustomOp2 for ReluDwPwBwd {
         let off = (d.kh as isize - 1 - d.p as isize, d.kw as isize - 1 - d.p as isize);
         let nx = d.n * c * hw;
         let tail = c * kk + co * c;
-        // `dx` is written in full by `corr_valid` per channel, each image's partials by `wgrad`
-        // and `mm_abt`; the summed tail starts at zero.
+        // `dx` is written in full by `corr_valid` per channel; the summed tail starts at zero.
         let mut out = output_vec(nx + tail);
         out[nx..].fill(0.0);
-        let mut partial = output_vec(d.n * tail);
+        // Zeroed (it is small): with an empty plane no image writes its partials.
+        let mut partial = vec![0f32; d.n * tail];
         let scratch = c * hp * wp + 2 * c * hw + gh * gw;
         let work = 3 * d.n * hw * c * (kk + co);
         let simd = has_simd();

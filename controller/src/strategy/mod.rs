@@ -159,12 +159,36 @@ pub fn uniform(decisions: &[Decision], rng: &mut ChaCha8Rng) -> Vec<usize> {
     decisions.iter().map(|d| rng.random_range(0..d.choices)).collect()
 }
 
-/// A uniformly random architecture the history does not know.
+/// Spaces up to this size are enumerated when rejection sampling fails (nearly all queried).
+const ENUMERABLE: f64 = 1e7;
+
+/// A uniformly random architecture the history does not know: rejection sampling, and for a
+/// small space whose unknown part is too rare to hit, a uniform pick among the enumerated
+/// unknown architectures.
 pub fn uniform_unknown(decisions: &[Decision], history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
     for _ in 0..MAX_DRAWS {
         let v = uniform(decisions, rng);
         if history.known(&v).is_none() {
             return Ok(v);
+        }
+    }
+    let size: f64 = decisions.iter().map(|d| d.choices as f64).product();
+    if size <= ENUMERABLE {
+        let unknown: Vec<Vec<usize>> = (0..size as usize)
+            .map(|mut i| {
+                decisions
+                    .iter()
+                    .map(|d| {
+                        let v = i % d.choices;
+                        i /= d.choices;
+                        v
+                    })
+                    .collect()
+            })
+            .filter(|v: &Vec<usize>| history.known(v).is_none())
+            .collect();
+        if !unknown.is_empty() {
+            return Ok(unknown[rng.random_range(0..unknown.len())].clone());
         }
     }
     Err(exhausted("uniform sampling", decisions, history))

@@ -1,5 +1,5 @@
-//! Random search: every decision uniform, independently; architectures already queried are
-//! drawn again.
+//! Random search: every decision uniform, independently; a draw the history already knows is
+//! rejected and drawn again.
 use super::{uniform_unknown, History, Strategy};
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::StrategyKind;
