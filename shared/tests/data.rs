@@ -1,4 +1,7 @@
 //! Dataset readers on the real data beside the checkout, malformed files, splits and the loader.
+mod common;
+
+use common::real_data;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,22 +11,6 @@ use enas_shared::data::{
     batches, channel_stats, cifar10, load_splits, mnist, num_batches, optdigits, synthetic, DataConfig, Dataset,
     LoaderOptions,
 };
-
-/// The real-data folder (`ENAS_DATA_DIR`, else `../shared/data` beside the workspace), or `None`
-/// with a printed reason when it is missing; with `CI=true` a missing folder fails the test.
-fn real_data(sub: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("ENAS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data")));
-    let dir = root.join(sub);
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let why = format!("real data folder {} is missing", dir.display());
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why} (CI=true requires it)");
-    eprintln!("skipping: {why}; set ENAS_DATA_DIR to run this test");
-    None
-}
 
 fn cfg(spec: String, valid_size: usize) -> DataConfig {
     DataConfig { spec, valid_size, ..DataConfig::default() }

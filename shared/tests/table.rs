@@ -1,24 +1,10 @@
 //! Tabular benchmarks: the NAS-Bench-201 space against the real table, and clear errors for
 //! malformed tables.
+mod common;
+
+use common::real_data;
 use enas_shared::table::{Columns, Table};
 use enas_shared::{Nb201, Space};
-use std::path::PathBuf;
-
-/// `ENAS_DATA_DIR` (else `../shared/data`)/`sub`, or `None` with a printed reason; with `CI=true`
-/// a missing file fails the test.
-fn real_data(sub: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("ENAS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data")));
-    let path = root.join(sub);
-    if path.exists() {
-        return Some(path);
-    }
-    let why = format!("real data {} is missing", path.display());
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why} (CI=true requires it)");
-    eprintln!("skipping: {why}; set ENAS_DATA_DIR to run this test");
-    None
-}
 
 fn nb201_columns() -> Columns {
     Columns { arch: "arch".into(), reward: "valid_acc_12ep".into(), report: "test_acc_200ep".into() }
