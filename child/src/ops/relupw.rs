@@ -3,15 +3,9 @@
 //! output only in per-thread scratch, and one fused backward pass producing both gradients.
 
 use super::par::{detach_slice, f32_slice, for_each_plane, for_each_plane2, has_simd, nchw, output_vec};
+use super::relu::{relu_copy, relu_mask};
 use super::small_mm::{mm, mm_abt};
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
-
-/// `dst = max(src, 0)` (NaN becomes 0, as [`super::relu`]), as a select so that it vectorises.
-fn relu_into(dst: &mut [f32], src: &[f32]) {
-    for (d, &v) in dst.iter_mut().zip(src) {
-        *d = if v > 0.0 { v } else { 0.0 };
-    }
-}
 
 /// `(N, C, H, W)` and `(C_out, C)`, checked.
 fn dims(x: &Layout, pw: &Layout, op: &str) -> Result<(usize, usize, usize, usize)> {
@@ -37,7 +31,7 @@ impl CustomOp2 for ReluPw {
         let mut out = output_vec(n * co * hw); // `mm` fills each image's output
         let simd = has_simd();
         for_each_plane(&mut out, co * hw, c * hw, n * hw * c * co, |img, z, r| {
-            relu_into(r, &x[img * c * hw..(img + 1) * c * hw]);
+            relu_copy(r, &x[img * c * hw..(img + 1) * c * hw]);
             mm(simd, pw, r, z, co, c, hw);
         });
         let d = l1.dims();
@@ -90,12 +84,10 @@ impl CustomOp2 for ReluPwBwd {
         for_each_plane2(dx, c * hw, &mut partial, co * c, c * hw, 2 * n * hw * c * co, |img, dxn, ppw, r| {
             let xn = &x[img * c * hw..(img + 1) * c * hw];
             let dzn = &dz[img * co * hw..(img + 1) * co * hw];
-            relu_into(r, xn);
+            relu_copy(r, xn);
             mm_abt(simd, dzn, r, ppw, co, c, hw);
             mm(simd, &pwt, dzn, dxn, c, co, hw);
-            for (g, &v) in dxn.iter_mut().zip(xn) {
-                *g = if v > 0.0 { *g } else { 0.0 };
-            }
+            relu_mask(dxn, xn);
         });
         let sums = &mut out[nx..];
         for part in partial.chunks_exact(co * c) {

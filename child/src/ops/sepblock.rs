@@ -8,24 +8,10 @@
 
 use super::depthwise::{corr_valid, wgrad};
 use super::par::{detach_slice, f32_slice, for_each_plane2, has_simd, nchw, output_vec, pad_into};
+use super::relu::{relu_copy, relu_mask};
 use super::small_mm::{mm, mm_abt};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use std::sync::Mutex;
-
-/// `dst = max(src, 0)` (NaN becomes 0, as [`super::relu`]); written as a select, not a branch,
-/// so that it vectorises.
-fn relu_copy(dst: &mut [f32], src: &[f32]) {
-    for (d, &v) in dst.iter_mut().zip(src) {
-        *d = if v > 0.0 { v } else { 0.0 };
-    }
-}
-
-/// Zeroes `g` where `x` is not positive: ReLU's backward (a select, so it vectorises).
-fn relu_mask(g: &mut [f32], x: &[f32]) {
-    for (g, &v) in g.iter_mut().zip(x) {
-        *g = if v > 0.0 { *g } else { 0.0 };
-    }
-}
 
 /// The shapes of one call, checked.
 #[derive(Debug, Clone, Copy)]

@@ -175,9 +175,6 @@ mod bench {
                 }
                 2.0 * (m * k * n * reps) as f64 / t.elapsed().as_secs_f64() / 1e9
             };
-            let mut out = vec![0f32; m * n];
-            let bt: Vec<f32> = (0..k * n).map(|i| b[(i % k) * n + i / k]).collect();
-            let g_mm = gflops(&mut || mm(has_simd(), &bt, &a[..n * m.min(n)], &mut out, k.min(n), 0, 0));
             let mut acc = vec![0f32; m * k];
             let g_abt = gflops(&mut || mm_abt(has_simd(), &a, &b, &mut acc, m, k, n));
             let mut t = vec![0f32; k * n];
@@ -189,7 +186,6 @@ mod bench {
                 }
                 mm(has_simd(), &a, &t, &mut acc, m, n, k)
             });
-            let _ = g_mm;
             println!("{m}x{k}x{n}: mm_abt {g_abt:.1} GFLOP/s, transpose + mm {g_tmm:.1} GFLOP/s");
         }
     }
