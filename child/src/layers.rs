@@ -41,6 +41,7 @@ const BN_EPS: f64 = 1e-5;
 
 /// BatchNorm2d with learned scale and shift. Training mode normalises with the batch's statistics
 /// and updates the running ones; eval mode uses the running statistics.
+#[derive(Clone)]
 pub struct BatchNorm {
     gamma: Tensor,
     beta: Tensor,

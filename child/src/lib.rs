@@ -2,8 +2,10 @@
 //! and fixed networks, training utilities.
 pub mod layers;
 pub mod micro;
+pub mod nb201;
 pub mod ops;
 pub mod params;
+pub mod proxy;
 pub mod train;
 
 pub use layers::BnMode;

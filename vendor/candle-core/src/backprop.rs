@@ -277,13 +277,34 @@ impl Tensor {
                         // enas patch: an input that tracks no gradient (a network's input
                         // images) gets none; the transposed convolution was wasted work.
                         if arg.track_op() {
-                            let grad_arg = grad.conv_transpose2d(
-                                kernel,
-                                *padding,
-                                out_padding,
-                                *stride,
-                                *dilation,
-                            )?;
+                            let (_, _, k_h, k_w) = kernel.dims4()?;
+                            // enas patch: with stride 1 the input's gradient is a plain
+                            // convolution of the output's gradient with the kernel flipped and
+                            // its channel axes swapped, which runs on the im2col + gemm path;
+                            // candle's CPU transposed convolution is a scalar loop.
+                            let grad_arg = if *stride == 1
+                                && *dilation == 1
+                                && out_padding == 0
+                                && k_h == k_w
+                                && *padding < k_h
+                            {
+                                let rev: Vec<u32> = (0..k_h as u32).rev().collect();
+                                let rev = Tensor::new(rev.as_slice(), kernel.device())?;
+                                let flipped = kernel
+                                    .index_select(&rev, 2)?
+                                    .index_select(&rev, 3)?
+                                    .transpose(0, 1)?
+                                    .contiguous()?;
+                                grad.conv2d(&flipped, k_h - 1 - *padding, 1, 1, 1)?
+                            } else {
+                                grad.conv_transpose2d(
+                                    kernel,
+                                    *padding,
+                                    out_padding,
+                                    *stride,
+                                    *dilation,
+                                )?
+                            };
                             grads.accumulate(arg, &grad_arg)?;
                         }
 

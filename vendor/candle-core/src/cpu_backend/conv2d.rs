@@ -18,7 +18,7 @@ enum Conv2dImpl {
     Direct,
 }
 
-const DEFAULT_CONV2D_IMPL: Conv2dImpl = Conv2dImpl::TiledIm2Col;
+const DEFAULT_CONV2D_IMPL: Conv2dImpl = Conv2dImpl::FullIm2Col;
 
 impl Map2 for Conv2D<'_> {
     const OP: &'static str = "conv2d";
