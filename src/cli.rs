@@ -26,6 +26,9 @@ enum Command {
     Export(ExportArgs),
     /// Compare search strategies on a tabular benchmark (NAS-Bench-201): trials x budget queries.
     Bench(BenchArgs),
+    /// Score NAS-Bench-201 architectures with zero-cost proxies (no training); with --table, rank
+    /// correlations with the benchmark.
+    Proxy(ProxyArgs),
     /// Time supernet training steps (the peer of ../shared/bench/torch_enas_micro.py).
     BenchStep(BenchStepArgs),
 }
@@ -104,7 +107,8 @@ pub struct BenchArgs {
     /// The search space of the table's architecture column.
     #[arg(long, default_value = "nb201")]
     pub space: String,
-    /// A strategy (random, evolution, local, reinforce), several comma-separated, or `all`.
+    /// A strategy (random, evolution, local, reinforce, proxy-evolution, proxy-local, vote-local),
+    /// several comma-separated, or `all`.
     #[arg(long, default_value = "all")]
     pub strategy: String,
     /// Queries per trial.
@@ -125,6 +129,13 @@ pub struct BenchArgs {
     /// Output directory for trajectories.csv, summary.json and plot.svg (default: runs/bench-<UTC time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Images of the data proxies of the proxy-guided strategies (overrides data.spec).
+    #[arg(long, value_name = "SPEC")]
+    pub data: Option<String>,
+    /// Keep the proxy scores computed here in FILE and reuse those already in it (same seed and
+    /// proxy settings only); each reused score still counts the seconds it first cost.
+    #[arg(long, value_name = "FILE")]
+    pub proxy_cache: Option<PathBuf>,
     #[command(flatten)]
     pub cfg: ConfigArgs,
 }
@@ -140,6 +151,9 @@ impl BenchArgs {
         }
         if let Some(c) = &self.final_column {
             extra.push(format!("bench.final_column={c}"));
+        }
+        if let Some(d) = &self.data {
+            extra.push(format!("data.spec={d}"));
         }
         self.cfg.load(&extra)
     }
@@ -174,6 +188,50 @@ pub struct BenchStepArgs {
     /// every step's loss (`losses`), to compare loss curves with another implementation.
     #[arg(long)]
     pub curve: bool,
+}
+
+#[derive(Args)]
+pub struct ProxyArgs {
+    /// Search space; zero-cost proxies exist for `nb201` only.
+    #[arg(long, default_value = "nb201")]
+    pub space: String,
+    /// Proxies, comma-separated (synflow, grad_norm, snip, jacob_cov, naswot, params, flops), or `all`.
+    #[arg(long, value_name = "NAME[,NAME...]")]
+    pub proxy: String,
+    /// Score N distinct architectures drawn uniformly with the seed.
+    #[arg(long, value_name = "N", conflicts_with = "archs", required_unless_present = "archs")]
+    pub sample: Option<usize>,
+    /// Score the architectures of FILE, one NB201 string per line.
+    #[arg(long, value_name = "FILE")]
+    pub archs: Option<std::path::PathBuf>,
+    /// Seed of the sample, of the networks' initialisation and of the minibatch (overrides seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Images of the data proxies: `cifar10:DIR`, ... (overrides data.spec).
+    #[arg(long, value_name = "SPEC")]
+    pub data: Option<String>,
+    /// A benchmark table (NAS-Bench-201 CSV): print each proxy's Spearman and Kendall rank
+    /// correlation with its final column (bench.final_column).
+    #[arg(long, value_name = "FILE")]
+    pub table: Option<PathBuf>,
+    /// Write the CSV here (atomically); default: standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+}
+
+impl ProxyArgs {
+    pub fn load_config(&self) -> Result<Config> {
+        let mut extra = Vec::new();
+        if let Some(d) = &self.data {
+            extra.push(format!("data.spec={d}"));
+        }
+        if let Some(s) = self.seed {
+            extra.push(format!("seed={s}"));
+        }
+        self.cfg.load(&extra)
+    }
 }
 
 /// Options shared by every command that reads a config.
@@ -268,6 +326,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Export(a) => crate::export::run(&a),
         Command::Bench(a) => crate::nasbench::run(&a),
         Command::BenchStep(a) => crate::bench_step::run(&a),
+        Command::Proxy(a) => crate::proxy::run(&a),
     }?;
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,8 @@ mod derive;
 mod export;
 mod inspect;
 mod nasbench;
+mod parallel;
+mod proxy;
 mod run;
 mod runtime;
 mod search;

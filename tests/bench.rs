@@ -41,16 +41,19 @@ fn bench_writes_the_table_summary_trajectories_and_plot() {
         "3",
         "--out",
         out.to_str().unwrap(),
+        "--set",
+        "strategy.proxy.pool=12",
     ]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for name in ["random", "evolution", "local", "reinforce", "N=25", "N=50", "N=60", "optimum"] {
+    let names = ["random", "evolution", "local", "reinforce", "proxy-evolution", "proxy-local", "vote-local"];
+    for name in names.iter().chain(&["N=25", "N=50", "N=60", "optimum", "proxy s/trial"]) {
         assert!(stdout.contains(name), "stdout lacks {name}: {stdout}");
     }
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["optimum"].as_f64(), Some(table_optimum(&table)));
-    for s in ["random", "evolution", "local", "reinforce"] {
+    for s in names {
         let b = &summary["strategies"][s]["budgets"];
         for k in ["25", "50", "60"] {
             let mean = b[k]["mean"].as_f64().unwrap();
@@ -59,13 +62,22 @@ fn bench_writes_the_table_summary_trajectories_and_plot() {
         }
         // Best-so-far never decreases.
         assert!(b["60"]["mean"].as_f64() >= b["25"]["mean"].as_f64(), "{s}");
+        // The proxy-guided strategies scored their pool of 12 (vote-local with 3 proxies).
+        let evals = summary["strategies"][s]["proxy_evaluations_per_trial"].as_f64().unwrap();
+        let expected = match s {
+            "proxy-evolution" | "proxy-local" => 12.0,
+            "vote-local" => 36.0,
+            _ => 0.0,
+        };
+        assert_eq!(evals, expected, "{s}");
+        assert_eq!(summary["strategies"][s]["proxy_seconds_per_trial"].as_f64().unwrap() > 0.0, expected > 0.0, "{s}");
     }
     let traj = std::fs::read_to_string(out.join("trajectories.csv")).unwrap();
     let mut lines = traj.lines();
     assert_eq!(lines.next(), Some("strategy,trial,query,arch,reward,final,best_final"));
-    assert_eq!(lines.count(), 4 * 3 * 60);
+    assert_eq!(lines.count(), 7 * 3 * 60);
     let svg = std::fs::read_to_string(out.join("plot.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 4, "{svg}");
+    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 7, "{svg}");
 }
 
 /// The best `test_acc_200ep` of a table written by `write_table`.

@@ -314,6 +314,14 @@ impl Config {
         }
         self.controller.validate(origin)?;
         self.strategy.validate(origin)?;
+        if !self.search.strategy.proxies(&self.strategy.proxy).is_empty() {
+            let msg = format!(
+                "`{}` ranks NAS-Bench-201 networks by zero-cost proxies, which enas implements for that \
+                 network only, not for the ENAS micro space `enas search` runs; use it with `enas bench`",
+                self.search.strategy
+            );
+            return bad("search.strategy", msg);
+        }
         self.bench.controller.validate_section(origin, "bench.controller")?;
         for (key, v) in [
             ("bench.arch_column", &self.bench.arch_column),

@@ -7,6 +7,7 @@ pub mod data;
 pub mod error;
 pub mod export;
 pub mod op;
+pub mod rank;
 pub mod search_config;
 pub mod space;
 pub mod strategy_config;

@@ -18,12 +18,29 @@ pub enum StrategyKind {
     Evolution,
     /// Local search over one-decision neighbours with random restarts, White et al. 2021.
     Local,
+    /// Regularized evolution whose first population is the best of a pool by a zero-cost proxy
+    /// (`strategy.proxy.score`), Abdelfattah et al.'s warm-up.
+    #[serde(rename = "proxy-evolution")]
+    ProxyEvolution,
+    /// Local search that starts (and restarts) from the best of a pool by a zero-cost proxy.
+    #[serde(rename = "proxy-local")]
+    ProxyLocal,
+    /// `proxy-local` with the pool ranked by a vote of several proxies (`strategy.proxy.vote`).
+    #[serde(rename = "vote-local")]
+    VoteLocal,
 }
 
 impl StrategyKind {
     /// Every strategy, in the order tables list them.
-    pub const ALL: [StrategyKind; 4] =
-        [StrategyKind::Random, StrategyKind::Evolution, StrategyKind::Local, StrategyKind::Reinforce];
+    pub const ALL: [StrategyKind; 7] = [
+        StrategyKind::Random,
+        StrategyKind::Evolution,
+        StrategyKind::Local,
+        StrategyKind::Reinforce,
+        StrategyKind::ProxyEvolution,
+        StrategyKind::ProxyLocal,
+        StrategyKind::VoteLocal,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -31,6 +48,18 @@ impl StrategyKind {
             StrategyKind::Random => "random",
             StrategyKind::Evolution => "evolution",
             StrategyKind::Local => "local",
+            StrategyKind::ProxyEvolution => "proxy-evolution",
+            StrategyKind::ProxyLocal => "proxy-local",
+            StrategyKind::VoteLocal => "vote-local",
+        }
+    }
+
+    /// The zero-cost proxies that rank this strategy's starting pool (none for the others).
+    pub fn proxies(self, cfg: &ProxyConfig) -> Vec<String> {
+        match self {
+            StrategyKind::ProxyEvolution | StrategyKind::ProxyLocal => vec![cfg.score.clone()],
+            StrategyKind::VoteLocal => cfg.vote.clone(),
+            _ => Vec::new(),
         }
     }
 
@@ -59,6 +88,36 @@ pub struct StrategyConfig {
     pub repeats: bool,
     pub evolution: EvolutionConfig,
     pub local: LocalConfig,
+    pub proxy: ProxyConfig,
+}
+
+/// The proxy-guided strategies: each trial draws `pool` distinct architectures uniformly, scores
+/// them with zero-cost proxies (no query: proxy time is reported beside the budget), and starts
+/// from the best. Proxy names: synflow, grad_norm, snip, jacob_cov, naswot, params, flops; the
+/// data proxies need `--data`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// Architectures scored per trial (Abdelfattah et al.'s warm-up scored 3,000).
+    pub pool: usize,
+    /// The proxy of `proxy-evolution` and `proxy-local`.
+    pub score: String,
+    /// The proxies of `vote-local`: the pool is ranked by the sum of each proxy's ranks (a Borda
+    /// count; with three proxies it orders pairs as Abdelfattah et al.'s majority vote mostly does).
+    pub vote: Vec<String>,
+    /// Images in the minibatch of the data proxies.
+    pub batch_size: usize,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            pool: 1000,
+            score: "synflow".into(),
+            vote: vec!["synflow".into(), "params".into(), "flops".into()],
+            batch_size: 64,
+        }
+    }
 }
 
 /// Regularized evolution: a population of the latest `population` evaluated architectures; each
@@ -113,10 +172,15 @@ impl StrategyConfig {
             ("evolution.tournament", e.tournament),
             ("evolution.mutations", e.mutations),
             ("local.init_samples", self.local.init_samples),
+            ("proxy.pool", self.proxy.pool),
+            ("proxy.batch_size", self.proxy.batch_size),
         ] {
             if v == 0 {
                 return bad(key, "must be at least 1, got 0".into());
             }
+        }
+        if self.proxy.vote.is_empty() {
+            return bad("proxy.vote", "needs at least one proxy".into());
         }
         Ok(())
     }

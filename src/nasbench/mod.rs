@@ -7,18 +7,19 @@ mod plot;
 mod report;
 
 use crate::cli::BenchArgs;
+use crate::parallel::par_map;
+use crate::proxy::engine::{load_batch, parse_proxies, ProxyEngine};
 use crate::run::RunDir;
 use crate::runtime;
 use anyhow::{Context, Result};
-use enas_controller::strategy::{self, History};
+use enas_child::proxy::ProxyContext;
+use enas_controller::strategy::{self, warm, History};
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::table::{Columns, Table, TableEvaluator};
 use enas_shared::{Config, Space};
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::path::Path;
 use std::time::Instant;
 
 /// One query of one trial, as `trajectories.csv` writes it.
@@ -40,6 +41,10 @@ pub struct Trial {
     pub seconds: f64,
     /// Queries the strategy proposed by its uniform fallback rather than its own rule.
     pub fallbacks: usize,
+    /// Zero-cost proxy evaluations of the warm start (no query), and the single-thread seconds
+    /// they cost (measured when each was computed, whether this trial or an earlier one did).
+    pub proxy_evals: usize,
+    pub proxy_seconds: f64,
 }
 
 pub fn run(a: &BenchArgs) -> Result<()> {
@@ -74,10 +79,16 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let workers =
         if cfg.threads > 0 { cfg.threads } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
     runtime::init_threads(1);
+    let engine = proxy_engine(&cfg, &space, &kinds, a.proxy_cache.as_deref())?;
     let dir = RunDir::create(a.out.as_deref(), "bench")?;
     dir.write_config(&cfg)?;
     let started = Instant::now();
-    let trials = run_trials(&cfg, &space, &table, &kinds, a.budget, a.trials, workers)?;
+    let trials = run_trials(&cfg, &space, &table, &kinds, a.budget, a.trials, workers, engine.as_ref());
+    if let (Some(e), Some(path)) = (&engine, &a.proxy_cache) {
+        e.save(path)?;
+        eprintln!("proxy scores kept in {}", path.display());
+    }
+    let trials = trials?;
     let wall = started.elapsed().as_secs_f64();
     let summary = report::Summary::new(&trials, &kinds, a.budget, table.optimum());
     println!("{}", summary.table(&columns.report));
@@ -126,7 +137,51 @@ fn trial_seed(seed: u64, trial: usize) -> u64 {
     crate::search::stream_seed(seed, trial, 0xBE)
 }
 
+/// The proxy engine the proxy-guided strategies among `kinds` need (none if there are none):
+/// NAS-Bench-201 only, with a minibatch when a data proxy is asked for, and scores kept in `cache`.
+fn proxy_engine(
+    cfg: &Config,
+    space: &Space,
+    kinds: &[StrategyKind],
+    cache: Option<&Path>,
+) -> Result<Option<ProxyEngine>> {
+    let mut wanted = Vec::new();
+    for k in kinds {
+        for name in k.proxies(&cfg.strategy.proxy) {
+            let key = if *k == StrategyKind::VoteLocal { "strategy.proxy.vote" } else { "strategy.proxy.score" };
+            for p in parse_proxies(&name, key)? {
+                if !wanted.contains(&p) {
+                    wanted.push(p);
+                }
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    anyhow::ensure!(
+        matches!(space, Space::Nb201(_)),
+        "the proxy-guided strategies score NAS-Bench-201 networks; --space {} has no zero-cost proxies",
+        space.name()
+    );
+    let size = cfg.strategy.proxy.batch_size;
+    let batch = if wanted.iter().any(|p| p.needs_data()) {
+        eprintln!("data proxies: one minibatch of {size} training images of {} (seed {})", cfg.data.spec, cfg.seed);
+        Some(load_batch(&cfg.data, size, cfg.seed)?)
+    } else {
+        None
+    };
+    let settings = format!("seed={} data={} batch_size={size}", cfg.seed, cfg.data.spec);
+    let engine = ProxyEngine::new(ProxyContext::cifar10(cfg.seed, batch), settings);
+    if let Some(path) = cache {
+        let n = engine.load(path)?;
+        eprintln!("{}: {n} proxy scores reused", path.display());
+    }
+    Ok(Some(engine))
+}
+
 /// Runs every (strategy, trial) on `workers` threads; results come back in (strategy, trial) order.
+#[allow(clippy::too_many_arguments)]
 fn run_trials(
     cfg: &Config,
     space: &Space,
@@ -135,42 +190,17 @@ fn run_trials(
     budget: usize,
     trials: usize,
     workers: usize,
+    engine: Option<&ProxyEngine>,
 ) -> Result<Vec<Trial>> {
     let jobs: Vec<(StrategyKind, usize)> = kinds.iter().flat_map(|&k| (0..trials).map(move |t| (k, t))).collect();
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Trial>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-    let bar = ProgressBar::new(jobs.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials")
-            .expect("valid template"),
-    );
-    std::thread::scope(|scope| {
-        for _ in 0..workers.min(jobs.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(&(kind, trial)) = jobs.get(i) else { break };
-                let out = run_trial(cfg, space, table, kind, trial, budget);
-                let failed = out.is_err();
-                results.lock().expect("no worker panics while holding the lock")[i] = Some(out);
-                bar.inc(1);
-                if failed {
-                    next.store(jobs.len(), Ordering::SeqCst);
-                }
-            });
-        }
-    });
-    bar.finish_and_clear();
-    let mut out = Vec::with_capacity(jobs.len());
-    for (slot, (kind, trial)) in results.into_inner().expect("workers are done").into_iter().zip(&jobs) {
-        match slot {
-            Some(r) => out.push(r.with_context(|| format!("strategy {kind}, trial {trial}"))?),
-            None => anyhow::bail!("strategy {kind}, trial {trial} did not run (an earlier trial failed)"),
-        }
-    }
-    Ok(out)
+    par_map(&jobs, workers, "trials", |_, &(kind, trial)| {
+        run_trial(cfg, space, table, kind, trial, budget, engine)
+            .with_context(|| format!("strategy {kind}, trial {trial}"))
+    })
 }
 
-/// One trial: a fresh strategy and history, `budget` queries.
+/// One trial: a fresh strategy and history, `budget` queries; a proxy-guided strategy first
+/// scores its pool (no query) and starts from the ranking.
 fn run_trial(
     cfg: &Config,
     space: &Space,
@@ -178,10 +208,25 @@ fn run_trial(
     kind: StrategyKind,
     trial: usize,
     budget: usize,
+    engine: Option<&ProxyEngine>,
 ) -> Result<Trial> {
     let started = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(trial_seed(cfg.seed, trial));
-    let mut strat = strategy::build(kind, space, &cfg.strategy, &cfg.bench.controller, &mut rng)?;
+    let names = kind.proxies(&cfg.strategy.proxy);
+    let (mut starts, mut proxy_evals, mut proxy_seconds) = (Vec::new(), 0, 0.0);
+    if let (false, Some(engine)) = (names.is_empty(), engine) {
+        let proxies = parse_proxies(&names.join(","), "strategy.proxy")?;
+        let pool = warm::draw_pool(&space.decisions(), cfg.strategy.proxy.pool, &mut rng)?;
+        let mut scores = Vec::with_capacity(pool.len());
+        for values in &pool {
+            let s = engine.evaluate(&proxies, values)?;
+            proxy_evals += s.len();
+            proxy_seconds += s.iter().map(|x| x.seconds).sum::<f64>();
+            scores.push(s.iter().map(|x| x.score).collect::<Vec<_>>());
+        }
+        starts = warm::rank(&pool, &scores);
+    }
+    let mut strat = strategy::build_with_starts(kind, space, &cfg.strategy, &cfg.bench.controller, starts, &mut rng)?;
     let mut history = History::new(cfg.strategy.repeats);
     let mut evaluator = TableEvaluator { table };
     let mut steps = Vec::with_capacity(budget);
@@ -202,5 +247,13 @@ fn run_trial(
     if let Some(e) = failure {
         return Err(e.into());
     }
-    Ok(Trial { strategy: kind, trial, steps, seconds: started.elapsed().as_secs_f64(), fallbacks: strat.fallbacks() })
+    Ok(Trial {
+        strategy: kind,
+        trial,
+        steps,
+        seconds: started.elapsed().as_secs_f64(),
+        fallbacks: strat.fallbacks(),
+        proxy_evals,
+        proxy_seconds,
+    })
 }

@@ -32,6 +32,9 @@ pub struct StrategySummary {
     pub seconds_per_trial: f64,
     /// Queries over all trials that came from a uniform fallback (a converged REINFORCE policy).
     pub fallbacks: usize,
+    /// Mean zero-cost proxy evaluations per trial (not queries) and their single-thread seconds.
+    pub proxy_evals_per_trial: f64,
+    pub proxy_seconds_per_trial: f64,
 }
 
 pub struct Summary {
@@ -61,7 +64,17 @@ impl Summary {
                     .collect();
                 let seconds_per_trial = mine.iter().map(|t| t.seconds).sum::<f64>() / mine.len() as f64;
                 let fallbacks = mine.iter().map(|t| t.fallbacks).sum();
-                StrategySummary { kind, curve, seconds_per_trial, fallbacks }
+                let n = mine.len() as f64;
+                let proxy_evals_per_trial = mine.iter().map(|t| t.proxy_evals as f64).sum::<f64>() / n;
+                let proxy_seconds_per_trial = mine.iter().map(|t| t.proxy_seconds).sum::<f64>() / n;
+                StrategySummary {
+                    kind,
+                    curve,
+                    seconds_per_trial,
+                    fallbacks,
+                    proxy_evals_per_trial,
+                    proxy_seconds_per_trial,
+                }
             })
             .collect();
         let n = trials.iter().filter(|t| Some(&t.strategy) == kinds.first()).count();
@@ -74,18 +87,27 @@ impl Summary {
             "mean best-so-far {column} over {} trials after N queries: mean ± std (standard error); optimum {}\n",
             self.trials, self.optimum
         );
-        out.push_str(&format!("{:<10}", "strategy"));
+        out.push_str(&format!("{:<15}", "strategy"));
         for b in &self.checkpoints {
             out.push_str(&format!(" {:>20}", format!("N={b}")));
         }
-        out.push_str(&format!(" {:>12}\n", "s/trial"));
+        out.push_str(&format!(" {:>10} {:>12} {:>14}\n", "s/trial", "proxy evals", "proxy s/trial"));
         for s in &self.strategies {
-            out.push_str(&format!("{:<10}", s.kind.name()));
+            out.push_str(&format!("{:<15}", s.kind.name()));
             for b in &self.checkpoints {
                 let st = s.curve[b - 1];
                 out.push_str(&format!(" {:>20}", format!("{:.2} ± {:.2} ({:.3})", st.mean, st.std, st.sem)));
             }
-            out.push_str(&format!(" {:>12.4}\n", s.seconds_per_trial));
+            out.push_str(&format!(
+                " {:>10.4} {:>12.0} {:>14.2}\n",
+                s.seconds_per_trial, s.proxy_evals_per_trial, s.proxy_seconds_per_trial
+            ));
+        }
+        if self.strategies.iter().any(|s| s.proxy_evals_per_trial > 0.0) {
+            out.push_str(
+                "proxy evals: zero-cost proxy scores per trial (no table query); proxy s/trial: their \
+                 single-thread compute time, counted in full even when an earlier trial computed the score\n",
+            );
         }
         for s in self.strategies.iter().filter(|s| s.fallbacks > 0) {
             out.push_str(&format!(
@@ -114,6 +136,8 @@ impl Summary {
                     "budgets": budgets,
                     "seconds_per_trial": s.seconds_per_trial,
                     "fallback_queries": s.fallbacks,
+                    "proxy_evaluations_per_trial": s.proxy_evals_per_trial,
+                    "proxy_seconds_per_trial": s.proxy_seconds_per_trial,
                 }),
             );
         }

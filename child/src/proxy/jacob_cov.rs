@@ -35,3 +35,22 @@ pub(crate) fn score_from_rows(rows: &[Vec<f64>]) -> f64 {
     let eig = corr.symmetric_eigenvalues();
     -eig.iter().map(|&l| (l + K).ln() + 1.0 / (l + K)).sum::<f64>()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_rows_give_the_eigenvalues_one_plus_and_minus_their_correlation() {
+        // numpy: np.corrcoef([[1, 2, 3], [1, 2, 4]])[0, 1] = 9 / sqrt(84) = 0.98198050606...
+        let r = 9.0 / 84f64.sqrt();
+        let expected = -[1.0 + r, 1.0 - r].iter().map(|l| (l + K).ln() + 1.0 / (l + K)).sum::<f64>();
+        let got = score_from_rows(&[vec![1.0, 2.0, 3.0], vec![1.0, 2.0, 4.0]]);
+        assert!((got - expected).abs() < 1e-9, "{got} vs {expected}");
+        // Uncorrelated rows: the identity, eigenvalues 1 and 1.
+        let got = score_from_rows(&[vec![1.0, 0.0, -1.0], vec![1.0, -2.0, 1.0]]);
+        assert!((got + 2.0 * ((1.0 + K).ln() + 1.0 / (1.0 + K))).abs() < 1e-9, "{got}");
+        // A constant row has no correlation.
+        assert!(score_from_rows(&[vec![1.0, 1.0, 1.0], vec![1.0, 2.0, 4.0]]).is_nan());
+    }
+}

@@ -18,7 +18,7 @@ mod naswot;
 mod synflow;
 
 use crate::nb201::{nb201_flops, nb201_params, Nb201Net, Nb201Shape};
-use crate::params::InitRoot;
+use crate::params::{InitRoot, ParamStore};
 use crate::{cross_entropy, BnMode};
 use candle_core::{Device, Result, Tensor, Var};
 use enas_shared::OpKind;
@@ -126,8 +126,14 @@ impl ProxyContext {
 
     /// A freshly initialised network for `cell`, with BatchNorm.
     pub fn network(&self, cell: &[OpKind]) -> Result<Nb201Net> {
+        Ok(self.network_and_params(cell)?.0)
+    }
+
+    /// The network the proxies score for `cell`, and its parameters by name (to export them).
+    pub fn network_and_params(&self, cell: &[OpKind]) -> Result<(Nb201Net, ParamStore)> {
         let root = InitRoot::new(self.net_seed(cell), &Device::Cpu);
-        Nb201Net::new(cell, self.shape, true, root.init())
+        let net = Nb201Net::new(cell, self.shape, true, root.init())?;
+        Ok((net, root.finish()))
     }
 
     fn batch(&self, proxy: ProxyKind) -> Result<&ProxyBatch> {
@@ -197,10 +203,12 @@ fn data_pass(proxies: &[ProxyKind], net: &Nb201Net, batch: &ProxyBatch) -> Resul
     }
     if wants(ProxyKind::JacobCov) {
         let grads = logits.sum_all()?.backward()?;
-        let jac = grads
-            .get(x.as_tensor())
-            .ok_or_else(|| candle_core::Error::Msg("jacob_cov: no gradient reached the images".into()))?;
-        out[2] = jacob_cov::jacob_cov(jac)?;
+        // No gradient reaches the images when a cell's output node has only `none` inputs: the
+        // Jacobian is zero, its correlations undefined, and the score NaN (as numpy's).
+        out[2] = match grads.get(x.as_tensor()) {
+            Some(jac) => jacob_cov::jacob_cov(jac)?,
+            None => f64::NAN,
+        };
     }
     Ok(out)
 }

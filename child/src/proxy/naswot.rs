@@ -30,3 +30,19 @@ pub(crate) fn log_abs_det(m: DMatrix<f64>) -> f64 {
     let u = m.lu().u();
     u.diagonal().iter().map(|d| d.abs().ln()).sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_abs_det_of_small_matrices() {
+        let m = |v: &[f64]| DMatrix::from_row_slice(2, 2, v);
+        assert!((log_abs_det(m(&[4.0, 2.0, 2.0, 3.0])) - 8f64.ln()).abs() < 1e-12);
+        assert!(log_abs_det(m(&[0.0, 1.0, 1.0, 0.0])).abs() < 1e-12); // det -1
+        assert_eq!(log_abs_det(m(&[1.0, 2.0, 2.0, 4.0])), f64::NEG_INFINITY);
+        // Far beyond f64's range as a determinant, fine as a log.
+        let big = DMatrix::from_diagonal_element(64, 64, 1e10);
+        assert!((log_abs_det(big) - 64.0 * 1e10f64.ln()).abs() < 1e-6);
+    }
+}

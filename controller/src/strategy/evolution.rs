@@ -2,8 +2,9 @@
 //! `population` most recently evaluated architectures. The first `population` proposals are
 //! uniform random; after that each proposal mutates the best of `tournament` members drawn
 //! uniformly with replacement (as NAS-Bench-201's REA does), and when its score comes back it
-//! joins the population and the oldest member leaves, whatever its score.
-use super::{exhausted, from_state, to_state, uniform_unknown, History, Strategy, MAX_DRAWS};
+//! joins the population and the oldest member leaves, whatever its score. With starts
+//! (`proxy-evolution`), the first population is the best of a pool by a zero-cost proxy.
+use super::{exhausted, from_state, to_state, History, Starts, Strategy, MAX_DRAWS};
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::{EvolutionConfig, StrategyKind};
 use enas_shared::Result;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 pub struct Evolution {
+    kind: StrategyKind,
     decisions: Vec<Decision>,
     cfg: EvolutionConfig,
     state: EvolutionState,
@@ -25,11 +27,22 @@ pub struct Evolution {
 struct EvolutionState {
     population: VecDeque<(Vec<usize>, f64)>,
     told: usize,
+    /// What the first population is drawn from before uniform draws (a proxy's best, for
+    /// `proxy-evolution`; empty for plain evolution).
+    #[serde(default)]
+    starts: Starts,
 }
 
 impl Evolution {
     pub fn new(decisions: Vec<Decision>, cfg: EvolutionConfig) -> Evolution {
-        Evolution { decisions, cfg, state: EvolutionState::default() }
+        Evolution { kind: StrategyKind::Evolution, decisions, cfg, state: EvolutionState::default() }
+    }
+
+    /// The first population comes from `starts` (best first) instead of uniform draws.
+    pub fn with_starts(mut self, kind: StrategyKind, starts: Starts) -> Evolution {
+        self.kind = kind;
+        self.state.starts = starts;
+        self
     }
 
     /// `parent` with `mutations` distinct decisions (among those with a choice) each changed to
@@ -49,12 +62,12 @@ impl Evolution {
 
 impl Strategy for Evolution {
     fn kind(&self) -> StrategyKind {
-        StrategyKind::Evolution
+        self.kind
     }
 
     fn propose(&mut self, history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
         if self.state.told < self.cfg.population || self.state.population.is_empty() {
-            return uniform_unknown(&self.decisions, history, rng);
+            return self.state.starts.next(&self.decisions, history, rng);
         }
         for _ in 0..MAX_DRAWS {
             let parent = (0..self.cfg.tournament)

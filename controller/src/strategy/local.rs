@@ -3,9 +3,10 @@
 //! architecture's neighbours (every architecture that differs in one decision) in random order;
 //! move to a better neighbour — the first one found (`first_improvement`) or the best of the whole
 //! neighbourhood — and continue from there; at a local optimum (no neighbour better), restart from
-//! one new random architecture. Neighbours whose score the history already knows are weighed
+//! one new random architecture. With starts (`proxy-local`, `vote-local`) the initial and restart
+//! architectures are the next best of a pool by zero-cost proxies instead of random ones. Neighbours whose score the history already knows are weighed
 //! without a query.
-use super::{from_state, to_state, uniform_unknown, History, Strategy};
+use super::{from_state, to_state, History, Starts, Strategy};
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::{LocalConfig, StrategyKind};
 use enas_shared::Result;
@@ -14,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 pub struct LocalSearch {
+    kind: StrategyKind,
     decisions: Vec<Decision>,
     cfg: LocalConfig,
     st: LocalState,
@@ -32,6 +34,10 @@ struct LocalState {
     queue: Vec<Vec<usize>>,
     /// The best neighbour weighed so far.
     best_neighbour: Option<(Vec<usize>, f64)>,
+    /// What starts and restarts are drawn from before uniform draws (a proxy's ranking, for
+    /// `proxy-local` and `vote-local`; empty for plain local search).
+    #[serde(default)]
+    starts: Starts,
 }
 
 impl LocalSearch {
@@ -42,8 +48,16 @@ impl LocalSearch {
             current: None,
             queue: Vec::new(),
             best_neighbour: None,
+            starts: Starts::default(),
         };
-        LocalSearch { decisions, cfg, st }
+        LocalSearch { kind: StrategyKind::Local, decisions, cfg, st }
+    }
+
+    /// Starts and restarts come from `starts` (best first) instead of uniform draws.
+    pub fn with_starts(mut self, kind: StrategyKind, starts: Starts) -> LocalSearch {
+        self.kind = kind;
+        self.st.starts = starts;
+        self
     }
 
     /// Every architecture one decision away from `values`, shuffled.
@@ -81,13 +95,13 @@ impl LocalSearch {
 
 impl Strategy for LocalSearch {
     fn kind(&self) -> StrategyKind {
-        StrategyKind::Local
+        self.kind
     }
 
     fn propose(&mut self, history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
         loop {
             if self.st.init_left > 0 || self.st.current.is_none() {
-                return uniform_unknown(&self.decisions, history, rng);
+                return self.st.starts.next(&self.decisions, history, rng);
             }
             if let Some(n) = self.st.queue.pop() {
                 match history.known(&n) {

@@ -9,6 +9,7 @@ mod evolution;
 mod local;
 mod random;
 mod rl;
+pub mod warm;
 
 pub use evolution::Evolution;
 pub use local::LocalSearch;
@@ -21,7 +22,8 @@ use enas_shared::table::{Evaluation, Evaluator};
 use enas_shared::{Error, Result, Space};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
 
 /// The scores a search has seen, by vector of choices.
 #[derive(Debug, Clone, Default)]
@@ -104,13 +106,54 @@ pub fn build(
     controller: &enas_shared::search_config::ControllerConfig,
     rng: &mut ChaCha8Rng,
 ) -> Result<Box<dyn Strategy>> {
+    build_with_starts(kind, space, cfg, controller, Vec::new(), rng)
+}
+
+/// [`build`], with the architectures a proxy-guided strategy starts from, best first (see
+/// [`warm::rank`]); the other strategies ignore them.
+pub fn build_with_starts(
+    kind: StrategyKind,
+    space: &Space,
+    cfg: &StrategyConfig,
+    controller: &enas_shared::search_config::ControllerConfig,
+    starts: Vec<Vec<usize>>,
+    rng: &mut ChaCha8Rng,
+) -> Result<Box<dyn Strategy>> {
     let decisions = space.decisions();
+    let starts = Starts::new(starts);
     Ok(match kind {
         StrategyKind::Random => Box::new(RandomSearch::new(decisions)),
         StrategyKind::Evolution => Box::new(Evolution::new(decisions, cfg.evolution.clone())),
         StrategyKind::Local => Box::new(LocalSearch::new(decisions, cfg.local.clone())),
         StrategyKind::Reinforce => Box::new(ReinforceStrategy::new(space, controller, rng)?),
+        StrategyKind::ProxyEvolution => {
+            Box::new(Evolution::new(decisions, cfg.evolution.clone()).with_starts(kind, starts))
+        }
+        StrategyKind::ProxyLocal | StrategyKind::VoteLocal => {
+            Box::new(LocalSearch::new(decisions, cfg.local.clone()).with_starts(kind, starts))
+        }
     })
+}
+
+/// Architectures to draw instead of uniform random ones while any is left, in order (a proxy's
+/// ranking, best first); those the history already knows are skipped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Starts(VecDeque<Vec<usize>>);
+
+impl Starts {
+    pub fn new(ranked: Vec<Vec<usize>>) -> Starts {
+        Starts(ranked.into())
+    }
+
+    /// The next start not yet known, else a uniform unknown architecture.
+    pub fn next(&mut self, decisions: &[Decision], history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
+        while let Some(s) = self.0.pop_front() {
+            if history.known(&s).is_none() {
+                return Ok(s);
+            }
+        }
+        uniform_unknown(decisions, history, rng)
+    }
 }
 
 /// One query of a run: which it was (0-based), what was proposed, what the evaluator said.

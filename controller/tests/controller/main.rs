@@ -4,6 +4,7 @@ mod logprob;
 mod reinforce;
 mod sampling;
 mod strategies;
+mod warm;
 
 use candle_core::Device;
 use enas_controller::{Controller, ControllerConfig};

@@ -1,0 +1,130 @@
+//! `enas proxy`: zero-cost proxy scores of NAS-Bench-201 architectures, a CSV with one row per
+//! architecture (`arch`, then one column per proxy), and with `--table` their rank correlations
+//! with the table's final column. Architectures are scored in parallel, one per core, each
+//! network's kernels on its own thread.
+pub mod engine;
+
+use crate::cli::ProxyArgs;
+use crate::parallel::par_map;
+use crate::runtime;
+use anyhow::{Context, Result};
+use enas_child::proxy::ProxyContext;
+use enas_controller::strategy::warm::draw_pool;
+use enas_shared::rank::{finite_pairs, kendall_tau_b, spearman};
+use enas_shared::table::{Columns, Table};
+use enas_shared::Space;
+use engine::{parse_proxies, ProxyEngine};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+pub fn run(a: &ProxyArgs) -> Result<()> {
+    let cfg = a.load_config()?;
+    anyhow::ensure!(
+        a.space == "nb201",
+        "--space {}: zero-cost proxies are implemented for the NAS-Bench-201 network only (--space nb201)",
+        a.space
+    );
+    let space = Space::by_name("nb201", cfg.child.nodes)?;
+    let proxies = parse_proxies(&a.proxy, "--proxy")?;
+    let archs: Vec<Vec<usize>> = match (&a.sample, &a.archs) {
+        (Some(n), None) => {
+            anyhow::ensure!(*n > 0, "--sample must be at least 1");
+            let size = 15_625;
+            anyhow::ensure!(*n <= size, "--sample {n}: the NAS-Bench-201 space has only {size} architectures");
+            let mut rng = ChaCha8Rng::seed_from_u64(crate::search::stream_seed(cfg.seed, 0, 0x5A));
+            draw_pool(&space.decisions(), *n, &mut rng)?
+        }
+        (None, Some(path)) => read_archs(&space, path)?,
+        _ => anyhow::bail!("give either --sample N or --archs FILE"),
+    };
+    let batch = if proxies.iter().any(|p| p.needs_data()) {
+        let size = cfg.strategy.proxy.batch_size;
+        eprintln!("data proxies: one minibatch of {size} training images of {} (seed {})", cfg.data.spec, cfg.seed);
+        Some(engine::load_batch(&cfg.data, size, cfg.seed)?)
+    } else {
+        None
+    };
+    let table = match &a.table {
+        Some(path) => {
+            let col = cfg.bench.final_column.clone();
+            let columns = Columns { arch: cfg.bench.arch_column.clone(), reward: col.clone(), report: col };
+            Some(Table::load(path, &space, &columns)?)
+        }
+        None => None,
+    };
+    let workers =
+        if cfg.threads > 0 { cfg.threads } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
+    runtime::init_threads(1);
+    let engine = ProxyEngine::new(ProxyContext::cifar10(cfg.seed, batch), String::new());
+    let started = Instant::now();
+    let scored = par_map(&archs, workers, "architectures", |_, values| {
+        engine
+            .evaluate(&proxies, values)
+            .with_context(|| format!("scoring {}", space.format(values).unwrap_or_default()))
+    })?;
+    let wall = started.elapsed().as_secs_f64();
+
+    let mut header = vec!["arch".to_string()];
+    header.extend(proxies.iter().map(|p| p.name().to_string()));
+    let mut csv = header.join(",") + "\n";
+    for (values, s) in archs.iter().zip(&scored) {
+        let cols: Vec<String> = s.iter().map(|x| x.score.to_string()).collect();
+        csv += &format!("{},{}\n", space.format(values)?, cols.join(","));
+    }
+    match &a.out {
+        Some(path) => {
+            enas_shared::export::atomic_write(path, csv.as_bytes())?;
+            eprintln!("wrote {} rows to {}", archs.len(), path.display());
+        }
+        None => print!("{csv}"),
+    }
+
+    let n = archs.len() as f64;
+    eprintln!(
+        "{} architectures in {wall:.1} s on {workers} threads: {:.1} ms per architecture (wall)",
+        archs.len(),
+        wall * 1e3 / n
+    );
+    let mut report = format!("{:<10} {:>14}", "proxy", "ms/arch (1 thread)");
+    if let Some(t) = &table {
+        report += &format!(" {:>9} {:>9} {:>6} {:>6}", "spearman", "kendall", "n", "NaN");
+        report = format!("rank correlation with `{}` of {}\n{report}", t.columns.report, t.path.display());
+    }
+    for (k, p) in proxies.iter().enumerate() {
+        let ms = scored.iter().map(|s| s[k].seconds).sum::<f64>() * 1e3 / n;
+        report += &format!("\n{:<10} {:>14.1}", p.name(), ms);
+        if let Some(t) = &table {
+            let mut x = Vec::new();
+            let mut y = Vec::new();
+            for (values, s) in archs.iter().zip(&scored) {
+                let row = t
+                    .get(values)
+                    .with_context(|| format!("{} is not in the table", space.format(values).unwrap_or_default()))?;
+                x.push(s[k].score);
+                y.push(row.report);
+            }
+            let (x, y, dropped) = finite_pairs(&x, &y);
+            report +=
+                &format!(" {:>9.3} {:>9.3} {:>6} {:>6}", spearman(&x, &y), kendall_tau_b(&x, &y), x.len(), dropped);
+        }
+    }
+    println!("{report}");
+    Ok(())
+}
+
+/// One NB201 string per line; blank lines and lines starting with `#` are skipped.
+fn read_archs(space: &Space, path: &std::path::Path) -> Result<Vec<Vec<usize>>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading --archs {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let values = space.parse(line).with_context(|| format!("{}: line {}", path.display(), i + 1))?;
+        out.push(values);
+    }
+    anyhow::ensure!(!out.is_empty(), "{}: no architecture in the file", path.display());
+    Ok(out)
+}

@@ -1,0 +1,99 @@
+//! `enas proxy` end to end: the CSV it writes, rank correlations against a table, and clear
+//! errors for bad input.
+use enas_shared::Nb201;
+use std::process::{Command, Output};
+
+fn enas(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_enas"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("the enas binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn proxy_writes_one_row_per_architecture_and_correlates_with_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    // A made-up table whose accuracy is proportional to the cells' parameters (a nor_conv_1x1
+    // edge adds 28,000 over the 15 cells, a nor_conv_3x3 edge 243,040): `params` ranks it exactly.
+    let mut table = String::from("index,arch,valid_acc_12ep,test_acc_200ep\n");
+    for i in 0..15_625usize {
+        let v: Vec<usize> = (0..6).map(|k| (i / 5usize.pow(k as u32)) % 5).collect();
+        let weight: f64 = v.iter().map(|&o| [0.0, 0.0, 28.0, 243.04, 0.0][o]).sum();
+        table.push_str(&format!("{i},{},{weight},{weight}\n", Nb201.format(&v).unwrap()));
+    }
+    let t = dir.path().join("t.csv");
+    std::fs::write(&t, table).unwrap();
+    let out = dir.path().join("p.csv");
+    let o = enas(&[
+        "proxy",
+        "--proxy",
+        "synflow,params",
+        "--sample",
+        "12",
+        "--seed",
+        "4",
+        "--table",
+        t.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("arch,synflow,params"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 12);
+    for r in &rows {
+        let f: Vec<&str> = r.split(',').collect();
+        assert_eq!(f.len(), 3, "{r}");
+        Nb201.parse(f[0]).unwrap();
+        assert!(f[1].parse::<f64>().unwrap() >= 0.0 && f[2].parse::<f64>().unwrap() >= 73_306.0, "{r}");
+    }
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("spearman") && stdout.contains("kendall"), "{stdout}");
+    let params_line = stdout.lines().find(|l| l.starts_with("params")).unwrap();
+    let rho: f64 = params_line.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!((rho - 1.0).abs() < 1e-9, "{params_line}");
+
+    // The same seed gives the same file; --archs scores the listed architectures the same way.
+    let again = dir.path().join("q.csv");
+    let archs = dir.path().join("archs.txt");
+    let listed: Vec<&str> = rows.iter().map(|r| r.split(',').next().unwrap()).collect();
+    std::fs::write(&archs, format!("# sampled\n{}\n\n", listed.join("\n"))).unwrap();
+    let o = enas(&[
+        "proxy",
+        "--proxy",
+        "synflow,params",
+        "--archs",
+        archs.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--seed",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), csv);
+}
+
+#[test]
+fn bad_proxy_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = enas(&["proxy", "--proxy", "fisher", "--sample", "2"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("unknown proxy \"fisher\"") && stderr(&o).contains("synflow"), "{}", stderr(&o));
+    let o = enas(&["proxy", "--proxy", "synflow", "--sample", "2", "--space", "enas"]);
+    assert!(!o.status.success() && stderr(&o).contains("--space nb201"), "{}", stderr(&o));
+    let o = enas(&["proxy", "--proxy", "synflow", "--sample", "20000"]);
+    assert!(!o.status.success() && stderr(&o).contains("15625"), "{}", stderr(&o));
+    let archs = dir.path().join("a.txt");
+    std::fs::write(&archs, "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|\n|conv~0|+|\n").unwrap();
+    let o = enas(&["proxy", "--proxy", "params", "--archs", archs.to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("line 2"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
