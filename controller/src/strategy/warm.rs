@@ -27,14 +27,15 @@ pub fn rank(pool: &[Vec<usize>], scores: &[Vec<f64>]) -> Vec<Vec<usize>> {
     let proxies = scores.first().map_or(0, |s| s.len());
     let mut total = vec![0usize; n];
     for p in 0..proxies {
+        let col: Vec<f64> = scores.iter().map(|s| key(s[p])).collect();
         let mut order: Vec<usize> = (0..n).collect();
         // Ascending; NaN first (lowest rank).
-        order.sort_by(|&a, &b| key(scores[a][p]).total_cmp(&key(scores[b][p])));
+        order.sort_by(|&a, &b| col[a].total_cmp(&col[b]));
         let mut i = 0;
         while i < n {
             // Tied scores share the lowest rank of their run.
             let mut j = i;
-            while j + 1 < n && key(scores[order[j + 1]][p]) == key(scores[order[i]][p]) {
+            while j + 1 < n && col[order[j + 1]] == col[order[i]] {
                 j += 1;
             }
             for &a in &order[i..=j] {
