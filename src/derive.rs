@@ -254,6 +254,8 @@ impl Search {
             "supernet_params": self.store.num_params(),
             "seconds": self.epoch_rows.iter().map(|r| r.seconds).sum::<f64>(),
             "threads": crate::runtime::threads(),
+            "proxy_evaluations": self.warm.evaluations,
+            "proxy_seconds": self.warm.seconds,
         });
         self.dir.write_json("summary.json", &summary)
     }

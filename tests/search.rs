@@ -191,6 +191,37 @@ fn other_strategies_search_with_the_supernet_as_evaluator() {
     assert!(stderr(&o).contains("search.strategy") || stderr(&o).contains("annealing"), "{}", stderr(&o));
 }
 
+#[test]
+fn proxy_local_search_starts_from_the_largest_arcs_by_params() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("proxy");
+    let sets = [
+        "--set",
+        "search.strategy=proxy-local",
+        "--set",
+        "strategy.proxy.score=params",
+        "--set",
+        "strategy.proxy.pool=50",
+    ];
+    let o = quick_search(&run, &sets);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("warm start: 50 arcs scored by params"), "{}", stderr(&o));
+    let arch = read(&run.join("architectures.csv"));
+    let header: Vec<&str> = arch.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "active_params").unwrap();
+    let params: Vec<usize> = arch.lines().skip(1).map(|l| l.split(',').nth(col).unwrap().parse().unwrap()).collect();
+    // The first queries are the pool's best by params, best first (local search queries
+    // `init_samples` = 10 starts before it climbs).
+    let starts = params.len().min(10);
+    assert!(params[..starts].windows(2).all(|w| w[0] >= w[1]), "{params:?}");
+    let summary: serde_json::Value = serde_json::from_str(&read(&run.join("summary.json"))).unwrap();
+    assert_eq!(summary["proxy_evaluations"].as_u64(), Some(50));
+    // synflow needs the NAS-Bench-201 network: a clear error before anything runs.
+    let o = quick_search(&dir.path().join("x"), &["--set", "search.strategy=proxy-local"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("params or flops") && stderr(&o).contains("synflow"), "{}", stderr(&o));
+}
+
 fn read_or_empty(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }

@@ -314,13 +314,16 @@ impl Config {
         }
         self.controller.validate(origin)?;
         self.strategy.validate(origin)?;
-        if !self.search.strategy.proxies(&self.strategy.proxy).is_empty() {
-            let msg = format!(
-                "`{}` ranks NAS-Bench-201 networks by zero-cost proxies, which enas implements for that \
-                 network only, not for the ENAS micro space `enas search` runs; use it with `enas bench`",
-                self.search.strategy
-            );
-            return bad("search.strategy", msg);
+        for p in self.search.strategy.proxies(&self.strategy.proxy) {
+            if p != "params" && p != "flops" {
+                let msg = format!(
+                    "`{}` with proxy `{p}`: on the ENAS micro space `enas search` scores arcs by params or \
+                     flops only (set strategy.proxy.score or strategy.proxy.vote); synflow and the data \
+                     proxies are implemented for the NAS-Bench-201 network (`enas bench`, `enas proxy`)",
+                    self.search.strategy
+                );
+                return bad("search.strategy", msg);
+            }
         }
         self.bench.controller.validate_section(origin, "bench.controller")?;
         for (key, v) in [

@@ -11,6 +11,7 @@
 mod checkpoint;
 mod queries;
 mod rows;
+mod warm;
 
 use crate::cli::SearchArgs;
 use crate::derive::Source;
@@ -54,6 +55,8 @@ pub struct Search {
     /// The strategy when it is not ENAS's controller (`search.strategy`), and what it was told.
     pub strategy: Option<Box<dyn Strategy>>,
     pub history: History,
+    /// What a proxy-guided strategy's warm start cost (zero for the others).
+    pub warm: warm::WarmCost,
     pub arch_rows: Vec<ArchRow>,
     pub epoch_rows: Vec<EpochRow>,
 }
@@ -158,11 +161,17 @@ impl Search {
         let child_opt = SgdNesterov::new(store.vars.clone(), sgd.momentum, sgd.weight_decay);
         let controller = initial_controller(&cfg, &space, &device)?;
         let reinforce = Reinforce::new(&cfg.controller, &controller)?;
+        let mut warm_cost = warm::WarmCost::default();
         let strategy = match cfg.search.strategy {
             StrategyKind::Reinforce => None,
             kind => {
                 let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(cfg.seed, 0, CONTROLLER_INIT));
-                Some(strategy::build(kind, &Space::from(&space), &cfg.strategy, &cfg.controller, &mut rng)?)
+                let proxies = kind.proxies(&cfg.strategy.proxy);
+                let hw = (splits.train.height, splits.train.width);
+                let (starts, cost) = warm::ranked_pool(&cfg, &proxies, &net, &space, hw, &mut rng)?;
+                warm_cost = cost;
+                let space = Space::from(&space);
+                Some(strategy::build_with_starts(kind, &space, &cfg.strategy, &cfg.controller, starts, &mut rng)?)
             }
         };
         let history = History::new(cfg.strategy.repeats);
@@ -180,6 +189,7 @@ impl Search {
             reinforce,
             strategy,
             history,
+            warm: warm_cost,
             arch_rows: Vec::new(),
             epoch_rows: Vec::new(),
         })
