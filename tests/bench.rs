@@ -122,3 +122,52 @@ fn bad_tables_and_names_are_clear_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn proxy_scores_are_kept_and_reused_under_the_same_settings_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.csv");
+    write_table(&table, 15_625);
+    let cache = dir.path().join("scores.csv");
+    let run = |out: &str, seed: &str| {
+        let out = dir.path().join(out);
+        let o = enas(&[
+            "bench",
+            "--table",
+            table.to_str().unwrap(),
+            "--strategy",
+            "proxy-local",
+            "--budget",
+            "20",
+            "--trials",
+            "2",
+            "--seed",
+            seed,
+            "--set",
+            "strategy.proxy.pool=10",
+            "--proxy-cache",
+            cache.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        (o, out)
+    };
+    let (o, first) = run("a", "1");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("0 proxy scores reused"));
+    let kept = std::fs::read_to_string(&cache).unwrap();
+    assert!(kept.starts_with("# seed=1 data=synthetic batch_size=64\nvalues,proxy,score,seconds\n"), "{kept}");
+    assert_eq!(kept.lines().count(), 2 + 20, "two trials of 10 distinct pool members: {kept}");
+    let (o, second) = run("b", "1");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("20 proxy scores reused"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let traj = |d: &Path| std::fs::read_to_string(d.join("trajectories.csv")).unwrap();
+    assert_eq!(traj(&first), traj(&second));
+    // Scores from another seed's networks are not mixed in.
+    let (o, _) = run("c", "2");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"), "{}", String::from_utf8_lossy(&o.stderr));
+}
