@@ -17,7 +17,7 @@ al. for naswot) compute them:
   flops     multiply-adds of every Conv2d and the Linear for one 32x32 image (forward hooks)
 and prints enas's value, PyTorch's and their difference; exits 1 if any is out of tolerance.
 
-Tolerances: params/flops are integers (relative --exact-tol 1e-4 is exact); synflow, grad_norm,
+Tolerances: params/flops are integers and must match exactly (--exact-tol 0); synflow, grad_norm,
 snip and naswot relative --tol 1e-3. jacob_cov is compared absolutely (--jc-atol 1e-3): both sides
 run in f32, which moves the score by up to ~1e-4 from the f64 one (`f64 gap`: this script's f32
 score against its own f64 score; enas's gap is similar); 1e-3 covers that noise on both sides
@@ -213,7 +213,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dump", default="/tmp/exp/dump", help="proxy_dump's output directory")
     ap.add_argument("--tol", type=float, default=1e-3, help="relative tolerance: synflow, grad_norm, snip, naswot")
-    ap.add_argument("--exact-tol", type=float, default=1e-4, help="relative tolerance: params, flops")
+    ap.add_argument("--exact-tol", type=float, default=0.0, help="relative tolerance: params, flops")
     ap.add_argument("--jc-atol", type=float, default=1e-3, help="absolute tolerance: jacob_cov")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()

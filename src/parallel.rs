@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// `f(i, &items[i])` for every item on `workers` threads, each taking the next job when free.
-/// The first error stops the remaining jobs and is returned (with its item's index).
+/// The first error stops the remaining jobs and is returned (callers add which item it was).
 pub fn par_map<T: Sync, R: Send>(
     items: &[T],
     workers: usize,

@@ -24,6 +24,19 @@ pub fn init_threads(threads: usize) {
     std::env::set_var("RAYON_NUM_THREADS", n.to_string());
 }
 
+/// For commands that run independent jobs one per core (bench trials, proxy scoring): the number
+/// of workers is `threads` when non-zero, else `RAYON_NUM_THREADS` when the user set it, else the
+/// number of cores; every job's kernels then run on its own thread (`RAYON_NUM_THREADS=1`), so the
+/// workers do not oversubscribe the cores and a job's measured time is single-threaded.
+pub fn job_workers(threads: usize) -> usize {
+    let user = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = if threads > 0 { threads } else { user.unwrap_or(cores) };
+    USER_THREADS.get_or_init(|| user.is_some());
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    workers
+}
+
 /// candle's CPU thread pool spins 25,000 times before parking a worker between kernels. On a
 /// 2-core machine the spinning worker competes with the threads doing real work (the custom ops'
 /// kernels, the data loader); a short spin measured about 20% less CPU time per training step

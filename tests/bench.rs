@@ -156,7 +156,7 @@ fn proxy_scores_are_kept_and_reused_under_the_same_settings_only() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("0 proxy scores reused"));
     let kept = std::fs::read_to_string(&cache).unwrap();
-    assert!(kept.starts_with("# seed=1 data=synthetic batch_size=64\nvalues,proxy,score,seconds\n"), "{kept}");
+    assert!(kept.starts_with("# format=1 seed=1 data=none\nvalues,proxy,score,seconds\n"), "{kept}");
     assert_eq!(kept.lines().count(), 2 + 20, "two trials of 10 distinct pool members: {kept}");
     let (o, second) = run("b", "1");
     assert!(

@@ -49,6 +49,17 @@ fn pearson(x: &[f64], y: &[f64]) -> f64 {
     sxy / (sxx * syy).sqrt()
 }
 
+/// -1, 0 or 1 (0 for equal values, -0.0 and 0.0 included, as the ranks' ties).
+fn sign(d: f64) -> i64 {
+    if d > 0.0 {
+        1
+    } else if d < 0.0 {
+        -1
+    } else {
+        0
+    }
+}
+
 /// Spearman's ρ; NaN with fewer than 2 pairs or a constant variable.
 pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
     if x.len() < 2 || x.len() != y.len() {
@@ -67,8 +78,8 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> f64 {
     let (mut concordant, mut discordant, mut tie_x, mut tie_y) = (0i64, 0i64, 0i64, 0i64);
     for i in 0..n {
         for j in i + 1..n {
-            let dx = x[i].total_cmp(&x[j]) as i64;
-            let dy = y[i].total_cmp(&y[j]) as i64;
+            let dx = sign(x[i] - x[j]);
+            let dy = sign(y[i] - y[j]);
             match (dx, dy) {
                 (0, 0) => {
                     tie_x += 1;

@@ -182,6 +182,25 @@ impl StrategyConfig {
         if self.proxy.vote.is_empty() {
             return bad("proxy.vote", "needs at least one proxy".into());
         }
+        // One name each (the proxy code checks the names themselves): a list or `all` in
+        // `score` would silently turn a single-proxy strategy into a vote.
+        for (key, name) in
+            std::iter::once(("proxy.score", &self.proxy.score)).chain(self.proxy.vote.iter().map(|v| ("proxy.vote", v)))
+        {
+            let n = name.trim();
+            if n.is_empty() || n == "all" || n.contains(',') {
+                return bad(
+                    key,
+                    format!(
+                        "`{name}` is not one proxy name (synflow, grad_norm, snip, jacob_cov, naswot, params, flops)"
+                    ),
+                );
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = self.proxy.vote.iter().find(|v| !seen.insert(v.trim())) {
+            return bad("proxy.vote", format!("names `{dup}` twice"));
+        }
         Ok(())
     }
 }

@@ -8,11 +8,10 @@ mod report;
 
 use crate::cli::BenchArgs;
 use crate::parallel::par_map;
-use crate::proxy::engine::{load_batch, parse_proxies, ProxyEngine};
+use crate::proxy::engine::{parse_proxies, ProxyEngine};
 use crate::run::RunDir;
 use crate::runtime;
 use anyhow::{Context, Result};
-use enas_child::proxy::ProxyContext;
 use enas_controller::strategy::{self, warm, History};
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::table::{Columns, Table, TableEvaluator};
@@ -51,8 +50,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let cfg = a.load_config()?;
     anyhow::ensure!(a.budget > 0, "--budget must be at least 1");
     anyhow::ensure!(a.trials > 0, "--trials must be at least 1");
-    let kinds = parse_strategies(&a.strategy)?;
     let space = Space::by_name(&a.space, cfg.child.nodes)?;
+    let kinds = parse_strategies(&a.strategy, &space)?;
     let columns = Columns {
         arch: cfg.bench.arch_column.clone(),
         reward: cfg.bench.reward_column.clone(),
@@ -75,20 +74,26 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         table.optimum(),
         loaded.elapsed().as_secs_f64()
     );
-    // Trials run one per core; each controller's kernels stay on its own thread.
-    let workers =
-        if cfg.threads > 0 { cfg.threads } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
-    runtime::init_threads(1);
-    let engine = proxy_engine(&cfg, &space, &kinds, a.proxy_cache.as_deref())?;
+    // Trials run one per core; each trial's kernels stay on its own thread.
+    let workers = runtime::job_workers(cfg.threads);
+    let engine = proxy_engine(&cfg, &space, &kinds, a.data.is_some(), a.proxy_cache.as_deref())?;
     let dir = RunDir::create(a.out.as_deref(), "bench")?;
     dir.write_config(&cfg)?;
     let started = Instant::now();
     let trials = run_trials(&cfg, &space, &table, &kinds, a.budget, a.trials, workers, engine.as_ref());
-    if let (Some(e), Some(path)) = (&engine, &a.proxy_cache) {
-        e.save(path)?;
+    let trials = if let (Some(e), Some(path)) = (&engine, &a.proxy_cache) {
+        // Kept even when a trial failed; the trial's error is the one reported.
+        let saved = e.save(path);
+        let trials = trials?;
+        saved?;
         eprintln!("proxy scores kept in {}", path.display());
-    }
-    let trials = trials?;
+        trials
+    } else {
+        if a.proxy_cache.is_some() {
+            eprintln!("note: --proxy-cache is unused: no proxy-guided strategy ran");
+        }
+        trials?
+    };
     let wall = started.elapsed().as_secs_f64();
     let summary = report::Summary::new(&trials, &kinds, a.budget, table.optimum());
     println!("{}", summary.table(&columns.report));
@@ -117,10 +122,13 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// `all`, one name, or names separated by commas.
-fn parse_strategies(text: &str) -> Result<Vec<StrategyKind>> {
+/// `all` (every strategy the space supports: the proxy-guided ones need NAS-Bench-201), one
+/// name, or names separated by commas.
+fn parse_strategies(text: &str, space: &Space) -> Result<Vec<StrategyKind>> {
     if text.trim() == "all" {
-        return Ok(StrategyKind::ALL.to_vec());
+        let proxies = matches!(space, Space::Nb201(_));
+        let cfg = enas_shared::strategy_config::ProxyConfig::default();
+        return Ok(StrategyKind::ALL.into_iter().filter(|k| proxies || k.proxies(&cfg).is_empty()).collect());
     }
     let mut out = Vec::new();
     for name in text.split(',').map(str::trim) {
@@ -143,16 +151,14 @@ fn proxy_engine(
     cfg: &Config,
     space: &Space,
     kinds: &[StrategyKind],
+    data_given: bool,
     cache: Option<&Path>,
 ) -> Result<Option<ProxyEngine>> {
     let mut wanted = Vec::new();
     for k in kinds {
-        for name in k.proxies(&cfg.strategy.proxy) {
-            let key = if *k == StrategyKind::VoteLocal { "strategy.proxy.vote" } else { "strategy.proxy.score" };
-            for p in parse_proxies(&name, key)? {
-                if !wanted.contains(&p) {
-                    wanted.push(p);
-                }
+        for p in parse_proxies(&k.proxies(&cfg.strategy.proxy).join(","), "strategy.proxy")? {
+            if !wanted.contains(&p) {
+                wanted.push(p);
             }
         }
     }
@@ -164,15 +170,7 @@ fn proxy_engine(
         "the proxy-guided strategies score NAS-Bench-201 networks; --space {} has no zero-cost proxies",
         space.name()
     );
-    let size = cfg.strategy.proxy.batch_size;
-    let batch = if wanted.iter().any(|p| p.needs_data()) {
-        eprintln!("data proxies: one minibatch of {size} training images of {} (seed {})", cfg.data.spec, cfg.seed);
-        Some(load_batch(&cfg.data, size, cfg.seed)?)
-    } else {
-        None
-    };
-    let settings = format!("seed={} data={} batch_size={size}", cfg.seed, cfg.data.spec);
-    let engine = ProxyEngine::new(ProxyContext::cifar10(cfg.seed, batch), settings);
+    let engine = ProxyEngine::for_config(cfg, wanted.iter().any(|p| p.needs_data()), data_given)?;
     if let Some(path) = cache {
         let n = engine.load(path)?;
         eprintln!("{}: {n} proxy scores reused", path.display());

@@ -6,6 +6,7 @@ use candle_core::{Device, Tensor};
 use enas_child::proxy::{score_all, ProxyBatch, ProxyContext, ProxyKind};
 use enas_shared::data::{load_splits, DataConfig};
 use enas_shared::space::nb201::NB201_OPS;
+use enas_shared::Config;
 use enas_shared::OpKind;
 use rand::seq::index::sample;
 use rand::SeedableRng;
@@ -44,8 +45,8 @@ pub fn parse_proxies(text: &str, what: &str) -> Result<Vec<ProxyKind>> {
 }
 
 /// A minibatch of `size` training images (normalised as training normalises them), drawn without
-/// replacement with `seed`.
-pub fn load_batch(data: &DataConfig, size: usize, seed: u64) -> Result<ProxyBatch> {
+/// replacement with `seed`, and the data's class count.
+pub fn load_batch(data: &DataConfig, size: usize, seed: u64) -> Result<(ProxyBatch, usize)> {
     let splits = load_splits(data).with_context(|| format!("loading {} for the data proxies", data.spec))?;
     let train = &splits.train;
     anyhow::ensure!(
@@ -57,13 +58,56 @@ pub fn load_batch(data: &DataConfig, size: usize, seed: u64) -> Result<ProxyBatc
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let picked = train.subset(&sample(&mut rng, train.len(), size).into_vec());
     let shape = (size, picked.channels, picked.height, picked.width);
-    Ok(ProxyBatch {
+    let batch = ProxyBatch {
         images: Tensor::from_vec(picked.images, shape, &Device::Cpu)?,
         labels: Tensor::from_vec(picked.labels, size, &Device::Cpu)?,
-    })
+    };
+    Ok((batch, picked.classes))
 }
 
+/// FNV-1a of the minibatch's pixels and labels: the cache key of the data the scores saw.
+fn batch_hash(batch: &ProxyBatch) -> Result<u64> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: [u8; 4]| {
+        for b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for x in batch.images.flatten_all()?.to_vec1::<f32>()? {
+        eat(x.to_bits().to_le_bytes());
+    }
+    for y in batch.labels.to_vec1::<u32>()? {
+        eat(y.to_le_bytes());
+    }
+    Ok(h)
+}
+
+/// Bumped when a proxy's definition changes, so scores saved by an older build are not reused.
+const CACHE_FORMAT: u32 = 1;
+const CACHE_HEADER: &str = "values,proxy,score,seconds";
+
 impl ProxyEngine {
+    /// The engine for a run's config: the benchmark's CIFAR-10 network for the data-free proxies;
+    /// with `needs_data`, one minibatch of `strategy.proxy.batch_size` images of `data.spec`, the
+    /// network sized for them. Generated (`synthetic`) images are refused unless `--data` named them.
+    pub fn for_config(cfg: &Config, needs_data: bool, data_given: bool) -> Result<ProxyEngine> {
+        if !needs_data {
+            let settings = format!("format={CACHE_FORMAT} seed={} data=none", cfg.seed);
+            return Ok(ProxyEngine::new(ProxyContext::cifar10(cfg.seed, None), settings));
+        }
+        anyhow::ensure!(
+            data_given || cfg.data.spec.trim() != "synthetic",
+            "the data proxies need images: give --data SPEC (data.spec is `synthetic`, generated images; \
+             `--data synthetic` uses them anyway)"
+        );
+        let size = cfg.strategy.proxy.batch_size;
+        eprintln!("data proxies: one minibatch of {size} training images of {} (seed {})", cfg.data.spec, cfg.seed);
+        let (batch, classes) = load_batch(&cfg.data, size, cfg.seed)?;
+        let settings =
+            format!("format={CACHE_FORMAT} seed={} batch={size} images={:016x}", cfg.seed, batch_hash(&batch)?);
+        Ok(ProxyEngine::new(ProxyContext::for_batch(cfg.seed, batch, classes)?, settings))
+    }
+
     /// `settings` describes what the scores depend on besides the architecture (seed, data,
     /// batch size); saved scores are only reused under the same settings.
     pub fn new(ctx: ProxyContext, settings: String) -> ProxyEngine {
@@ -114,18 +158,26 @@ impl ProxyEngine {
             return Ok(0);
         }
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut lines = text.lines();
+        let mut lines = text.lines().enumerate();
         let want = format!("# {}", self.settings);
-        let head = lines.next().unwrap_or_default();
+        let head = lines.next().map_or("", |l| l.1);
         anyhow::ensure!(
             head == want,
             "{}: scores computed under other settings ({head:?}); this run has {want:?}: remove the file or use another",
             path.display()
         );
+        let columns = lines.next().map_or("", |l| l.1);
+        anyhow::ensure!(
+            columns == CACHE_HEADER,
+            "{}: line 2 is {columns:?}, expected {CACHE_HEADER:?}",
+            path.display()
+        );
         let mut cache = self.cache.lock().expect("cache lock");
         let mut n = 0;
-        for (i, line) in lines.enumerate().skip(1) {
-            let i = i + 1;
+        for (i, line) in lines {
+            if line.trim().is_empty() {
+                continue;
+            }
             let bad = || {
                 anyhow::anyhow!(
                     "{}: line {}: expected `values,proxy,score,seconds`, got {line:?}",
@@ -161,7 +213,11 @@ impl ProxyEngine {
             })
             .collect();
         rows.sort();
-        let text = format!("# {}\nvalues,proxy,score,seconds\n{}\n", self.settings, rows.join("\n"));
+        let mut text = format!("# {}\n{CACHE_HEADER}\n", self.settings);
+        for r in rows {
+            text.push_str(&r);
+            text.push('\n');
+        }
         enas_shared::export::atomic_write(path, text.as_bytes())?;
         Ok(())
     }

@@ -8,7 +8,6 @@ use crate::cli::ProxyArgs;
 use crate::parallel::par_map;
 use crate::runtime;
 use anyhow::{Context, Result};
-use enas_child::proxy::ProxyContext;
 use enas_controller::strategy::warm::draw_pool;
 use enas_shared::rank::{finite_pairs, kendall_tau_b, spearman};
 use enas_shared::table::{Columns, Table};
@@ -38,13 +37,6 @@ pub fn run(a: &ProxyArgs) -> Result<()> {
         (None, Some(path)) => read_archs(&space, path)?,
         _ => anyhow::bail!("give either --sample N or --archs FILE"),
     };
-    let batch = if proxies.iter().any(|p| p.needs_data()) {
-        let size = cfg.strategy.proxy.batch_size;
-        eprintln!("data proxies: one minibatch of {size} training images of {} (seed {})", cfg.data.spec, cfg.seed);
-        Some(engine::load_batch(&cfg.data, size, cfg.seed)?)
-    } else {
-        None
-    };
     let table = match &a.table {
         Some(path) => {
             let col = cfg.bench.final_column.clone();
@@ -53,10 +45,8 @@ pub fn run(a: &ProxyArgs) -> Result<()> {
         }
         None => None,
     };
-    let workers =
-        if cfg.threads > 0 { cfg.threads } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
-    runtime::init_threads(1);
-    let engine = ProxyEngine::new(ProxyContext::cifar10(cfg.seed, batch), String::new());
+    let workers = runtime::job_workers(cfg.threads);
+    let engine = ProxyEngine::for_config(&cfg, proxies.iter().any(|p| p.needs_data()), a.data.is_some())?;
     let started = Instant::now();
     let scored = par_map(&archs, workers, "architectures", |_, values| {
         engine
@@ -86,14 +76,14 @@ pub fn run(a: &ProxyArgs) -> Result<()> {
         archs.len(),
         wall * 1e3 / n
     );
-    let mut report = format!("{:<10} {:>14}", "proxy", "ms/arch (1 thread)");
+    let mut report = format!("{:<10} {:>18}", "proxy", "ms/arch (1 thread)");
     if let Some(t) = &table {
         report += &format!(" {:>9} {:>9} {:>6} {:>6}", "spearman", "kendall", "n", "NaN");
         report = format!("rank correlation with `{}` of {}\n{report}", t.columns.report, t.path.display());
     }
     for (k, p) in proxies.iter().enumerate() {
         let ms = scored.iter().map(|s| s[k].seconds).sum::<f64>() * 1e3 / n;
-        report += &format!("\n{:<10} {:>14.1}", p.name(), ms);
+        report += &format!("\n{:<10} {:>18.1}", p.name(), ms);
         if let Some(t) = &table {
             let mut x = Vec::new();
             let mut y = Vec::new();
@@ -110,19 +100,27 @@ pub fn run(a: &ProxyArgs) -> Result<()> {
         }
     }
     println!("{report}");
+    if proxies.iter().filter(|p| p.needs_data()).count() > 1 {
+        println!("(the data proxies share one forward pass; its time is split evenly among them)");
+    }
     Ok(())
 }
 
-/// One NB201 string per line; blank lines and lines starting with `#` are skipped.
+/// One NB201 string per line; blank lines and lines starting with `#` are skipped; a repeated
+/// architecture is an error (it would count twice in the correlations).
 fn read_archs(space: &Space, path: &std::path::Path) -> Result<Vec<Vec<usize>>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading --archs {}", path.display()))?;
     let mut out = Vec::new();
+    let mut seen = std::collections::HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let values = space.parse(line).with_context(|| format!("{}: line {}", path.display(), i + 1))?;
+        if let Some(first) = seen.insert(values.clone(), i + 1) {
+            anyhow::bail!("{}: line {} repeats the architecture of line {first}", path.display(), i + 1);
+        }
         out.push(values);
     }
     anyhow::ensure!(!out.is_empty(), "{}: no architecture in the file", path.display());

@@ -11,7 +11,7 @@ pub fn nb201_params(cell: &[OpKind], shape: Nb201Shape) -> usize {
     let c = shape.channels;
     let bn = |c: usize| 2 * c;
     let conv_bn = |c_in: usize, c_out: usize, k: usize| c_in * c_out * k * k + bn(c_out);
-    let mut total = conv_bn(3, c, 3);
+    let mut total = conv_bn(shape.in_channels, c, 3);
     let mut c_prev = c;
     for stage in 0..3 {
         let cs = c << stage;
@@ -32,12 +32,12 @@ pub fn nb201_params(cell: &[OpKind], shape: Nb201Shape) -> usize {
     total + bn(c_prev) + c_prev * shape.classes + shape.classes
 }
 
-/// Multiply-adds of one forward pass of one `h x w` image: every convolution and the classifier
-/// (BatchNorm, pooling, ReLU and additions not counted), the convention FLOP counters of
-/// NAS-Bench-201 and of the zero-cost proxy papers report as "FLOPs".
+/// Multiply-adds of one forward pass of one `h x w` image: every convolution and the classifier's
+/// weight. BatchNorm, pooling, ReLU, additions and the classifier's bias are not counted (FLOP
+/// counters differ on these; NAS-Bench-201's own counter adds some of them).
 pub fn nb201_flops(cell: &[OpKind], shape: Nb201Shape, h: usize, w: usize) -> usize {
     let c = shape.channels;
-    let mut total = 3 * c * 9 * h * w;
+    let mut total = shape.in_channels * c * 9 * h * w;
     let (mut h, mut w) = (h, w);
     let mut c_prev = c;
     for stage in 0..3 {

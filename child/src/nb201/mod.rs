@@ -27,6 +27,8 @@ use enas_shared::OpKind;
 /// The sizes of a NAS-Bench-201 network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Nb201Shape {
+    /// Image channels (3 for CIFAR-10).
+    pub in_channels: usize,
     /// Channels of the first stage (16 in the benchmark).
     pub channels: usize,
     /// Cells per stage (5 in the benchmark).
@@ -37,7 +39,7 @@ pub struct Nb201Shape {
 
 impl Default for Nb201Shape {
     fn default() -> Self {
-        Nb201Shape { channels: 16, cells: 5, classes: 10 }
+        Nb201Shape { in_channels: 3, channels: 16, cells: 5, classes: 10 }
     }
 }
 
@@ -147,7 +149,7 @@ impl Nb201Net {
             candle_core::bail!("a NAS-Bench-201 cell has {} edges, got {}", NB201_EDGES.len(), cell.len());
         }
         let c = shape.channels;
-        let stem = Conv::new(3, c, 3, 1, init.pp("stem.conv"))?;
+        let stem = Conv::new(shape.in_channels, c, 3, 1, init.pp("stem.conv"))?;
         let stem_bn = if bn { Some(BatchNorm::new(c, init.pp("stem.bn"))?) } else { None };
         let mut blocks = Vec::new();
         let mut c_prev = c;

@@ -109,9 +109,17 @@ pub struct ProxyContext {
 }
 
 impl ProxyContext {
-    /// The benchmark's CIFAR-10 network, with an optional minibatch.
+    /// The benchmark's CIFAR-10 network (3x32x32 images, 10 classes), with an optional minibatch.
     pub fn cifar10(seed: u64, batch: Option<ProxyBatch>) -> Self {
         ProxyContext { shape: Nb201Shape::default(), image_hw: (32, 32), seed, batch }
+    }
+
+    /// The benchmark's network sized for a minibatch's images (channels, height, width) and
+    /// `classes`; labels must lie below `classes`.
+    pub fn for_batch(seed: u64, batch: ProxyBatch, classes: usize) -> Result<Self> {
+        let (_, c, h, w) = batch.images.dims4()?;
+        let shape = Nb201Shape { in_channels: c, classes, ..Nb201Shape::default() };
+        Ok(ProxyContext { shape, image_hw: (h, w), seed, batch: Some(batch) })
     }
 
     /// The initialisation seed of `cell`'s network: the run's seed mixed with the cell's ops

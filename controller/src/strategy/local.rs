@@ -4,8 +4,8 @@
 //! move to a better neighbour — the first one found (`first_improvement`) or the best of the whole
 //! neighbourhood — and continue from there; at a local optimum (no neighbour better), restart from
 //! one new random architecture. With starts (`proxy-local`, `vote-local`) the initial and restart
-//! architectures are the next best of a pool by zero-cost proxies instead of random ones. Neighbours whose score the history already knows are weighed
-//! without a query.
+//! architectures are the next best of a pool by zero-cost proxies instead of random ones.
+//! Neighbours whose score the history already knows are weighed without a query.
 use super::{from_state, to_state, History, Starts, Strategy};
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::{LocalConfig, StrategyKind};

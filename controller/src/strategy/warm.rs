@@ -2,6 +2,7 @@
 //! warm-up"): draw a pool of distinct architectures uniformly, score each with zero-cost proxies
 //! (no query), and rank the pool best first; the strategy then starts from that ranking.
 use super::uniform_unknown;
+use enas_shared::rank::average_ranks;
 use enas_shared::space::Decision;
 use enas_shared::Result;
 use rand_chacha::ChaCha8Rng;
@@ -21,38 +22,18 @@ pub fn draw_pool(decisions: &[Decision], size: usize, rng: &mut ChaCha8Rng) -> R
 
 /// The pool's order, best first, from `scores[i][p]` (architecture `i`, proxy `p`; higher is
 /// better). One proxy: by its score. Several: by the sum of each proxy's ranks (a Borda count),
-/// ties broken by pool order. A NaN score ranks below every number.
+/// tied scores sharing their average rank, as in Spearman's ρ. Ties in the total keep pool order;
+/// a NaN score ranks below every number.
 pub fn rank(pool: &[Vec<usize>], scores: &[Vec<f64>]) -> Vec<Vec<usize>> {
-    let n = pool.len();
     let proxies = scores.first().map_or(0, |s| s.len());
-    let mut total = vec![0usize; n];
+    let mut total = vec![0.0; pool.len()];
     for p in 0..proxies {
-        let col: Vec<f64> = scores.iter().map(|s| key(s[p])).collect();
-        let mut order: Vec<usize> = (0..n).collect();
-        // Ascending; NaN first (lowest rank).
-        order.sort_by(|&a, &b| col[a].total_cmp(&col[b]));
-        let mut i = 0;
-        while i < n {
-            // Tied scores share the lowest rank of their run.
-            let mut j = i;
-            while j + 1 < n && col[order[j + 1]] == col[order[i]] {
-                j += 1;
-            }
-            for &a in &order[i..=j] {
-                total[a] += i;
-            }
-            i = j + 1;
+        let col: Vec<f64> = scores.iter().map(|s| if s[p].is_nan() { f64::NEG_INFINITY } else { s[p] }).collect();
+        for (t, r) in total.iter_mut().zip(average_ranks(&col)) {
+            *t += r;
         }
     }
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.sort_by(|&a, &b| total[b].cmp(&total[a]).then(a.cmp(&b)));
+    let mut idx: Vec<usize> = (0..pool.len()).collect();
+    idx.sort_by(|&a, &b| total[b].total_cmp(&total[a]).then(a.cmp(&b)));
     idx.into_iter().map(|i| pool[i].clone()).collect()
-}
-
-fn key(x: f64) -> f64 {
-    if x.is_nan() {
-        f64::NEG_INFINITY
-    } else {
-        x
-    }
 }
