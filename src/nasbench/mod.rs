@@ -155,7 +155,7 @@ fn proxy_engine(
     cache: Option<&Path>,
 ) -> Result<Option<ProxyEngine>> {
     let mut wanted = Vec::new();
-    for k in kinds {
+    for k in kinds.iter().filter(|k| !k.proxies(&cfg.strategy.proxy).is_empty()) {
         for p in parse_proxies(&k.proxies(&cfg.strategy.proxy).join(","), "strategy.proxy")? {
             if !wanted.contains(&p) {
                 wanted.push(p);
