@@ -62,11 +62,11 @@ fn bench_writes_the_table_summary_trajectories_and_plot() {
         }
         // Best-so-far never decreases.
         assert!(b["60"]["mean"].as_f64() >= b["25"]["mean"].as_f64(), "{s}");
-        // The proxy-guided strategies scored their pool of 12 (vote-local with 3 proxies).
+        // The proxy-guided strategies scored their pool of 12 (vote-local with 2 proxies).
         let evals = summary["strategies"][s]["proxy_evaluations_per_trial"].as_f64().unwrap();
         let expected = match s {
             "proxy-evolution" | "proxy-local" => 12.0,
-            "vote-local" => 36.0,
+            "vote-local" => 24.0,
             _ => 0.0,
         };
         assert_eq!(evals, expected, "{s}");
