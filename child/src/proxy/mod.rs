@@ -159,7 +159,7 @@ fn splitmix(mut z: u64) -> u64 {
 }
 
 /// Scores `cell` with `proxy`. Higher predicts a better network. A score can be NaN where the
-/// proxy is undefined (jacob_cov when an image's Jacobian is constant).
+/// proxy is undefined (jacob_cov when no path of ops joins the cell's input to its output).
 pub fn score(proxy: ProxyKind, cell: &[OpKind], ctx: &ProxyContext) -> Result<f64> {
     Ok(score_all(&[proxy], cell, ctx)?[0])
 }
@@ -211,8 +211,9 @@ fn data_pass(proxies: &[ProxyKind], net: &Nb201Net, batch: &ProxyBatch) -> Resul
     }
     if wants(ProxyKind::JacobCov) {
         let grads = logits.sum_all()?.backward()?;
-        // No gradient reaches the images when a cell's output node has only `none` inputs: the
-        // Jacobian is zero, its correlations undefined, and the score NaN (as numpy's).
+        // No gradient reaches the images when no path of ops joins a cell's input to its output
+        // (every path crosses a `none` edge or a zero node): the Jacobian is zero, its
+        // correlations undefined, and the score NaN (as numpy's).
         out[2] = match grads.get(x.as_tensor()) {
             Some(jac) => jacob_cov::jacob_cov(jac)?,
             None => f64::NAN,
