@@ -1,5 +1,8 @@
 //! `enas proxy` end to end: the CSV it writes, rank correlations against a table, and clear
 //! errors for bad input.
+#[path = "../shared/tests/common/mod.rs"]
+mod common;
+
 use enas_shared::Nb201;
 use std::process::{Command, Output};
 
@@ -96,4 +99,33 @@ fn bad_proxy_input_is_a_clear_error() {
     let o = enas(&["proxy", "--proxy", "params", "--archs", archs.to_str().unwrap()]);
     assert!(!o.status.success() && stderr(&o).contains("line 2"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
+
+#[test]
+fn data_proxies_score_a_minibatch_of_real_images() {
+    let Some(cifar) = common::real_data("cifar10-subset") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d.csv");
+    let data = format!("cifar10:{}", cifar.display());
+    let o = enas(&[
+        "proxy",
+        "--proxy",
+        "naswot,jacob_cov,snip",
+        "--sample",
+        "3",
+        "--data",
+        &data,
+        "--set",
+        "strategy.proxy.batch_size=8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("one minibatch of 8 training images"), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(csv.lines().next(), Some("arch,naswot,jacob_cov,snip"));
+    assert_eq!(csv.lines().count(), 4);
+    // Generated images are refused unless named.
+    let o = enas(&["proxy", "--proxy", "naswot", "--sample", "1"]);
+    assert!(!o.status.success() && stderr(&o).contains("give --data SPEC"), "{}", stderr(&o));
 }

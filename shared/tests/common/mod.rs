@@ -5,9 +5,12 @@ use std::path::PathBuf;
 /// beside the workspace), or `None` with a printed reason when it is missing; with `CI=true` a
 /// missing one fails the test.
 pub fn real_data(sub: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("ENAS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data")));
+    let root = std::env::var_os("ENAS_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        // The workspace root is the nearest folder above the crate with a Cargo.lock.
+        let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let workspace = crate_dir.ancestors().find(|d| d.join("Cargo.lock").exists()).unwrap_or(&crate_dir);
+        workspace.join("../shared/data")
+    });
     let path = root.join(sub);
     if path.exists() {
         return Some(path);
