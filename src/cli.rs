@@ -53,15 +53,20 @@ pub struct SearchArgs {
 
 impl SearchArgs {
     pub fn load_config(&self) -> Result<Config> {
-        let mut extra = Vec::new();
-        if let Some(d) = &self.data {
-            extra.push(format!("data.spec={d}"));
-        }
-        if let Some(s) = self.seed {
-            extra.push(format!("seed={s}"));
-        }
-        self.cfg.load(&extra)
+        self.cfg.load(&data_and_seed(self.data.as_deref(), self.seed))
     }
+}
+
+/// The overrides of the common `--data` and `--seed` flags.
+fn data_and_seed(data: Option<&str>, seed: Option<u64>) -> Vec<String> {
+    let mut extra = Vec::new();
+    if let Some(d) = data {
+        extra.push(format!("data.spec={d}"));
+    }
+    if let Some(s) = seed {
+        extra.push(format!("seed={s}"));
+    }
+    extra
 }
 
 #[derive(Args)]
@@ -142,18 +147,12 @@ pub struct BenchArgs {
 
 impl BenchArgs {
     pub fn load_config(&self) -> Result<Config> {
-        let mut extra = Vec::new();
-        if let Some(s) = self.seed {
-            extra.push(format!("seed={s}"));
-        }
+        let mut extra = data_and_seed(self.data.as_deref(), self.seed);
         if let Some(c) = &self.reward_column {
             extra.push(format!("bench.reward_column={c}"));
         }
         if let Some(c) = &self.final_column {
             extra.push(format!("bench.final_column={c}"));
-        }
-        if let Some(d) = &self.data {
-            extra.push(format!("data.spec={d}"));
         }
         self.cfg.load(&extra)
     }
@@ -223,14 +222,7 @@ pub struct ProxyArgs {
 
 impl ProxyArgs {
     pub fn load_config(&self) -> Result<Config> {
-        let mut extra = Vec::new();
-        if let Some(d) = &self.data {
-            extra.push(format!("data.spec={d}"));
-        }
-        if let Some(s) = self.seed {
-            extra.push(format!("seed={s}"));
-        }
-        self.cfg.load(&extra)
+        self.cfg.load(&data_and_seed(self.data.as_deref(), self.seed))
     }
 }
 

@@ -2,16 +2,9 @@
 //! clear errors for bad tables and strategy names.
 use enas_shared::Nb201;
 use std::path::Path;
-use std::process::{Command, Output};
+mod run;
 
-fn enas(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_enas"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the enas binary runs")
-}
+use run::enas;
 
 /// A table of the first `n` NAS-Bench-201 cells (in value order) with a made-up accuracy: more
 /// 3x3 convs score higher; `final` is the reward plus a fixed offset.

@@ -4,16 +4,10 @@
 mod common;
 
 use enas_shared::Nb201;
-use std::process::{Command, Output};
+mod run;
 
-fn enas(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_enas"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the enas binary runs")
-}
+use run::enas;
+use std::process::Output;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
