@@ -93,6 +93,12 @@ fn bad_proxy_input_is_a_clear_error() {
     let o = enas(&["proxy", "--proxy", "params", "--archs", archs.to_str().unwrap()]);
     assert!(!o.status.success() && stderr(&o).contains("line 2"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    // A table without a sampled architecture is refused before anything is scored.
+    let small = dir.path().join("small.csv");
+    std::fs::write(&small, "index,arch,test_acc_200ep\n0,|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,10.0\n")
+        .unwrap();
+    let o = enas(&["proxy", "--proxy", "synflow", "--sample", "3", "--table", small.to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("no row for |"), "{}", stderr(&o));
 }
 
 #[test]

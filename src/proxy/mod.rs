@@ -45,6 +45,12 @@ pub fn run(a: &ProxyArgs) -> Result<()> {
         }
         None => None,
     };
+    if let Some(t) = &table {
+        // Before any scoring: every architecture must have a row to correlate with.
+        if let Some(missing) = archs.iter().find(|v| t.get(v).is_none()) {
+            anyhow::bail!("{}: no row for {}", t.path.display(), space.format(missing)?);
+        }
+    }
     let workers = runtime::job_workers(cfg.threads);
     let engine = ProxyEngine::for_config(&cfg, proxies.iter().any(|p| p.needs_data()), a.data.is_some())?;
     let started = Instant::now();
@@ -99,9 +105,14 @@ pub fn run(a: &ProxyArgs) -> Result<()> {
                 &format!(" {:>9.3} {:>9.3} {:>6} {:>6}", spearman(&x, &y), kendall_tau_b(&x, &y), x.len(), dropped);
         }
     }
-    println!("{report}");
     if proxies.iter().filter(|p| p.needs_data()).count() > 1 {
-        println!("(the data proxies share one forward pass; its time is split evenly among them)");
+        report += "\n(the data proxies share one forward pass; its time is split evenly among them)";
+    }
+    // Without --out the CSV has standard output to itself.
+    if a.out.is_some() {
+        println!("{report}");
+    } else {
+        eprintln!("{report}");
     }
     Ok(())
 }
