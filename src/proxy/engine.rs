@@ -114,11 +114,6 @@ impl ProxyEngine {
         ProxyEngine { ctx, settings, cache: Mutex::new(HashMap::new()) }
     }
 
-    /// Whether the engine has a minibatch for the data proxies.
-    pub fn has_data(&self) -> bool {
-        self.ctx.batch.is_some()
-    }
-
     /// The scores of `values` (a NAS-Bench-201 vector of choices) by each of `proxies`, from the
     /// cache or computed on this thread. Proxies computed together split their measured time
     /// evenly: `synflow` alone, the data proxies in one shared pass, `params` and `flops` each.
@@ -127,7 +122,7 @@ impl ProxyEngine {
         let missing: Vec<ProxyKind> = proxies.iter().copied().filter(|&p| cached(p).is_none()).collect();
         if !missing.is_empty() {
             anyhow::ensure!(
-                self.has_data() || !missing.iter().any(|p| p.needs_data()),
+                self.ctx.batch.is_some() || !missing.iter().any(|p| p.needs_data()),
                 "proxy `{}` needs a minibatch: give --data",
                 missing.iter().find(|p| p.needs_data()).expect("a data proxy")
             );

@@ -132,7 +132,6 @@ impl Run<'_> {
 /// A NAS-Bench-201 network for one cell.
 #[derive(Clone)]
 pub struct Nb201Net {
-    shape: Nb201Shape,
     stem: Conv,
     stem_bn: Option<BatchNorm>,
     blocks: Vec<Block>,
@@ -178,11 +177,7 @@ impl Nb201Net {
         let bound = 1.0 / (c_prev as f64).sqrt();
         let fc_w = init.uniform("classifier.weight", &[shape.classes, c_prev], bound)?;
         let fc_b = init.uniform("classifier.bias", &[shape.classes], bound)?;
-        Ok(Nb201Net { shape, stem, stem_bn, blocks, last_bn, fc_w, fc_b })
-    }
-
-    pub fn shape(&self) -> Nb201Shape {
-        self.shape
+        Ok(Nb201Net { stem, stem_bn, blocks, last_bn, fc_w, fc_b })
     }
 
     /// Logits `(N, classes)` for images `(N, 3, H, W)`.
@@ -285,7 +280,6 @@ impl Nb201Net {
             })
             .collect::<Result<_>>()?;
         Ok(Nb201Net {
-            shape: self.shape,
             stem: conv(&self.stem)?,
             stem_bn: None,
             blocks,
