@@ -1,8 +1,33 @@
-//! Process-wide start-up settings: thread count, device, logging.
-use anyhow::Result;
+//! Process-wide settings and state: thread count, device, the interrupt flag, seeded streams.
+use anyhow::{Context, Result};
 use candle_core::Device;
 use enas_shared::{Config, DeviceKind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
+
+/// Set by SIGINT: long loops finish their step, checkpoint and exit 130.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Makes Ctrl-C set the interrupt flag instead of killing the process.
+pub fn install_interrupt_handler() -> Result<()> {
+    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")
+}
+
+/// Whether Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// The seed of one of an epoch's random streams (search: 0 the child batches, 1 + k the k-th
+/// validation pass). Streams are functions of the run seed and the epoch only, so any epoch can
+/// be replayed.
+pub fn stream_seed(seed: u64, epoch: usize, stream: u64) -> u64 {
+    let mut z = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    // splitmix64 finaliser
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
 
 /// Whether the user set `RAYON_NUM_THREADS` before the process started.
 static USER_THREADS: OnceLock<bool> = OnceLock::new();

@@ -2,7 +2,7 @@
 use crate::cli::{parse_arc, TrainArgs};
 use crate::run::RunDir;
 use crate::runtime;
-use crate::search::stream_seed;
+use crate::runtime::stream_seed;
 use anyhow::{Context, Result};
 use candle_core::Device;
 use enas_child::{

@@ -142,7 +142,7 @@ fn parse_strategies(text: &str, space: &Space) -> Result<Vec<StrategyKind>> {
 /// The seed of trial `trial`: the same for every strategy, so trial k of two strategies starts
 /// from the same stream.
 fn trial_seed(seed: u64, trial: usize) -> u64 {
-    crate::search::stream_seed(seed, trial, 0xBE)
+    crate::runtime::stream_seed(seed, trial, 0xBE)
 }
 
 /// The proxy engine the proxy-guided strategies among `kinds` need (none if there are none):

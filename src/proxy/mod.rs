@@ -31,7 +31,7 @@ pub fn run(a: &ProxyArgs) -> Result<()> {
             anyhow::ensure!(*n > 0, "--sample must be at least 1");
             let size = space.size();
             anyhow::ensure!(*n as f64 <= size, "--sample {n}: the NAS-Bench-201 space has only {size} architectures");
-            let mut rng = ChaCha8Rng::seed_from_u64(crate::search::stream_seed(cfg.seed, 0, 0x5A));
+            let mut rng = ChaCha8Rng::seed_from_u64(crate::runtime::stream_seed(cfg.seed, 0, 0x5A));
             draw_pool(&space.decisions(), *n, &mut rng)?
         }
         (None, Some(path)) => read_archs(&space, path)?,

@@ -1,11 +1,12 @@
 //! Search checkpoints. A checkpoint is a folder `checkpoints/<n>/` holding the supernet (with
-//! BatchNorm running statistics), the controller, both optimisers' state, the state of a strategy
-//! other than REINFORCE (`strategy.json`) and the RNG position;
+//! BatchNorm running statistics), its optimiser's state, the method's state (`method.json`:
+//! for ENAS the controller's weights, Adam's moments and the baseline) and the RNG position;
 //! the run's `state.json` names the current one and is written last, atomically, so a run killed
 //! at any moment resumes from a consistent checkpoint. Older checkpoint folders are removed after.
 use super::rows::{ArchRow, EpochRow, ARCH_HEADER, EPOCH_HEADER};
-use super::{stream_seed, Search};
+use super::Search;
 use crate::run::{read_table, RunDir};
+use crate::runtime::stream_seed;
 use anyhow::{Context, Result};
 use candle_core::Tensor;
 use rand::SeedableRng;
@@ -15,9 +16,9 @@ use std::collections::HashMap;
 
 /// The run's pointer to its latest checkpoint.
 pub const CHECKPOINT_STATE: &str = "state.json";
-/// A strategy's own state (not REINFORCE's), beside the other checkpoint files.
-const STRATEGY_STATE: &str = "strategy.json";
-const FORMAT: u32 = 1;
+/// The method's state, beside the other checkpoint files.
+const METHOD_STATE: &str = "method.json";
+const FORMAT: u32 = 2;
 
 /// Which half of an epoch the loop is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +47,8 @@ pub struct Cursor {
     pub rng: ChaCha8Rng,
     pub sums: Sums,
     pub seconds: f64,
+    /// Validation minibatches the architecture steps used so far this epoch.
+    pub valid_used: usize,
 }
 
 /// Running sums of one epoch, for `epochs.csv`.
@@ -57,12 +60,22 @@ pub struct Sums {
     reward: f64,
     valid_acc: f64,
     entropy: f64,
+    /// Scored arcs that had an entropy (a policy's samples).
+    with_entropy: usize,
     scored: usize,
 }
 
 impl Cursor {
     pub fn start(seed: u64) -> Cursor {
-        Cursor { epoch: 0, phase: Phase::Child, step: 0, rng: epoch_rng(seed, 0), sums: Sums::default(), seconds: 0.0 }
+        Cursor {
+            epoch: 0,
+            phase: Phase::Child,
+            step: 0,
+            rng: epoch_rng(seed, 0),
+            sums: Sums::default(),
+            seconds: 0.0,
+            valid_used: 0,
+        }
     }
 
     pub fn next_epoch(&mut self, seed: u64) {
@@ -79,7 +92,10 @@ impl Cursor {
     pub fn add_reward(&mut self, reward: f64, valid_acc: f64, entropy: f64) {
         self.sums.reward += reward;
         self.sums.valid_acc += valid_acc;
-        self.sums.entropy += entropy;
+        if !entropy.is_nan() {
+            self.sums.entropy += entropy;
+            self.sums.with_entropy += 1;
+        }
         self.sums.scored += 1;
     }
 
@@ -101,7 +117,7 @@ impl Cursor {
             child_acc: s.correct as f64 / s.seen.max(1) as f64,
             mean_reward: s.reward / scored,
             mean_valid_acc: s.valid_acc / scored,
-            mean_entropy: s.entropy / scored,
+            mean_entropy: if s.with_entropy == 0 { f64::NAN } else { s.entropy / s.with_entropy as f64 },
             baseline,
             seconds: self.seconds,
         }
@@ -125,7 +141,7 @@ struct State {
     rng_word_pos: String,
     sums: Sums,
     seconds: f64,
-    baseline: f64,
+    valid_used: usize,
     arch_rows: usize,
     epoch_rows: usize,
     finished: bool,
@@ -138,14 +154,10 @@ impl Search {
         let name = format!("checkpoints/{:04}-{}-{:05}", cursor.epoch, cursor.phase.name(), cursor.step);
         let dir = self.dir.file(&name);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        self.store.save(&dir.join("supernet.safetensors"))?;
+        self.net.store().save(&dir.join("supernet.safetensors"))?;
         save_tensors(&dir.join("child_optimizer.safetensors"), self.child_opt.momentum_buffers())?;
-        self.controller.save(&dir.join("controller.safetensors"))?;
-        self.reinforce.save(&dir.join("controller_optimizer.safetensors"))?;
-        if let Some(strategy) = &self.strategy {
-            let state = serde_json::to_string(&strategy.state()?)?;
-            enas_shared::export::atomic_write(&dir.join(STRATEGY_STATE), state.as_bytes())?;
-        }
+        let state = serde_json::to_string(&self.method.state()?)?;
+        enas_shared::export::atomic_write(&dir.join(METHOD_STATE), state.as_bytes())?;
         self.dir.write_table(
             "architectures.csv",
             &ARCH_HEADER,
@@ -165,7 +177,7 @@ impl Search {
             rng_word_pos: cursor.rng.get_word_pos().to_string(),
             sums: cursor.sums.clone(),
             seconds: cursor.seconds,
-            baseline: self.reinforce.baseline(),
+            valid_used: cursor.valid_used,
             arch_rows: self.arch_rows.len(),
             epoch_rows: self.epoch_rows.len(),
             finished: done,
@@ -199,30 +211,16 @@ impl Search {
         let mut search = Search::new(cfg, RunDir { path: dir.path.clone() })?;
         let ck = dir.file(&state.checkpoint);
         let corrupt = |what: &str| format!("checkpoint {}: cannot restore {what}", ck.display());
-        search.store.load(&ck.join("supernet.safetensors")).with_context(|| corrupt("the supernet"))?;
-        let bufs = load_tensors(&ck.join("child_optimizer.safetensors"), search.store.vars.len())
+        search.net.store().load(&ck.join("supernet.safetensors")).with_context(|| corrupt("the supernet"))?;
+        let bufs = load_tensors(&ck.join("child_optimizer.safetensors"), search.net.store().vars.len())
             .with_context(|| corrupt("the shared-weight optimiser"))?;
         search.child_opt.set_momentum_buffers(bufs)?;
-        search.controller.load(&ck.join("controller.safetensors")).with_context(|| corrupt("the controller"))?;
-        search
-            .reinforce
-            .load(&ck.join("controller_optimizer.safetensors"))
-            .with_context(|| corrupt("the controller optimiser"))?;
         search.arch_rows = read_rows(dir, "architectures.csv", state.arch_rows, ArchRow::parse)?;
         search.epoch_rows = read_rows(dir, "epochs.csv", state.epoch_rows, EpochRow::parse)?;
-        if let Some(strategy) = search.strategy.as_mut() {
-            let path = ck.join(STRATEGY_STATE);
-            let text =
-                std::fs::read_to_string(&path).with_context(|| corrupt("the strategy (reading strategy.json)"))?;
-            let value =
-                serde_json::from_str(&text).with_context(|| corrupt("the strategy (strategy.json is not JSON)"))?;
-            strategy.restore(value).with_context(|| corrupt("the strategy"))?;
-            // What the strategy was told is the queries so far.
-            for row in &search.arch_rows {
-                let values = search.space.parse(&row.arc).and_then(|a| search.space.to_values(&a));
-                search.history.record(&values.with_context(|| corrupt("architectures.csv"))?, row.valid_acc);
-            }
-        }
+        let path = ck.join(METHOD_STATE);
+        let text = std::fs::read_to_string(&path).with_context(|| corrupt("the method (reading method.json)"))?;
+        let value = serde_json::from_str(&text).with_context(|| corrupt("the method (method.json is not JSON)"))?;
+        search.method.restore(value, &search.arch_rows).with_context(|| corrupt("the method"))?;
         let mut rng = epoch_rng(seed, state.epoch);
         rng.set_word_pos(state.rng_word_pos.parse().with_context(|| corrupt("the RNG position"))?);
         let cursor = Cursor {
@@ -232,6 +230,7 @@ impl Search {
             rng,
             sums: state.sums,
             seconds: state.seconds,
+            valid_used: state.valid_used,
         };
         Ok((search, cursor))
     }

@@ -1,16 +1,16 @@
-//! The warm start of the proxy-guided strategies in `enas search` (ENAS micro space). The zero-cost
-//! proxies that train nothing and need no network of their own are the ones the supernet can give
-//! for any arc from its structure: `params` and `flops` of the arc's path (`path_cost`). synflow and
-//! the data proxies are implemented for the NAS-Bench-201 network (`enas bench`, `enas proxy`).
+//! The warm start of the proxy-guided strategies in `enas search`. The zero-cost proxies that
+//! train nothing and need no network of their own are the ones the supernet gives for any path
+//! from its structure: `params` and `flops` (`Supernet::costs`). synflow and the data proxies are
+//! implemented for the NAS-Bench-201 network (`enas bench`, `enas proxy`).
+use super::supernet::Supernet;
 use anyhow::Result;
-use enas_child::{path_cost, MicroNet};
 use enas_controller::strategy::warm;
-use enas_shared::{Config, EnasMicro, Space};
+use enas_shared::Config;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
 /// The proxy names `enas search` can score.
-pub const MICRO_PROXIES: [&str; 2] = ["params", "flops"];
+pub const SUPERNET_PROXIES: [&str; 2] = ["params", "flops"];
 
 /// What the warm start cost: proxy evaluations (no queries) and their seconds.
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,14 +19,12 @@ pub struct WarmCost {
     pub seconds: f64,
 }
 
-/// The pool of `strategy.proxy.pool` arcs ranked by `proxies` (best first), for a proxy-guided
-/// strategy; empty ranking for the others.
+/// The pool of `strategy.proxy.pool` paths ranked by `proxies` (best first), for a proxy-guided
+/// strategy; an empty ranking for the others.
 pub fn ranked_pool(
     cfg: &Config,
     proxies: &[String],
-    net: &MicroNet,
-    space: &EnasMicro,
-    image_hw: (usize, usize),
+    net: &dyn Supernet,
     rng: &mut ChaCha8Rng,
 ) -> Result<(Vec<Vec<usize>>, WarmCost)> {
     if proxies.is_empty() {
@@ -34,17 +32,17 @@ pub fn ranked_pool(
     }
     for p in proxies {
         anyhow::ensure!(
-            MICRO_PROXIES.contains(&p.as_str()),
+            SUPERNET_PROXIES.contains(&p.as_str()),
             "strategy.proxy: `{p}` needs the NAS-Bench-201 network; on the ENAS micro space `enas search` \
              scores arcs by {}",
-            MICRO_PROXIES.join(" or ")
+            SUPERNET_PROXIES.join(" or ")
         );
     }
     let started = Instant::now();
-    let pool = warm::draw_pool(&Space::from(space).decisions(), cfg.strategy.proxy.pool, rng)?;
+    let pool = warm::draw_pool(&net.space().decisions(), cfg.strategy.proxy.pool, rng)?;
     let mut scores = Vec::with_capacity(pool.len());
     for values in &pool {
-        let (params, flops) = path_cost(net, &space.from_values(values)?, image_hw.0, image_hw.1);
+        let (params, flops) = net.costs(values)?;
         scores.push(proxies.iter().map(|p| if p == "params" { params as f64 } else { flops as f64 }).collect());
     }
     let ranked = warm::rank(&pool, &scores);

@@ -9,6 +9,7 @@ mod evolution;
 mod local;
 mod random;
 mod rl;
+mod tensors_json;
 pub mod warm;
 
 pub use evolution::Evolution;
@@ -62,6 +63,23 @@ impl History {
     }
 }
 
+/// What a strategy made of the last score it was told, for a run's tables: the reward it learns
+/// from (REINFORCE adds an entropy bonus to the accuracy), and the told sample's log-probability
+/// and entropy under its policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Told {
+    pub reward: f64,
+    pub log_prob: f64,
+    pub entropy: f64,
+}
+
+/// One architecture drawn from what a strategy has learned, with its log-probability.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draw {
+    pub values: Vec<usize>,
+    pub log_prob: f64,
+}
+
 /// A search strategy. Calls alternate: `propose`, then `tell` with the proposal's reward.
 pub trait Strategy: Send {
     fn kind(&self) -> StrategyKind;
@@ -76,6 +94,41 @@ pub trait Strategy: Send {
     /// converged REINFORCE policy); reports print it when it is not zero.
     fn fallbacks(&self) -> usize {
         0
+    }
+
+    /// What the last `tell` made of its score; `None`: the score as told, nothing else.
+    fn last_told(&self) -> Option<Told> {
+        None
+    }
+
+    /// The reward baseline of a policy-gradient strategy, for logs.
+    fn baseline(&self) -> Option<f64> {
+        None
+    }
+
+    /// Whether a repeated proposal should be measured again when scores are noisy measurements
+    /// (a supernet's accuracy on one minibatch) instead of answered from the history. REINFORCE
+    /// learns from fresh scores of its own samples (ENAS scores every sample); the others avoid
+    /// repeats.
+    fn remeasures_repeats(&self) -> bool {
+        false
+    }
+
+    /// An architecture drawn from what the strategy has learned (REINFORCE: its policy), without a
+    /// query; `None` for strategies that learn no distribution.
+    fn draw(&self, _rng: &mut ChaCha8Rng) -> Result<Option<Draw>> {
+        Ok(None)
+    }
+
+    /// A uniformly random architecture, drawn with the same use of `rng` as `draw` where the
+    /// strategy has one (so the two pair up draw by draw).
+    fn draw_uniform(&self, decisions: &[Decision], rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
+        Ok(uniform(decisions, rng))
+    }
+
+    /// The log-probability of `values` under the strategy's policy, if it has one.
+    fn log_prob(&self, _values: &[usize]) -> Result<Option<f64>> {
+        Ok(None)
     }
 
     /// Everything the strategy carries between proposals, as JSON, for search checkpoints.
@@ -119,13 +172,30 @@ pub fn build_with_starts(
     starts: Vec<Vec<usize>>,
     rng: &mut ChaCha8Rng,
 ) -> Result<Box<dyn Strategy>> {
+    build_seeded(kind, space, cfg, controller, starts, None, rng)
+}
+
+/// [`build_with_starts`], with the seed of a strategy's own initial weights (REINFORCE's
+/// controller) given instead of drawn from `rng`.
+pub fn build_seeded(
+    kind: StrategyKind,
+    space: &Space,
+    cfg: &StrategyConfig,
+    controller: &enas_shared::search_config::ControllerConfig,
+    starts: Vec<Vec<usize>>,
+    init_seed: Option<u64>,
+    rng: &mut ChaCha8Rng,
+) -> Result<Box<dyn Strategy>> {
     let decisions = space.decisions();
     let starts = Starts::new(starts);
     Ok(match kind {
         StrategyKind::Random => Box::new(RandomSearch::new(decisions)),
         StrategyKind::Evolution => Box::new(Evolution::new(decisions, cfg.evolution.clone())),
         StrategyKind::Local => Box::new(LocalSearch::new(decisions, cfg.local.clone())),
-        StrategyKind::Reinforce => Box::new(ReinforceStrategy::new(space, controller, rng)?),
+        StrategyKind::Reinforce => Box::new(match init_seed {
+            Some(seed) => ReinforceStrategy::with_seed(space, controller, seed)?,
+            None => ReinforceStrategy::new(space, controller, rng)?,
+        }),
         StrategyKind::ProxyEvolution => {
             Box::new(Evolution::new(decisions, cfg.evolution.clone()).with_starts(kind, starts))
         }

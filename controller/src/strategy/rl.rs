@@ -7,14 +7,21 @@
 //! `STUCK_DRAWS` such samples in a row the proposal falls back to a uniformly random unqueried
 //! architecture, which the policy is not trained on (it did not sample it); `fallbacks` counts
 //! them so a report can say how much of a budget went that way.
-use super::{uniform_unknown, History, Strategy};
+//!
+//! Its state (`state`/`restore`) is everything it carries: the controller's weights, Adam's step
+//! and moments, the baseline, the fallback count, and the samples of an update still being
+//! gathered (their choices and rewards; their log-probabilities are recomputed from the restored
+//! weights, which are the ones they were drawn from).
+use super::{tensors_json, uniform_unknown, Draw, History, Strategy, Told};
 use crate::{Controller, Reinforce, Sample};
 use candle_core::Device;
 use enas_shared::search_config::ControllerConfig;
+use enas_shared::space::Decision;
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::{Error, Result, Space};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 /// Known samples in a row after which a proposal falls back to uniform.
 pub const STUCK_DRAWS: usize = 50;
@@ -26,12 +33,28 @@ pub struct ReinforceStrategy {
     num_aggregate: usize,
     batch: Vec<(Sample, f64)>,
     pending: Option<Sample>,
+    told: Option<Told>,
+}
+
+/// What `state` writes.
+#[derive(Serialize, Deserialize)]
+struct State {
+    controller: serde_json::Value,
+    trainer: serde_json::Value,
+    fallbacks: usize,
+    /// The samples of the update being gathered: choices and rewards.
+    batch: Vec<(Vec<usize>, f64)>,
 }
 
 impl ReinforceStrategy {
     /// A fresh controller on `space`, its weights seeded from `rng`.
     pub fn new(space: &Space, cfg: &ControllerConfig, rng: &mut ChaCha8Rng) -> Result<ReinforceStrategy> {
-        let controller = Controller::new(cfg, space, rng.random(), &Device::Cpu)?;
+        ReinforceStrategy::with_seed(space, cfg, rng.random())
+    }
+
+    /// A fresh controller on `space` whose weights are drawn from `seed`.
+    pub fn with_seed(space: &Space, cfg: &ControllerConfig, seed: u64) -> Result<ReinforceStrategy> {
+        let controller = Controller::new(cfg, space, seed, &Device::Cpu)?;
         let trainer = Reinforce::new(cfg, &controller)?;
         Ok(ReinforceStrategy {
             controller,
@@ -40,6 +63,7 @@ impl ReinforceStrategy {
             num_aggregate: cfg.num_aggregate,
             batch: Vec::new(),
             pending: None,
+            told: None,
         })
     }
 
@@ -81,28 +105,85 @@ impl Strategy for ReinforceStrategy {
     }
 
     fn tell(&mut self, values: &[usize], reward: f64, _rng: &mut ChaCha8Rng) -> Result<()> {
+        self.told = None;
         match self.pending.take() {
-            Some(sample) if sample.values == values => self.observe(sample, reward),
+            Some(sample) if sample.values == values => {
+                let (log_prob, entropy) = (sample.log_prob_value()?, sample.entropy_value()?);
+                self.told = Some(Told { reward: self.trainer.reward(reward, entropy), log_prob, entropy });
+                self.observe(sample, reward)
+            }
             Some(_) => Err(Error::Arch("REINFORCE was told the score of an architecture it did not propose".into())),
             // A fallback proposal: not the policy's sample, so not trained on.
             None => Ok(()),
         }
     }
 
+    fn last_told(&self) -> Option<Told> {
+        self.told
+    }
+
+    fn baseline(&self) -> Option<f64> {
+        Some(self.trainer.baseline())
+    }
+
+    /// ENAS scores every arc its controller samples, repeats included, each on its own minibatch.
+    fn remeasures_repeats(&self) -> bool {
+        true
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng) -> Result<Option<Draw>> {
+        let sample = self.controller.sample(rng)?;
+        Ok(Some(Draw { log_prob: sample.log_prob_value()?, values: sample.values }))
+    }
+
+    /// Paired with `draw`: the controller's walk with uniform choices, same use of `rng`.
+    fn draw_uniform(&self, _decisions: &[Decision], rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
+        Ok(self.controller.sample_uniform(rng)?.values)
+    }
+
+    fn log_prob(&self, values: &[usize]) -> Result<Option<f64>> {
+        Ok(Some(self.controller.evaluate(values)?.log_prob_value()?))
+    }
+
     fn fallbacks(&self) -> usize {
         self.fallbacks
     }
 
-    /// REINFORCE's state is the controller's weights and Adam's moments, which `enas search`
-    /// checkpoints as safetensors through its own ENAS loop; this strategy object serves the
-    /// checkpoint-free `enas bench`.
     fn state(&self) -> Result<serde_json::Value> {
-        Err(Error::Arch(
-            "REINFORCE as a strategy object has no JSON state; enas search checkpoints its controller".into(),
-        ))
+        let controller = self.controller.vars().iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect();
+        let state = State {
+            controller: tensors_json::to_json(&controller)?,
+            trainer: tensors_json::to_json(&self.trainer.state_tensors()?)?,
+            fallbacks: self.fallbacks,
+            batch: self.batch.iter().map(|(s, r)| (s.values.clone(), *r)).collect(),
+        };
+        super::to_state(StrategyKind::Reinforce, &state)
     }
 
-    fn restore(&mut self, _state: serde_json::Value) -> Result<()> {
-        self.state().map(|_| ())
+    fn restore(&mut self, state: serde_json::Value) -> Result<()> {
+        let state: State = super::from_state(StrategyKind::Reinforce, state)?;
+        let origin = std::path::Path::new("strategy state");
+        let mut weights = tensors_json::from_json(&state.controller)?;
+        for (name, var) in self.controller.vars() {
+            let t = weights.remove(name).ok_or_else(|| Error::format(origin, format!("missing tensor `{name}`")))?;
+            if t.dims() != var.dims() {
+                let msg = format!("tensor `{name}` has shape {:?}, the controller expects {:?}", t.dims(), var.dims());
+                return Err(Error::format(origin, msg));
+            }
+            var.set(&t)?;
+        }
+        if let Some(extra) = weights.keys().min() {
+            return Err(Error::format(origin, format!("unexpected tensor `{extra}` (a different controller config?)")));
+        }
+        self.trainer.set_state_tensors(tensors_json::from_json(&state.trainer)?, origin)?;
+        self.fallbacks = state.fallbacks;
+        self.batch = state
+            .batch
+            .into_iter()
+            .map(|(values, reward)| Ok((self.controller.evaluate(&values)?, reward)))
+            .collect::<Result<_>>()?;
+        self.pending = None;
+        self.told = None;
+        Ok(())
     }
 }

@@ -1,0 +1,92 @@
+//! Building a search: data, the supernet for the configured space, its weight optimiser, and the
+//! method for the configured strategy. The one place that maps config choices to implementations.
+use super::method::{Method, Sampled};
+use super::supernet::{MicroSupernet, Supernet};
+use super::{warm, Search};
+use crate::run::RunDir;
+use crate::runtime::{self, stream_seed};
+use anyhow::Result;
+use enas_child::{InitRoot, MicroNet, MicroShape, SgdNesterov, Weights};
+use enas_controller::strategy;
+use enas_shared::data::{load_splits, Dataset};
+use enas_shared::{Config, EnasMicro, Space};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+
+/// The stream of a method's initial state: REINFORCE's controller weights, a proxy-guided
+/// strategy's warm-start pool (the supernet's weights use `seed` itself).
+const METHOD_INIT: u64 = 0xC0;
+
+impl Search {
+    /// Builds the data, supernet, method and optimiser of a new search.
+    pub fn new(cfg: Config, dir: RunDir) -> Result<Search> {
+        runtime::init_threads(cfg.threads);
+        let device = runtime::device(&cfg)?;
+        let splits = load_splits(&cfg.data)?;
+        anyhow::ensure!(
+            splits.valid.len() >= cfg.search.reward_batch_size,
+            "search.reward_batch_size is {} but the validation split has {} images (data.valid_size)",
+            cfg.search.reward_batch_size,
+            splits.valid.len()
+        );
+        anyhow::ensure!(
+            splits.train.len() >= cfg.search.batch_size,
+            "search.batch_size is {} but the train split has only {} images",
+            cfg.search.batch_size,
+            splits.train.len()
+        );
+        let net = supernet(&cfg, &splits.train, &device)?;
+        let sgd = &cfg.search.sgd;
+        let child_opt = SgdNesterov::new(net.store().vars.clone(), sgd.momentum, sgd.weight_decay);
+        let (method, warm) = method(&cfg, &*net)?;
+        Ok(Search {
+            cfg,
+            dir,
+            device,
+            train: Arc::new(splits.train),
+            valid: Arc::new(splits.valid),
+            net,
+            child_opt,
+            method,
+            warm,
+            arch_rows: Vec::new(),
+            epoch_rows: Vec::new(),
+        })
+    }
+
+    /// The method as this search started it (its seeded initial state), e.g. to compare what it
+    /// learned with its prior.
+    pub fn initial_method(&self) -> Result<Box<dyn Method>> {
+        Ok(method(&self.cfg, &*self.net)?.0)
+    }
+}
+
+/// The supernet of the configured space, its weights drawn from `cfg.seed`.
+fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Result<Box<dyn Supernet>> {
+    let micro = EnasMicro::new(cfg.child.nodes);
+    let shape = MicroShape::of_child(&cfg.child, train.channels, train.classes);
+    let root = InitRoot::new(cfg.seed, device);
+    let net = MicroNet::new(shape, &Weights::Shared, root.init())?;
+    Ok(Box::new(MicroSupernet {
+        net,
+        store: root.finish(),
+        space: Space::from(&micro),
+        micro,
+        hw: (train.height, train.width),
+    }))
+}
+
+/// The method of `search.strategy`, and what its warm start cost.
+fn method(cfg: &Config, net: &dyn Supernet) -> Result<(Box<dyn Method>, warm::WarmCost)> {
+    let kind = cfg.search.strategy;
+    let init_seed = stream_seed(cfg.seed, 0, METHOD_INIT);
+    let mut rng = ChaCha8Rng::seed_from_u64(init_seed);
+    let proxies = kind.proxies(&cfg.strategy.proxy);
+    let (starts, cost) = warm::ranked_pool(cfg, &proxies, net, &mut rng)?;
+    let space = net.space().clone();
+    let strategy =
+        strategy::build_seeded(kind, &space, &cfg.strategy, &cfg.controller, starts, Some(init_seed), &mut rng)?;
+    let c = &cfg.controller;
+    Ok((Box::new(Sampled::new(strategy, space, cfg.strategy.repeats, c.num_aggregate, c.train_steps)), cost))
+}
