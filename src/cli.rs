@@ -1,19 +1,25 @@
-//! The command line: one clap derive tree, one function per subcommand.
+//! The command line: one clap derive tree (`main.rs` dispatches its subcommands). Flags that
+//! name members of a closed set (search spaces, strategies, proxies) parse into their enums, and
+//! `--help` lists the names.
 use anyhow::{Context, Result};
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
-use enas_shared::{Config, EnasMicro};
+use enas_shared::strategy_config::StrategyKind;
+use enas_shared::{Config, EnasMicro, ProxyKind, SpaceKind};
+use std::fmt::Display;
+use std::marker::PhantomData;
 use std::path::PathBuf;
-use std::process::ExitCode;
+use std::str::FromStr;
 
 #[derive(Parser)]
 #[command(name = "enas", version, about = "Efficient Neural Architecture Search on candle", propagate_version = true)]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    pub command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Print the parameter count and multiply-adds of an ENAS micro architecture as JSON.
     Inspect(InspectArgs),
     /// Train one fixed architecture from scratch and report its test accuracy.
@@ -46,14 +52,22 @@ pub struct SearchArgs {
     /// Seed (overrides seed).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// A benchmark table to report the found cells' accuracy from (overrides search.table);
+    /// only reports read it, never the search method.
+    #[arg(long, value_name = "FILE")]
+    pub table: Option<PathBuf>,
     /// Continue the search in DIR from its last checkpoint (its config.yaml is used as is).
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "set", "data", "out", "seed"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "set", "data", "out", "seed", "table"])]
     pub resume: Option<PathBuf>,
 }
 
 impl SearchArgs {
     pub fn load_config(&self) -> Result<Config> {
-        self.cfg.load(&data_and_seed(self.data.as_deref(), self.seed))
+        let mut cfg = self.cfg.load(&data_and_seed(self.data.as_deref(), self.seed))?;
+        if let Some(t) = &self.table {
+            cfg.search.table = Some(t.clone());
+        }
+        Ok(cfg)
     }
 }
 
@@ -86,6 +100,12 @@ pub struct DeriveArgs {
     /// writes initial.csv, leaves best_arch.txt.
     #[arg(long, conflicts_with = "random")]
     pub initial: bool,
+    /// Rank quality of the supernet: score N fixed random cells (the same N for every run) on
+    /// the validation split with the shared weights and print the Kendall tau and Spearman rho
+    /// of those accuracies with the table's (search.table, bench.final_column); writes
+    /// rank_check.csv and rank_check.json, leaves best_arch.txt.
+    #[arg(long, value_name = "N", conflicts_with_all = ["random", "initial", "samples"])]
+    pub rank_check: Option<usize>,
 }
 
 #[derive(Args)]
@@ -110,12 +130,17 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub table: PathBuf,
     /// The search space of the table's architecture column.
-    #[arg(long, default_value = "nb201")]
-    pub space: String,
-    /// A strategy (random, evolution, local, reinforce, proxy-evolution, proxy-local, vote-local),
-    /// several comma-separated, or `all`.
-    #[arg(long, default_value = "all")]
-    pub strategy: String,
+    #[arg(long, default_value = "nb201", value_parser = name::<SpaceKind>())]
+    pub space: SpaceKind,
+    /// A strategy, several comma-separated, or `all` (those the space supports).
+    #[arg(
+        long,
+        value_name = "NAME[,NAME...]",
+        default_value = "all",
+        value_delimiter = ',',
+        value_parser = name_or_all::<StrategyKind>()
+    )]
+    pub strategy: Vec<OneOrAll<StrategyKind>>,
     /// Queries per trial.
     #[arg(long, default_value_t = 100)]
     pub budget: usize,
@@ -192,11 +217,17 @@ pub struct BenchStepArgs {
 #[derive(Args)]
 pub struct ProxyArgs {
     /// Search space; zero-cost proxies exist for `nb201` only.
-    #[arg(long, default_value = "nb201")]
-    pub space: String,
-    /// Proxies, comma-separated (synflow, grad_norm, snip, jacob_cov, naswot, params, flops), or `all`.
-    #[arg(long, value_name = "NAME[,NAME...]")]
-    pub proxy: String,
+    #[arg(long, default_value = "nb201", value_parser = name::<SpaceKind>())]
+    pub space: SpaceKind,
+    /// Proxies, comma-separated, or `all`.
+    #[arg(
+        long,
+        value_name = "NAME[,NAME...]",
+        required = true,
+        value_delimiter = ',',
+        value_parser = name_or_all::<ProxyKind>()
+    )]
+    pub proxy: Vec<OneOrAll<ProxyKind>>,
     /// Score N distinct architectures drawn uniformly with the seed.
     #[arg(long, value_name = "N", conflicts_with = "archs", required_unless_present = "archs")]
     pub sample: Option<usize>,
@@ -308,17 +339,112 @@ pub fn parse_arc(cfg: &Config, text: &str, origin: &str) -> Result<enas_shared::
         .with_context(|| format!("{origin} (child.nodes = {})", cfg.child.nodes))
 }
 
-pub fn run() -> Result<ExitCode> {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Inspect(a) => crate::inspect::run(&a),
-        Command::Train(a) => crate::train::run(&a),
-        Command::Search(a) => return crate::search::run(&a),
-        Command::Derive(a) => crate::derive::run(&a),
-        Command::Export(a) => crate::export::run(&a),
-        Command::Bench(a) => crate::nasbench::run(&a),
-        Command::BenchStep(a) => crate::bench_step::run(&a),
-        Command::Proxy(a) => crate::proxy::run(&a),
-    }?;
-    Ok(ExitCode::SUCCESS)
+/// The members of a closed set a flag names: their names, and the `FromStr` that parses them.
+pub trait Names: FromStr<Err: Display> + Copy + Send + Sync + 'static {
+    fn names() -> Vec<&'static str>;
+}
+
+impl Names for SpaceKind {
+    fn names() -> Vec<&'static str> {
+        SpaceKind::ALL.iter().map(|k| k.name()).collect()
+    }
+}
+
+impl Names for StrategyKind {
+    fn names() -> Vec<&'static str> {
+        StrategyKind::ALL.iter().map(|k| k.name()).collect()
+    }
+}
+
+impl Names for ProxyKind {
+    fn names() -> Vec<&'static str> {
+        ProxyKind::ALL.iter().map(|k| k.name()).collect()
+    }
+}
+
+/// One item of a comma-separated list flag: a name, or `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OneOrAll<T> {
+    One(T),
+    All,
+}
+
+/// Parses one name of `T` (surrounding spaces allowed) with `T`'s `FromStr`, whose error (the
+/// known names) clap prints; `--help` lists the names.
+#[derive(Clone)]
+pub struct Name<T>(PhantomData<fn() -> T>);
+
+pub fn name<T>() -> Name<T> {
+    Name(PhantomData)
+}
+
+impl<T: Names> TypedValueParser for Name<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<T, clap::Error> {
+        StringValueParser::new()
+            .try_map(|s| s.trim().parse::<T>().map_err(|e| e.to_string()))
+            .parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(T::names().into_iter().map(PossibleValue::new)))
+    }
+}
+
+/// [`Name`], or `all`.
+#[derive(Clone)]
+pub struct NameOrAll<T>(PhantomData<fn() -> T>);
+
+pub fn name_or_all<T>() -> NameOrAll<T> {
+    NameOrAll(PhantomData)
+}
+
+impl<T: Names> TypedValueParser for NameOrAll<T> {
+    type Value = OneOrAll<T>;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<OneOrAll<T>, clap::Error> {
+        let parse = |s: String| match s.trim() {
+            "all" => Ok(OneOrAll::All),
+            name => name.parse::<T>().map(OneOrAll::One).map_err(|e| e.to_string()),
+        };
+        StringValueParser::new().try_map(parse).parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(T::names().into_iter().chain(["all"]).map(PossibleValue::new)))
+    }
+}
+
+/// The members a list flag (`flag`, for errors) names, in its order: `all` alone gives `all()`;
+/// a name given twice, or `all` beside names, is an error.
+pub fn resolve<T: Copy + PartialEq + Display>(
+    flag: &str,
+    items: &[OneOrAll<T>],
+    all: impl FnOnce() -> Vec<T>,
+) -> Result<Vec<T>> {
+    if items == [OneOrAll::All] {
+        return Ok(all());
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match *item {
+            OneOrAll::All => anyhow::bail!("{flag}: `all` stands alone; give it, or names without it"),
+            OneOrAll::One(x) => {
+                anyhow::ensure!(!out.contains(&x), "{flag} names `{x}` twice");
+                out.push(x);
+            }
+        }
+    }
+    Ok(out)
 }

@@ -12,9 +12,22 @@ use enas_shared::data::{batches, LoaderOptions};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// `sample` is the draw's position in its stream: derive tables from one run pair up by it.
-pub const DERIVE_HEADER: [&str; 8] =
-    ["rank", "arc", "normal", "reduce", "valid_acc", "log_prob", "active_params", "sample"];
+/// A row of a derive table (`derive.csv`, `random.csv`, `initial.csv`): a candidate and its rank,
+/// best first. `sample` is the draw's position in its stream: derive tables from one run pair up
+/// by it. A log-probability the method has none of is an empty field.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DeriveRow {
+    pub rank: usize,
+    pub arc: String,
+    pub normal: String,
+    pub reduce: String,
+    #[serde(with = "enas_shared::export::csv_f64::fixed6")]
+    pub valid_acc: f64,
+    #[serde(with = "enas_shared::export::csv_f64::fixed6")]
+    pub log_prob: f64,
+    pub active_params: usize,
+    pub sample: usize,
+}
 
 /// One derived candidate.
 #[derive(Debug, Clone)]
@@ -32,6 +45,9 @@ pub struct Candidate {
 pub fn run(a: &DeriveArgs) -> Result<()> {
     let dir = RunDir::open(&a.run)?;
     let (search, cursor) = Search::resume(&dir)?;
+    if let Some(n) = a.rank_check {
+        return crate::rank_check::run(&search, n);
+    }
     let n = a.samples.unwrap_or(search.cfg.search.derive_samples);
     anyhow::ensure!(n > 0, "--samples must be at least 1");
     let source = match (a.random, a.initial) {
@@ -155,6 +171,23 @@ pub fn score_samples(search: &Search, n: usize, stream: u64, source: Source) -> 
     Ok((out, kind))
 }
 
+/// Accuracy of a path on the whole validation split with the shared weights (batch statistics).
+pub fn valid_accuracy(search: &Search, values: &[usize]) -> Result<f64> {
+    let opts = LoaderOptions {
+        batch_size: search.cfg.search.eval_batch_size,
+        shuffle: false,
+        augment: false,
+        drop_last: false,
+    };
+    let path = Path::Single(values.to_vec());
+    let mut right = 0;
+    for batch in batches(search.valid.clone(), opts, 0) {
+        let logits = search.net.forward(&batch.x.to_device(&search.device)?, &path, BnMode::BatchStats)?;
+        right += correct(&logits, &batch.y.to_device(&search.device)?)?;
+    }
+    Ok(right as f64 / search.valid.len() as f64)
+}
+
 /// `n` uniform draws, with their log-probability under the trained method (NaN: it has none).
 fn uniform_draws(search: &Search, n: usize, rng: &mut ChaCha8Rng) -> Result<Vec<(Vec<usize>, f64, usize)>> {
     (0..n)
@@ -186,21 +219,19 @@ fn initial_draws(search: &Search, n: usize, rng: &mut ChaCha8Rng) -> Result<Vec<
 }
 /// Writes candidates as a ranked table.
 fn write_candidates(search: &Search, file: &str, out: &[Candidate]) -> Result<()> {
-    let rows: Vec<Vec<String>> = out
+    let rows: Vec<DeriveRow> = out
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            vec![
-                (i + 1).to_string(),
-                c.arc.clone(),
-                c.normal.clone(),
-                c.reduce.clone(),
-                format!("{:.6}", c.valid_acc),
-                if c.log_prob.is_nan() { String::new() } else { format!("{:.6}", c.log_prob) },
-                c.active_params.to_string(),
-                c.sample.to_string(),
-            ]
+        .map(|(i, c)| DeriveRow {
+            rank: i + 1,
+            arc: c.arc.clone(),
+            normal: c.normal.clone(),
+            reduce: c.reduce.clone(),
+            valid_acc: c.valid_acc,
+            log_prob: c.log_prob,
+            active_params: c.active_params,
+            sample: c.sample,
         })
         .collect();
-    search.dir.write_table(file, &DERIVE_HEADER, &rows)
+    search.dir.write_rows(file, &rows)
 }

@@ -7,11 +7,15 @@ mod inspect;
 mod nasbench;
 mod parallel;
 mod proxy;
+mod rank_check;
 mod run;
 mod runtime;
 mod search;
 mod train;
 
+use anyhow::Result;
+use clap::Parser;
+use cli::{Cli, Command};
 use std::process::ExitCode;
 
 // The allocator is chosen by measurement (`scripts/bench_alloc.sh`): mimalloc with purging off
@@ -37,11 +41,26 @@ fn tune_allocator() {
     }
 }
 
+/// Runs the subcommand the command line names.
+fn run() -> Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Inspect(a) => inspect::run(&a),
+        Command::Train(a) => train::run(&a),
+        Command::Search(a) => return search::run(&a),
+        Command::Derive(a) => derive::run(&a),
+        Command::Export(a) => export::run(&a),
+        Command::Bench(a) => nasbench::run(&a),
+        Command::BenchStep(a) => bench_step::run(&a),
+        Command::Proxy(a) => proxy::run(&a),
+    }?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     tune_allocator();
     runtime::init_spin_limit();
     runtime::record_user_threads();
-    match cli::run() {
+    match run() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -2,8 +2,10 @@
 //! summary. Every file is written atomically (temporary file, then rename), so a run killed at any
 //! moment leaves each file either at its previous version or at its new one.
 use anyhow::{Context, Result};
-use enas_shared::export::{atomic_write, write_csv};
+use enas_shared::export::{atomic_write, write_rows};
 use enas_shared::Config;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// A run directory.
@@ -56,12 +58,13 @@ impl RunDir {
         Ok(atomic_write(&self.file(name), text.as_bytes())?)
     }
 
-    pub fn write_table(&self, name: &str, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
-        Ok(write_csv(&self.file(name), header, rows)?)
+    /// A table of rows of a serde struct, its field names the header (`export::write_rows`).
+    pub fn write_rows<T: Serialize + DeserializeOwned>(&self, name: &str, rows: &[T]) -> Result<()> {
+        Ok(write_rows(&self.file(name), rows)?)
     }
 }
 
-/// Reads a CSV table written by `write_table`: its header and rows.
+/// Reads a CSV table as text: its header and rows (any columns).
 pub fn read_table(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
     let mut r = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
     let header = r

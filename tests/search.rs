@@ -58,7 +58,7 @@ fn quick_search_writes_every_file_and_is_reproducible() {
     let epochs = read(&a.join("epochs.csv"));
     assert_eq!(
         epochs.lines().next().unwrap(),
-        "epoch,lr,child_loss,child_acc,mean_reward,mean_valid_acc,mean_entropy,baseline,seconds"
+        "epoch,lr,child_loss,child_acc,mean_reward,mean_valid_acc,mean_entropy,baseline,seconds,current,current_table_acc"
     );
     assert_eq!(epochs.lines().count(), 1 + EPOCHS);
     assert!(arch.contains("n2="), "readable cells: {arch}");

@@ -7,6 +7,12 @@
 //!
 //! `Weights::Shared` creates every bank up front (the supernet); `Weights::Fixed(arch)` creates only
 //! the arc's own weights (a derived network trained from scratch). The forward pass is one code path.
+//!
+//! Two options of ENAS's child, both off unless asked for: dropout on the pooled features before
+//! the classifier (`Forward::dropout`, ENAS `--child_keep_prob`), and the auxiliary head
+//! (`MicroNet::new_with_aux`, `Forward::aux`; ENAS `--child_use_aux_heads`).
+use crate::aux_head::AuxHead;
+use crate::forward::Forward;
 use crate::layers::{global_avg_pool, BatchNorm, BnMode, FactorizedReduce, ReluConvBn, SepConv};
 use crate::ops;
 use crate::params::Init;
@@ -34,6 +40,20 @@ impl MicroShape {
     pub fn is_reduction(&self, layer: usize) -> bool {
         let d = self.layers / 3;
         layer == d || layer == 2 * d + 1
+    }
+
+    /// The layer whose output feeds the auxiliary head: ENAS's `pool_layers[-1] + 1`, the cell
+    /// right after the second reduction cell; `None` if the network has no such layer.
+    pub fn aux_head_layer(&self) -> Option<usize> {
+        let layer = 2 * (self.layers / 3) + 2;
+        (layer < self.layers + 2).then_some(layer)
+    }
+
+    /// Channels and (height, width) of the auxiliary head's input for `image = (height, width)`
+    /// images: 4x `channels` (two reductions), each side halved (rounded up) twice.
+    pub fn aux_head_input(&self, image: (usize, usize)) -> (usize, (usize, usize)) {
+        let half = |n: usize| n.div_ceil(2).div_ceil(2);
+        (4 * self.channels, (half(image.0), half(image.1)))
     }
 }
 
@@ -199,10 +219,32 @@ pub struct MicroNet {
     /// `(factorized reduction before the cell, if any; the cell)` per layer.
     layers: Vec<(Option<FactorizedReduce>, CellNet)>,
     classifier: Tensor,
+    /// The auxiliary head and the layer whose output feeds it.
+    aux: Option<(usize, AuxHead)>,
 }
 
 impl MicroNet {
+    /// The network without an auxiliary head.
     pub fn new(shape: MicroShape, weights: &Weights, init: Init) -> Result<Self> {
+        Self::new_with_aux(shape, weights, None, init)
+    }
+
+    /// The network, with ENAS's auxiliary head when `aux_image` gives the input images'
+    /// `(height, width)` (the head's second convolution spans the map that reaches it, so its
+    /// weights depend on the image size). The head's weights are created after every other
+    /// weight, so the rest of the network gets the same initial values from the same seed with
+    /// or without it.
+    ///
+    /// The head's parameters (names `aux_head.*`) count in the store's total (`num_params`), but
+    /// not in `path_cost`, which counts the sampled child as it would be derived and evaluated:
+    /// the head only shapes the training loss, as in ENAS, whose reported model size also leaves
+    /// the aux head out.
+    pub fn new_with_aux(
+        shape: MicroShape,
+        weights: &Weights,
+        aux_image: Option<(usize, usize)>,
+        init: Init,
+    ) -> Result<Self> {
         let c = shape.channels;
         if let Weights::Fixed(arch) = weights {
             for cell in [&arch.normal, &arch.reduce] {
@@ -238,13 +280,49 @@ impl MicroNet {
             prev = [prev[1], (c_cur, level)];
         }
         let classifier = init.uniform("classifier", &[shape.classes, c_cur], 1.0 / (c_cur as f64).sqrt())?;
-        Ok(MicroNet { shape, stem, stem_bn, layers, classifier })
+        let aux = match aux_image {
+            None => None,
+            Some(image) => {
+                let Some(layer) = shape.aux_head_layer() else {
+                    candle_core::bail!(
+                        "a network of {} layers has no layer after its reductions for an aux head",
+                        shape.layers
+                    )
+                };
+                let (c_in, hw) = shape.aux_head_input(image);
+                Some((layer, AuxHead::new(c_in, hw, shape.classes, init.pp("aux_head"))?))
+            }
+        };
+        Ok(MicroNet { shape, stem, stem_bn, layers, classifier, aux })
+    }
+
+    /// The auxiliary head, if this network has one.
+    pub fn aux_head(&self) -> Option<&AuxHead> {
+        self.aux.as_ref().map(|(_, h)| h)
     }
 
     /// Logits (n, classes) of the architecture `arch` on images `x` (n, in_channels, h, w).
     pub fn forward(&self, x: &Tensor, arch: &Arch, mode: BnMode) -> Result<Tensor> {
+        Ok(self.forward_opts(x, arch, mode, &Forward::default())?.0)
+    }
+
+    /// Logits (n, classes) and, when `opts.aux`, the auxiliary head's logits (n, classes).
+    /// With `Forward::default()` this is `forward`, bit for bit.
+    pub fn forward_opts(
+        &self,
+        x: &Tensor,
+        arch: &Arch,
+        mode: BnMode,
+        opts: &Forward,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let aux_layer = match (&self.aux, opts.aux) {
+            (_, false) => None,
+            (Some((layer, _)), true) => Some(*layer),
+            (None, true) => candle_core::bail!("aux logits asked for, but this network has no aux head"),
+        };
         let stem = self.stem_bn.forward(&x.conv2d(&mode.param(&self.stem), 1, 1, 1, 1)?, mode)?;
         let (mut s0, mut s1) = (stem.clone(), stem);
+        let mut aux_logits = None;
         for (layer, (reduce, cell)) in self.layers.iter().enumerate() {
             let arc = if self.shape.is_reduction(layer) { &arch.reduce } else { &arch.normal };
             if let Some(r) = reduce {
@@ -252,14 +330,23 @@ impl MicroNet {
                 s0 = std::mem::replace(&mut s1, reduced);
             }
             let out = cell.forward(&s0, &s1, arc, mode)?;
+            if aux_layer == Some(layer) {
+                let (_, head) = self.aux.as_ref().expect("checked above");
+                aux_logits = Some(head.forward(&out, mode)?);
+            }
             s0 = std::mem::replace(&mut s1, out);
         }
-        global_avg_pool(&ops::relu(&s1)?)?.matmul(&mode.param(&self.classifier).t()?)
+        let mut features = global_avg_pool(&ops::relu(&s1)?)?;
+        if let Some(d) = &opts.dropout {
+            features = d.apply(&features)?;
+        }
+        Ok((features.matmul(&mode.param(&self.classifier).t()?)?, aux_logits))
     }
 }
 
 /// Parameters and multiply-adds of one architecture's path, counted from the structure (not from
-/// tensors), so a supernet can report the size of any sampled child without building it.
+/// tensors), so a supernet can report the size of any sampled child without building it. An
+/// auxiliary head is not part of the path and is not counted (see `MicroNet::new_with_aux`).
 pub fn path_cost(net: &MicroNet, arch: &Arch, height: usize, width: usize) -> (usize, usize) {
     let bn = |c: usize| 2 * c;
     let s = &net.shape;

@@ -88,6 +88,13 @@ impl Controller {
         Ok(self.rollout(&mut |_, probs| Ok(draw(&vec![1.0; probs.len()], rng)))?.0)
     }
 
+    /// The most likely choice at every decision, in sampling order (greedy decoding): the arc the
+    /// policy would return if asked for one without sampling.
+    pub fn greedy(&self) -> Result<Sample> {
+        let argmax = |probs: &[f32]| probs.iter().enumerate().fold(0, |b, (i, p)| if *p > probs[b] { i } else { b });
+        Ok(self.rollout(&mut |_, probs| Ok(argmax(probs)))?.0)
+    }
+
     /// Scores given choices (teacher forcing): the same computation as `sample`, with the choices
     /// taken from `values` instead of drawn.
     pub fn evaluate(&self, values: &[usize]) -> Result<Sample> {

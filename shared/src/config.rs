@@ -4,6 +4,7 @@
 //! `validate` checks ranges with messages that name the file and the key.
 use crate::data::DataConfig;
 pub use crate::search_config::ControllerConfig;
+use crate::space::SpaceKind;
 pub use crate::strategy_config::{BenchConfig, StrategyConfig, StrategyKind};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -79,11 +80,43 @@ pub struct ChildConfig {
     pub channels: usize,
     /// Nodes per cell (B in the ENAS paper).
     pub nodes: usize,
+    /// Keep probability of the dropout on the pooled features before the classifier, in the
+    /// shared-weight training step and the reward pass (ENAS `--child_keep_prob`: 0.9); in
+    /// (0, 1], 1 disables it.
+    pub keep_prob: f64,
+    /// Weight of the auxiliary head's loss (ENAS `--child_use_aux_heads`: loss + 0.4 x aux loss);
+    /// >= 0, and 0 builds no head.
+    pub aux_weight: f64,
+    /// NAS-Bench-201 supernet: cells per stage (the benchmark: 5).
+    pub cells: usize,
 }
 
 impl Default for ChildConfig {
     fn default() -> Self {
-        ChildConfig { layers: 2, channels: 8, nodes: 5 }
+        ChildConfig { layers: 2, channels: 8, nodes: 5, keep_prob: 1.0, aux_weight: 0.0, cells: 1 }
+    }
+}
+
+impl ChildConfig {
+    /// Range checks of the keys without a check in `Config::validate`'s shared loops; messages
+    /// name the key (`child.keep_prob`) and the value.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |key: &str, msg: String| {
+            Err(Error::Config { origin: origin.to_string(), msg: format!("child.{key}: {msg}") })
+        };
+        if !(self.keep_prob > 0.0 && self.keep_prob <= 1.0) {
+            return bad("keep_prob", format!("must be in (0, 1] (1 disables dropout), got {}", self.keep_prob));
+        }
+        if !(self.aux_weight >= 0.0 && self.aux_weight.is_finite()) {
+            return bad(
+                "aux_weight",
+                format!("must be a finite number >= 0 (0: no aux head), got {}", self.aux_weight),
+            );
+        }
+        if self.cells == 0 {
+            return bad("cells", "must be at least 1, got 0".into());
+        }
+        Ok(())
     }
 }
 
@@ -126,6 +159,9 @@ impl Default for TrainConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SearchConfig {
+    /// The space searched: `enas_micro` (ENAS's cells, `child.layers/channels/nodes`) or `nb201`
+    /// (NAS-Bench-201's cell in the benchmark's network, `child.channels/cells`).
+    pub space: SpaceKind,
     /// The strategy that proposes arcs: `reinforce` (ENAS's controller), or `random`,
     /// `evolution`, `local` (then the shared weights train on uniformly random arcs, as in
     /// single-path one-shot NAS, and the strategy's queries replace the controller's samples).
@@ -143,6 +179,13 @@ pub struct SearchConfig {
     pub derive_samples: usize,
     /// Images per step when scoring on the whole validation split (no gradient).
     pub eval_batch_size: usize,
+    /// Epochs at the start in which the shared weights train on uniformly random paths and the
+    /// method takes no architecture steps (a remedy for early collapse: the method first learns
+    /// from a supernet in which every op has trained). 0: none.
+    pub warmup_epochs: usize,
+    /// A benchmark table (NAS-Bench-201's CSV) to report the accuracy of the cells a search
+    /// returns, from `bench.final_column`: read only for reports, never shown to the method.
+    pub table: Option<std::path::PathBuf>,
     /// The shared weights' optimiser and learning-rate schedule (ENAS micro search: 0.05 to
     /// 0.0005, cycles of 10 then 20 epochs, weight decay 1e-4, clipping 5).
     pub sgd: SgdConfig,
@@ -151,6 +194,7 @@ pub struct SearchConfig {
 impl Default for SearchConfig {
     fn default() -> Self {
         SearchConfig {
+            space: SpaceKind::EnasMicro,
             strategy: StrategyKind::Reinforce,
             epochs: 3,
             batch_size: 64,
@@ -158,6 +202,8 @@ impl Default for SearchConfig {
             child_steps: None,
             derive_samples: 100,
             eval_batch_size: 256,
+            warmup_epochs: 0,
+            table: None,
             sgd: SgdConfig::default(),
         }
     }
@@ -298,6 +344,7 @@ impl Config {
                 );
             }
         }
+        self.child.validate(origin)?;
         self.train.sgd.validate(origin, "train.sgd")?;
         self.search.sgd.validate(origin, "search.sgd")?;
         for (key, v) in [
@@ -315,7 +362,7 @@ impl Config {
         self.controller.validate(origin)?;
         self.strategy.validate(origin)?;
         for p in self.search.strategy.proxies(&self.strategy.proxy) {
-            if p != "params" && p != "flops" {
+            if !p.structural() {
                 let msg = format!(
                     "`{}` with proxy `{p}`: on the ENAS micro space `enas search` scores arcs by params or \
                      flops only (set strategy.proxy.score or strategy.proxy.vote); synflow and the data \

@@ -21,6 +21,10 @@ pub enum Error {
     /// An architecture text does not fit the search space.
     #[error("architecture: {0}")]
     Arch(String),
+    /// A name (a strategy, a zero-cost proxy, a search space) that is none of the known ones; the
+    /// message lists them.
+    #[error("{0}")]
+    Name(String),
     /// A dataset specification or split request cannot be satisfied.
     #[error("data: {0}")]
     Data(String),

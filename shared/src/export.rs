@@ -1,8 +1,13 @@
 //! Writing results without losing data: every file goes to a temporary file beside its target and is
 //! renamed into place, so a crash leaves either the old file or the new one, never half of one.
-//! `write_csv` is the one CSV writer every results table goes through.
+//! Results tables are CSV through the `csv` crate: a table of rows of a serde struct goes through
+//! [`write_rows`] (its header is the struct's field names, [`columns`]) and comes back through
+//! [`read_rows`]; [`csv_f64`] has the number formats of the fields; [`write_csv`] writes rows of
+//! text under a given header.
 use crate::{Error, Result};
 use candle_core::Tensor;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -69,9 +74,239 @@ where
     atomic_write(path, &bytes)
 }
 
+/// The columns of a table of rows of `T`: its field names, as serde names them (renames applied),
+/// in declaration order; what [`write_rows`] writes as the header. `T` must be a struct with
+/// named fields (no `flatten`).
+pub fn columns<T: DeserializeOwned>() -> Vec<&'static str> {
+    let mut fields = None;
+    // `T::deserialize` hands its field names to `deserialize_struct`, which keeps them and stops.
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields.expect("a CSV row type is a struct with named fields").to_vec()
+}
+
+/// A serde `Deserializer` that only records the field names of the struct asked of it.
+struct FieldNames<'a>(&'a mut Option<&'static [&'static str]>);
+
+impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> std::result::Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a struct"))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> std::result::Result<V::Value, Self::Error> {
+        *self.0 = Some(fields);
+        Err(serde::de::Error::custom("field names taken"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
+/// A CSV table in memory: `header`, then one record per row, each as its `Serialize` writes it
+/// (a struct's fields in order; a sequence inside a row becomes that many fields). Every row
+/// must have as many fields as the header.
+pub fn csv_bytes<T: Serialize>(header: &[&str], rows: &[T]) -> std::result::Result<Vec<u8>, csv::Error> {
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    w.write_record(header)?;
+    for row in rows {
+        w.serialize(row)?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// Writes rows of a serde struct as a CSV table atomically, the header its [`columns`].
+pub fn write_rows<T: Serialize + DeserializeOwned>(path: &Path, rows: &[T]) -> Result<()> {
+    let bytes = csv_bytes(&columns::<T>(), rows).map_err(|source| Error::Csv { path: path.to_path_buf(), source })?;
+    atomic_write(path, &bytes)
+}
+
+/// Reads a table written by [`write_rows`]: its first `n` rows (all of them if it has fewer) and
+/// how many rows it has. Its columns must be `T`'s, and every row valid CSV; an error names the
+/// line and the column.
+pub fn read_rows<T: DeserializeOwned>(path: &Path, n: usize) -> Result<(Vec<T>, usize)> {
+    let csv_err = |source| Error::Csv { path: path.to_path_buf(), source };
+    let mut r = csv::Reader::from_path(path).map_err(csv_err)?;
+    let header = r.headers().map_err(csv_err)?.clone();
+    let want = columns::<T>();
+    if !header.iter().eq(want.iter().copied()) {
+        let got: Vec<&str> = header.iter().collect();
+        return Err(Error::format(path, format!("columns `{}`, expected `{}`", got.join(","), want.join(","))));
+    }
+    let mut rows = Vec::with_capacity(n);
+    let mut total = 0;
+    for record in r.records() {
+        let record = record.map_err(|e| match e.position() {
+            Some(p) => {
+                Error::format(path, format!("line {}: {}", p.line(), field_error(&e, &header, &Default::default())))
+            }
+            None => csv_err(e),
+        })?;
+        if rows.len() < n {
+            let line = record.position().map_or(0, |p| p.line());
+            let row = record
+                .deserialize(Some(&header))
+                .map_err(|e| Error::format(path, format!("line {line}: {}", field_error(&e, &header, &record))))?;
+            rows.push(row);
+        }
+        total += 1;
+    }
+    Ok((rows, total))
+}
+
+/// What is wrong in a record that did not read or deserialize, without its position (the caller
+/// names the line): the column and its text when `csv` knows them (`seconds `abc`: invalid float
+/// literal`), a wrong field count, else the error's message.
+pub fn field_error(e: &csv::Error, header: &csv::StringRecord, record: &csv::StringRecord) -> String {
+    match e.kind() {
+        csv::ErrorKind::Deserialize { err, .. } => match err.field().map(|f| f as usize) {
+            Some(f) => {
+                format!("{} `{}`: {}", header.get(f).unwrap_or("?"), record.get(f).unwrap_or_default(), err.kind())
+            }
+            None => err.kind().to_string(),
+        },
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!("{len} fields, expected {expected_len}"),
+        _ => e.to_string(),
+    }
+}
+
+/// serde formats of `f64` CSV fields, for `#[serde(with = "...")]`. In the fixed-decimal formats a
+/// NaN (a value that does not apply) is an empty field; every format reads an empty field as NaN.
+pub mod csv_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    fn fixed<S: Serializer>(x: f64, decimals: usize, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_nan() {
+            s.serialize_str("")
+        } else {
+            s.collect_str(&format_args!("{x:.decimals$}"))
+        }
+    }
+
+    /// An empty field is NaN (`csv` reads it as `None`); a bad number is `csv`'s error, which
+    /// names the field.
+    fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+
+    /// Six decimals (`0.123457`); NaN empty.
+    pub mod fixed6 {
+        use serde::{Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+            super::fixed(*x, 6, s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+            super::number(d)
+        }
+    }
+
+    /// Three decimals (seconds: `1.234`); NaN empty.
+    pub mod fixed3 {
+        use serde::{Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+            super::fixed(*x, 3, s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+            super::number(d)
+        }
+    }
+
+    /// Rust's `Display` of `f64`: the shortest text that reads back as the same number, without
+    /// an exponent (`92.025`, `4774454150500146`, `NaN`).
+    pub mod shortest {
+        use serde::{Deserializer, Serialize, Serializer};
+
+        pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_str(x)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+            super::number(d)
+        }
+
+        /// A sequence of numbers, one field each.
+        pub fn serialize_all<S: Serializer>(xs: &[f64], s: S) -> Result<S::Ok, S::Error> {
+            struct One(f64);
+            impl Serialize for One {
+                fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    s.collect_str(&self.0)
+                }
+            }
+            s.collect_seq(xs.iter().map(|&x| One(x)))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    struct Row {
+        name: String,
+        #[serde(with = "csv_f64::fixed6")]
+        x: f64,
+        #[serde(rename = "final", with = "csv_f64::shortest")]
+        y: f64,
+        #[serde(with = "csv_f64::fixed3")]
+        seconds: f64,
+    }
+
+    #[test]
+    fn rows_go_through_serde_with_their_number_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.csv");
+        assert_eq!(columns::<Row>(), ["name", "x", "final", "seconds"]);
+        write_rows::<Row>(&p, &[]).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "name,x,final,seconds\n");
+        let rows = vec![
+            Row { name: "a,b".into(), x: 0.1234567, y: 92.0, seconds: 1.23456 },
+            Row { name: "c".into(), x: f64::NAN, y: 2.5e21, seconds: 0.0 },
+        ];
+        write_rows(&p, &rows).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text, "name,x,final,seconds\n\"a,b\",0.123457,92,1.235\nc,,2500000000000000000000,0.000\n");
+        let (back, total) = read_rows::<Row>(&p, 1).unwrap();
+        assert_eq!((back.len(), total), (1, 2));
+        assert_eq!(back[0].name, "a,b");
+        let (back, _) = read_rows::<Row>(&p, 5).unwrap();
+        assert!(back[1].x.is_nan() && back[1].y == 2.5e21);
+        std::fs::write(&p, "name,x,final,seconds\na,0.5,1,abc\n").unwrap();
+        let err = read_rows::<Row>(&p, 1).unwrap_err().to_string();
+        assert!(err.contains("line 2: seconds `abc`: invalid float literal"), "{err}");
+        std::fs::write(&p, "name,x,final,seconds\na,0.5,1,2\nb,0.5,1\n").unwrap();
+        let err = read_rows::<Row>(&p, 1).unwrap_err().to_string();
+        assert!(err.contains("line 3: 3 fields, expected 4"), "{err}");
+        std::fs::write(&p, "name,x,seconds\n").unwrap();
+        let err = read_rows::<Row>(&p, 1).unwrap_err().to_string();
+        assert!(err.contains("columns `name,x,seconds`, expected `name,x,final,seconds`"), "{err}");
+    }
+
+    #[test]
+    fn a_sequence_in_a_row_is_one_field_per_element() {
+        #[derive(Serialize)]
+        struct Scores {
+            arch: &'static str,
+            #[serde(serialize_with = "csv_f64::shortest::serialize_all")]
+            scores: Vec<f64>,
+        }
+        let rows = [Scores { arch: "x", scores: vec![1.0, 0.25] }];
+        let bytes = csv_bytes(&["arch", "p", "q"], &rows).unwrap();
+        assert_eq!(String::from_utf8(bytes).unwrap(), "arch,p,q\nx,1,0.25\n");
+        assert!(csv_bytes(&["arch", "p"], &rows).is_err(), "a row longer than the header");
+    }
 
     #[test]
     fn csv_is_written_whole_and_replaced_atomically() {

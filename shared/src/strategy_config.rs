@@ -2,9 +2,10 @@
 //! benchmark (`bench:`). The strategy hyperparameters are shared by `enas bench` and by
 //! `enas search` with `search.strategy` other than `reinforce`.
 use crate::search_config::ControllerConfig;
-use crate::{Error, Result};
+use crate::{Error, ProxyKind, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::str::FromStr;
 
 /// A search strategy, by its command-line name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -55,9 +56,9 @@ impl StrategyKind {
     }
 
     /// The zero-cost proxies that rank this strategy's starting pool (none for the others).
-    pub fn proxies(self, cfg: &ProxyConfig) -> Vec<String> {
+    pub fn proxies(self, cfg: &ProxyConfig) -> Vec<ProxyKind> {
         match self {
-            StrategyKind::ProxyEvolution | StrategyKind::ProxyLocal => vec![cfg.score.clone()],
+            StrategyKind::ProxyEvolution | StrategyKind::ProxyLocal => vec![cfg.score],
             StrategyKind::VoteLocal => cfg.vote.clone(),
             _ => Vec::new(),
         }
@@ -67,7 +68,7 @@ impl StrategyKind {
     pub fn parse(name: &str) -> Result<StrategyKind> {
         StrategyKind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(|| {
             let names: Vec<_> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
-            Error::Arch(format!("unknown strategy `{name}`; expected one of {} (or `all`)", names.join(", ")))
+            Error::Name(format!("unknown strategy `{name}`; expected one of {} (or `all`)", names.join(", ")))
         })
     }
 }
@@ -75,6 +76,14 @@ impl StrategyKind {
 impl fmt::Display for StrategyKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl FromStr for StrategyKind {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<StrategyKind> {
+        StrategyKind::parse(name)
     }
 }
 
@@ -93,20 +102,20 @@ pub struct StrategyConfig {
 
 /// The proxy-guided strategies: each trial draws `pool` distinct architectures uniformly, scores
 /// them with zero-cost proxies (no query: proxy time is reported beside the budget), and starts
-/// from the best. Proxy names: synflow, grad_norm, snip, jacob_cov, naswot, params, flops; the
-/// data proxies need `--data`.
+/// from the best. Proxies by name ([`ProxyKind`]): synflow, grad_norm, snip, jacob_cov, naswot,
+/// params, flops; the data proxies need `--data`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProxyConfig {
     /// Architectures scored per trial (Abdelfattah et al.'s warm-up scored 3,000).
     pub pool: usize,
     /// The proxy of `proxy-evolution` and `proxy-local`.
-    pub score: String,
+    pub score: ProxyKind,
     /// The proxies of `vote-local`: the pool is ranked by the sum of each proxy's ranks (a Borda
     /// count, which orders most pairs as Abdelfattah et al.'s majority vote does). The default pair
     /// needs no data; on NAS-Bench-201 `params` and `flops` rank cells identically, so naming both
     /// would weigh the same ranking twice.
-    pub vote: Vec<String>,
+    pub vote: Vec<ProxyKind>,
     /// Images in the minibatch of the data proxies.
     pub batch_size: usize,
 }
@@ -115,8 +124,8 @@ impl Default for ProxyConfig {
     fn default() -> Self {
         ProxyConfig {
             pool: 1000,
-            score: "synflow".into(),
-            vote: vec!["synflow".into(), "params".into()],
+            score: ProxyKind::Synflow,
+            vote: vec![ProxyKind::Synflow, ProxyKind::Params],
             batch_size: 64,
         }
     }
@@ -184,23 +193,8 @@ impl StrategyConfig {
         if self.proxy.vote.is_empty() {
             return bad("proxy.vote", "needs at least one proxy".into());
         }
-        // One name each (the proxy code checks the names themselves): a list or `all` in
-        // `score` would silently turn a single-proxy strategy into a vote.
-        for (key, name) in
-            std::iter::once(("proxy.score", &self.proxy.score)).chain(self.proxy.vote.iter().map(|v| ("proxy.vote", v)))
-        {
-            let n = name.trim();
-            if n.is_empty() || n == "all" || n.contains(',') {
-                return bad(
-                    key,
-                    format!(
-                        "`{name}` is not one proxy name (synflow, grad_norm, snip, jacob_cov, naswot, params, flops)"
-                    ),
-                );
-            }
-        }
         let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = self.proxy.vote.iter().find(|v| !seen.insert(v.trim())) {
+        if let Some(dup) = self.proxy.vote.iter().find(|&&v| !seen.insert(v)) {
             return bad("proxy.vote", format!("names `{dup}` twice"));
         }
         Ok(())

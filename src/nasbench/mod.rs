@@ -6,9 +6,9 @@
 mod plot;
 mod report;
 
-use crate::cli::BenchArgs;
+use crate::cli::{resolve, BenchArgs};
 use crate::parallel::par_map;
-use crate::proxy::engine::{parse_proxies, ProxyEngine};
+use crate::proxy::engine::ProxyEngine;
 use crate::run::RunDir;
 use crate::runtime;
 use anyhow::{Context, Result};
@@ -50,8 +50,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let cfg = a.load_config()?;
     anyhow::ensure!(a.budget > 0, "--budget must be at least 1");
     anyhow::ensure!(a.trials > 0, "--trials must be at least 1");
-    let space = Space::by_name(&a.space, cfg.child.nodes)?;
-    let kinds = parse_strategies(&a.strategy, &space)?;
+    let space = a.space.space(cfg.child.nodes);
+    let kinds = resolve("--strategy", &a.strategy, || all_strategies(&space))?;
     let columns = Columns {
         arch: cfg.bench.arch_column.clone(),
         reward: cfg.bench.reward_column.clone(),
@@ -122,21 +122,12 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// `all` (every strategy the space supports: the proxy-guided ones need NAS-Bench-201), one
-/// name, or names separated by commas.
-fn parse_strategies(text: &str, space: &Space) -> Result<Vec<StrategyKind>> {
-    if text.trim() == "all" {
-        let proxies = matches!(space, Space::Nb201(_));
-        let cfg = enas_shared::strategy_config::ProxyConfig::default();
-        return Ok(StrategyKind::ALL.into_iter().filter(|k| proxies || k.proxies(&cfg).is_empty()).collect());
-    }
-    let mut out = Vec::new();
-    for name in text.split(',').map(str::trim) {
-        let kind = StrategyKind::parse(name).context("--strategy")?;
-        anyhow::ensure!(!out.contains(&kind), "--strategy names `{name}` twice");
-        out.push(kind);
-    }
-    Ok(out)
+/// What `--strategy all` runs: every strategy the space supports (the proxy-guided ones need
+/// NAS-Bench-201).
+fn all_strategies(space: &Space) -> Vec<StrategyKind> {
+    let proxies = matches!(space, Space::Nb201(_));
+    let cfg = enas_shared::strategy_config::ProxyConfig::default();
+    StrategyKind::ALL.into_iter().filter(|k| proxies || k.proxies(&cfg).is_empty()).collect()
 }
 
 /// The seed of trial `trial`: the same for every strategy, so trial k of two strategies starts
@@ -155,8 +146,8 @@ fn proxy_engine(
     cache: Option<&Path>,
 ) -> Result<Option<ProxyEngine>> {
     let mut wanted = Vec::new();
-    for k in kinds.iter().filter(|k| !k.proxies(&cfg.strategy.proxy).is_empty()) {
-        for p in parse_proxies(&k.proxies(&cfg.strategy.proxy).join(","), "strategy.proxy")? {
+    for k in kinds {
+        for p in k.proxies(&cfg.strategy.proxy) {
             if !wanted.contains(&p) {
                 wanted.push(p);
             }
@@ -210,10 +201,9 @@ fn run_trial(
 ) -> Result<Trial> {
     let started = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(trial_seed(cfg.seed, trial));
-    let names = kind.proxies(&cfg.strategy.proxy);
+    let proxies = kind.proxies(&cfg.strategy.proxy);
     let (mut starts, mut proxy_evals, mut proxy_seconds) = (Vec::new(), 0, 0.0);
-    if let (false, Some(engine)) = (names.is_empty(), engine) {
-        let proxies = parse_proxies(&names.join(","), "strategy.proxy")?;
+    if let (false, Some(engine)) = (proxies.is_empty(), engine) {
         let pool = warm::draw_pool(&space.decisions(), cfg.strategy.proxy.pool, &mut rng)?;
         let mut scores = Vec::with_capacity(pool.len());
         for values in &pool {

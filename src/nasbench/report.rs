@@ -4,7 +4,9 @@
 use super::Trial;
 use crate::run::RunDir;
 use anyhow::Result;
+use enas_shared::export::csv_f64::shortest;
 use enas_shared::strategy_config::StrategyKind;
+use serde::{Deserialize, Serialize};
 
 /// Mean, sample standard deviation (n - 1) and standard error of the mean.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -149,23 +151,41 @@ impl Summary {
     }
 }
 
+/// One row of `trajectories.csv`: a query of a trial, numbers as they are (shortest text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrajectoryRow {
+    pub strategy: StrategyKind,
+    pub trial: usize,
+    /// From 1.
+    pub query: usize,
+    pub arch: String,
+    #[serde(with = "shortest")]
+    pub reward: f64,
+    /// The final column of the queried architecture.
+    #[serde(rename = "final", with = "shortest")]
+    pub report: f64,
+    /// The final column of the best-rewarded architecture so far.
+    #[serde(rename = "best_final", with = "shortest")]
+    pub best_report: f64,
+}
+
 /// `trajectories.csv`: one row per query of every trial.
 pub fn write_trajectories(dir: &RunDir, trials: &[Trial]) -> Result<()> {
     let mut rows = Vec::with_capacity(trials.iter().map(|t| t.steps.len()).sum());
     for t in trials {
         for (q, s) in t.steps.iter().enumerate() {
-            rows.push(vec![
-                t.strategy.name().to_string(),
-                t.trial.to_string(),
-                (q + 1).to_string(),
-                s.arch.clone(),
-                s.reward.to_string(),
-                s.report.to_string(),
-                s.best_report.to_string(),
-            ]);
+            rows.push(TrajectoryRow {
+                strategy: t.strategy,
+                trial: t.trial,
+                query: q + 1,
+                arch: s.arch.clone(),
+                reward: s.reward,
+                report: s.report,
+                best_report: s.best_report,
+            });
         }
     }
-    dir.write_table("trajectories.csv", &["strategy", "trial", "query", "arch", "reward", "final", "best_final"], &rows)
+    dir.write_rows("trajectories.csv", &rows)
 }
 
 #[cfg(test)]

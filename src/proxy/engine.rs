@@ -3,14 +3,16 @@
 //! computation took on one thread, so a run that reuses a score still reports what it cost.
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
-use enas_child::proxy::{score_all, ProxyBatch, ProxyContext, ProxyKind};
+use enas_child::proxy::{score_all, ProxyBatch, ProxyContext};
 use enas_shared::data::{load_splits, DataConfig};
+use enas_shared::export::csv_f64::shortest;
+use enas_shared::export::{columns, csv_bytes, field_error};
 use enas_shared::space::nb201::NB201_OPS;
-use enas_shared::Config;
-use enas_shared::OpKind;
+use enas_shared::{Config, OpKind, ProxyKind};
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -28,20 +30,6 @@ pub struct ProxyEngine {
     /// The settings a score depends on (seed, minibatch), written in and checked against a file.
     settings: String,
     cache: Mutex<HashMap<(ProxyKind, Vec<usize>), Scored>>,
-}
-
-/// Parses `all` or comma-separated proxy names, naming `what` (the flag or key) on error.
-pub fn parse_proxies(text: &str, what: &str) -> Result<Vec<ProxyKind>> {
-    if text.trim() == "all" {
-        return Ok(enas_child::proxy::ALL_PROXIES.to_vec());
-    }
-    let mut out = Vec::new();
-    for name in text.split(',').map(str::trim) {
-        let p = ProxyKind::parse(name).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
-        anyhow::ensure!(!out.contains(&p), "{what} names `{name}` twice");
-        out.push(p);
-    }
-    Ok(out)
 }
 
 /// A minibatch of `size` training images (normalised as training normalises them), drawn without
@@ -84,7 +72,38 @@ fn batch_hash(batch: &ProxyBatch) -> Result<u64> {
 
 /// Bumped when a proxy's definition changes, so scores saved by an older build are not reused.
 const CACHE_FORMAT: u32 = 1;
-const CACHE_HEADER: &str = "values,proxy,score,seconds";
+
+/// A row of the proxy cache: `# <settings>` on line 1, then a CSV table of these, the header
+/// `values,proxy,score,seconds` on line 2. Numbers are written as they are (shortest text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CacheRow {
+    /// The NAS-Bench-201 vector of choices, space-separated (`0 1 4 2 0 3`).
+    #[serde(serialize_with = "spaced", deserialize_with = "nb201_values")]
+    values: Vec<usize>,
+    proxy: ProxyKind,
+    #[serde(with = "shortest")]
+    score: f64,
+    #[serde(with = "shortest")]
+    seconds: f64,
+}
+
+fn spaced<S: Serializer>(values: &[usize], s: S) -> std::result::Result<S::Ok, S::Error> {
+    let text: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+    s.serialize_str(&text.join(" "))
+}
+
+/// Six space-separated choices, each an NB201 op index.
+fn nb201_values<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<usize>, D::Error> {
+    let text = String::deserialize(d)?;
+    let values: Option<Vec<usize>> = text.split(' ').map(|v| v.parse().ok()).collect();
+    match values {
+        Some(v) if v.len() == 6 && v.iter().all(|&x| x < NB201_OPS.len()) => Ok(v),
+        _ => Err(serde::de::Error::custom(format!(
+            "values {text:?} are not 6 space-separated NAS-Bench-201 op indices (0..{})",
+            NB201_OPS.len()
+        ))),
+    }
+}
 
 impl ProxyEngine {
     /// The engine for a run's config: the benchmark's CIFAR-10 network for the data-free proxies;
@@ -146,52 +165,49 @@ impl ProxyEngine {
         Ok(proxies.iter().map(|&p| cached(p).expect("scored above")).collect())
     }
 
-    /// Reads scores saved by [`ProxyEngine::save`] (`arch_values,proxy,score,seconds`); a missing
+    /// Reads scores saved by [`ProxyEngine::save`] (`values,proxy,score,seconds`); a missing
     /// file is an empty cache. The file must come from the same seed and minibatch settings.
     pub fn load(&self, path: &Path) -> Result<usize> {
         if !path.exists() {
             return Ok(0);
         }
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut lines = text.lines().enumerate();
+        let (head, table) = text.split_once('\n').unwrap_or((&text, ""));
         let want = format!("# {}", self.settings);
-        let head = lines.next().map_or("", |l| l.1);
         anyhow::ensure!(
             head == want,
             "{}: scores computed under other settings ({head:?}); this run has {want:?}: remove the file or use another",
             path.display()
         );
-        let columns = lines.next().map_or("", |l| l.1);
+        let mut r = csv::Reader::from_reader(table.as_bytes());
+        let header = r.headers().with_context(|| format!("{}: line 2 is not CSV", path.display()))?.clone();
+        let expected = columns::<CacheRow>().join(",");
+        let columns: Vec<&str> = header.iter().collect();
         anyhow::ensure!(
-            columns == CACHE_HEADER,
-            "{}: line 2 is {columns:?}, expected {CACHE_HEADER:?}",
-            path.display()
+            columns.join(",") == expected,
+            "{}: line 2 is {:?}, expected {expected:?}",
+            path.display(),
+            columns.join(",")
         );
         let mut cache = self.cache.lock().expect("cache lock");
         let mut n = 0;
-        for (i, line) in lines {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let bad = || {
+        for record in r.records() {
+            // Line numbers count the settings line above the table.
+            let record = record.map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line() + 1);
+                anyhow::anyhow!("{}: line {line}: {}", path.display(), field_error(&e, &header, &Default::default()))
+            })?;
+            let row: CacheRow = record.deserialize(Some(&header)).map_err(|e| {
+                let fields: Vec<&str> = record.iter().collect();
                 anyhow::anyhow!(
-                    "{}: line {}: expected `values,proxy,score,seconds`, got {line:?}",
+                    "{}: line {}: expected `{expected}`, got {:?} ({})",
                     path.display(),
-                    i + 1
+                    record.position().map_or(0, |p| p.line() + 1),
+                    fields.join(","),
+                    field_error(&e, &header, &record)
                 )
-            };
-            let f: Vec<&str> = line.split(',').collect();
-            anyhow::ensure!(f.len() == 4, bad());
-            let values = f[0]
-                .split(' ')
-                .map(|v| v.parse::<usize>())
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|_| bad())?;
-            anyhow::ensure!(values.len() == 6 && values.iter().all(|&v| v < NB201_OPS.len()), bad());
-            let p = ProxyKind::parse(f[1]).map_err(|e| anyhow::anyhow!("{}: line {}: {e}", path.display(), i + 1))?;
-            let score = f[2].parse::<f64>().map_err(|_| bad())?;
-            let seconds = f[3].parse::<f64>().map_err(|_| bad())?;
-            cache.insert((p, values), Scored { score, seconds });
+            })?;
+            cache.insert((row.proxy, row.values), Scored { score: row.score, seconds: row.seconds });
             n += 1;
         }
         Ok(n)
@@ -200,20 +216,16 @@ impl ProxyEngine {
     /// Writes every score kept (atomically), sorted, for a later run's [`ProxyEngine::load`].
     pub fn save(&self, path: &Path) -> Result<()> {
         let cache = self.cache.lock().expect("cache lock");
-        let mut rows: Vec<String> = cache
+        let mut rows: Vec<CacheRow> = cache
             .iter()
-            .map(|((p, v), s)| {
-                let values: Vec<String> = v.iter().map(|x| x.to_string()).collect();
-                format!("{},{p},{},{}", values.join(" "), s.score, s.seconds)
-            })
+            .map(|((p, v), s)| CacheRow { values: v.clone(), proxy: *p, score: s.score, seconds: s.seconds })
             .collect();
-        rows.sort();
-        let mut text = format!("# {}\n{CACHE_HEADER}\n", self.settings);
-        for r in rows {
-            text.push_str(&r);
-            text.push('\n');
-        }
-        enas_shared::export::atomic_write(path, text.as_bytes())?;
+        // In the order of the lines' text: the values (each a single digit) by their text, then the
+        // proxy by name (no name is a prefix of another); a (values, proxy) pair is unique.
+        rows.sort_by(|a, b| a.values.cmp(&b.values).then(a.proxy.name().cmp(b.proxy.name())));
+        let mut text = format!("# {}\n", self.settings).into_bytes();
+        text.extend(csv_bytes(&columns::<CacheRow>(), &rows)?);
+        enas_shared::export::atomic_write(path, &text)?;
         Ok(())
     }
 }

@@ -4,28 +4,40 @@
 //! network's kernels on its own thread.
 pub mod engine;
 
-use crate::cli::ProxyArgs;
+use crate::cli::{resolve, ProxyArgs};
 use crate::parallel::par_map;
 use crate::runtime;
 use anyhow::{Context, Result};
 use enas_controller::strategy::warm::draw_pool;
+use enas_shared::export::csv_bytes;
+use enas_shared::export::csv_f64::shortest;
 use enas_shared::rank::{finite_pairs, kendall_tau_b, spearman};
 use enas_shared::table::{Columns, Table};
-use enas_shared::Space;
-use engine::{parse_proxies, ProxyEngine};
+use enas_shared::{ProxyKind, Space, SpaceKind};
+use engine::ProxyEngine;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
 use std::time::Instant;
+
+/// A row of the output: the architecture, then its score by each proxy, a column each (in
+/// `--proxy` order; the numbers as they are, shortest text).
+#[derive(Serialize)]
+struct ScoreRow {
+    arch: String,
+    #[serde(serialize_with = "shortest::serialize_all")]
+    scores: Vec<f64>,
+}
 
 pub fn run(a: &ProxyArgs) -> Result<()> {
     let cfg = a.load_config()?;
     anyhow::ensure!(
-        a.space == "nb201",
+        a.space == SpaceKind::Nb201,
         "--space {}: zero-cost proxies are implemented for the NAS-Bench-201 network only (--space nb201)",
         a.space
     );
-    let space = Space::by_name("nb201", cfg.child.nodes)?;
-    let proxies = parse_proxies(&a.proxy, "--proxy")?;
+    let space = SpaceKind::Nb201.space(cfg.child.nodes);
+    let proxies = resolve("--proxy", &a.proxy, || ProxyKind::ALL.to_vec())?;
     let archs: Vec<Vec<usize>> = match (&a.sample, &a.archs) {
         (Some(n), None) => {
             anyhow::ensure!(*n > 0, "--sample must be at least 1");
@@ -61,19 +73,22 @@ pub fn run(a: &ProxyArgs) -> Result<()> {
     })?;
     let wall = started.elapsed().as_secs_f64();
 
-    let mut header = vec!["arch".to_string()];
-    header.extend(proxies.iter().map(|p| p.name().to_string()));
-    let mut csv = header.join(",") + "\n";
-    for (values, s) in archs.iter().zip(&scored) {
-        let cols: Vec<String> = s.iter().map(|x| x.score.to_string()).collect();
-        csv += &format!("{},{}\n", space.format(values)?, cols.join(","));
-    }
+    let header: Vec<&str> = ["arch"].into_iter().chain(proxies.iter().map(|p| p.name())).collect();
+    let rows = archs
+        .iter()
+        .zip(&scored)
+        .map(|(values, s)| Ok(ScoreRow { arch: space.format(values)?, scores: s.iter().map(|x| x.score).collect() }))
+        .collect::<Result<Vec<_>>>()?;
+    let csv = csv_bytes(&header, &rows)?;
     match &a.out {
         Some(path) => {
-            enas_shared::export::atomic_write(path, csv.as_bytes())?;
+            enas_shared::export::atomic_write(path, &csv)?;
             eprintln!("wrote {} rows to {}", archs.len(), path.display());
         }
-        None => print!("{csv}"),
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&csv).context("writing the CSV to standard output")?;
+        }
     }
 
     let n = archs.len() as f64;

@@ -1,15 +1,16 @@
 //! Building a search: data, the supernet for the configured space, its weight optimiser, and the
 //! method for the configured strategy. The one place that maps config choices to implementations.
 use super::method::{Method, Sampled};
+use super::nb201::Nb201Search;
 use super::supernet::{MicroSupernet, Supernet};
 use super::{warm, Search};
 use crate::run::RunDir;
 use crate::runtime::{self, stream_seed};
 use anyhow::Result;
-use enas_child::{InitRoot, MicroNet, MicroShape, SgdNesterov, Weights};
+use enas_child::{InitRoot, MicroNet, MicroShape, Nb201Shape, Nb201Supernet, SgdNesterov, Weights};
 use enas_controller::strategy;
 use enas_shared::data::{load_splits, Dataset};
-use enas_shared::{Config, EnasMicro, Space};
+use enas_shared::{Config, EnasMicro, Nb201, Space, SpaceKind};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ impl Search {
             splits.train.len()
         );
         let net = supernet(&cfg, &splits.train, &device)?;
+        let table = super::report::load_table(&cfg, net.space())?;
         let sgd = &cfg.search.sgd;
         let child_opt = SgdNesterov::new(net.store().vars.clone(), sgd.momentum, sgd.weight_decay);
         let (method, warm) = method(&cfg, &*net)?;
@@ -50,6 +52,7 @@ impl Search {
             child_opt,
             method,
             warm,
+            table,
             arch_rows: Vec::new(),
             epoch_rows: Vec::new(),
         })
@@ -64,17 +67,34 @@ impl Search {
 
 /// The supernet of the configured space, its weights drawn from `cfg.seed`.
 fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Result<Box<dyn Supernet>> {
-    let micro = EnasMicro::new(cfg.child.nodes);
-    let shape = MicroShape::of_child(&cfg.child, train.channels, train.classes);
     let root = InitRoot::new(cfg.seed, device);
-    let net = MicroNet::new(shape, &Weights::Shared, root.init())?;
-    Ok(Box::new(MicroSupernet {
-        net,
-        store: root.finish(),
-        space: Space::from(&micro),
-        micro,
-        hw: (train.height, train.width),
-    }))
+    let hw = (train.height, train.width);
+    Ok(match cfg.search.space {
+        SpaceKind::EnasMicro => {
+            let micro = EnasMicro::new(cfg.child.nodes);
+            let shape = MicroShape::of_child(&cfg.child, train.channels, train.classes);
+            let aux = (cfg.child.aux_weight > 0.0).then_some(hw);
+            let net = MicroNet::new_with_aux(shape, &Weights::Shared, aux, root.init())?;
+            let child = cfg.child.clone();
+            Box::new(MicroSupernet { net, child, store: root.finish(), space: Space::from(&micro), micro, hw })
+        }
+        SpaceKind::Nb201 => {
+            let c = &cfg.child;
+            anyhow::ensure!(
+                c.keep_prob == 1.0 && c.aux_weight == 0.0,
+                "child.keep_prob and child.aux_weight are ENAS's micro-child options; the nb201 space has \
+                 neither (set them to 1.0 and 0.0)"
+            );
+            let shape = Nb201Shape {
+                in_channels: train.channels,
+                channels: c.channels,
+                cells: c.cells,
+                classes: train.classes,
+            };
+            let net = Nb201Supernet::new(shape, root.init())?;
+            Box::new(Nb201Search { net, store: root.finish(), space: Space::Nb201(Nb201), hw })
+        }
+    })
 }
 
 /// The method of `search.strategy`, and what its warm start cost.

@@ -3,9 +3,9 @@
 //! for ENAS the controller's weights, Adam's moments and the baseline) and the RNG position;
 //! the run's `state.json` names the current one and is written last, atomically, so a run killed
 //! at any moment resumes from a consistent checkpoint. Older checkpoint folders are removed after.
-use super::rows::{ArchRow, EpochRow, ARCH_HEADER, EPOCH_HEADER};
+use super::rows::EpochRow;
 use super::Search;
-use crate::run::{read_table, RunDir};
+use crate::run::RunDir;
 use crate::runtime::stream_seed;
 use anyhow::{Context, Result};
 use candle_core::Tensor;
@@ -120,6 +120,8 @@ impl Cursor {
             mean_entropy: if s.with_entropy == 0 { f64::NAN } else { s.entropy / s.with_entropy as f64 },
             baseline,
             seconds: self.seconds,
+            current: String::new(),
+            current_table_acc: f64::NAN,
         }
     }
 }
@@ -158,16 +160,8 @@ impl Search {
         save_tensors(&dir.join("child_optimizer.safetensors"), self.child_opt.momentum_buffers())?;
         let state = serde_json::to_string(&self.method.state()?)?;
         enas_shared::export::atomic_write(&dir.join(METHOD_STATE), state.as_bytes())?;
-        self.dir.write_table(
-            "architectures.csv",
-            &ARCH_HEADER,
-            &self.arch_rows.iter().map(ArchRow::fields).collect::<Vec<_>>(),
-        )?;
-        self.dir.write_table(
-            "epochs.csv",
-            &EPOCH_HEADER,
-            &self.epoch_rows.iter().map(EpochRow::fields).collect::<Vec<_>>(),
-        )?;
+        self.dir.write_rows("architectures.csv", &self.arch_rows)?;
+        self.dir.write_rows("epochs.csv", &self.epoch_rows)?;
         let state = State {
             format: FORMAT,
             checkpoint: name.clone(),
@@ -215,8 +209,8 @@ impl Search {
         let bufs = load_tensors(&ck.join("child_optimizer.safetensors"), search.net.store().vars.len())
             .with_context(|| corrupt("the shared-weight optimiser"))?;
         search.child_opt.set_momentum_buffers(bufs)?;
-        search.arch_rows = read_rows(dir, "architectures.csv", state.arch_rows, ArchRow::parse)?;
-        search.epoch_rows = read_rows(dir, "epochs.csv", state.epoch_rows, EpochRow::parse)?;
+        search.arch_rows = read_rows(dir, "architectures.csv", state.arch_rows)?;
+        search.epoch_rows = read_rows(dir, "epochs.csv", state.epoch_rows)?;
         let path = ck.join(METHOD_STATE);
         let text = std::fs::read_to_string(&path).with_context(|| corrupt("the method (reading method.json)"))?;
         let value = serde_json::from_str(&text).with_context(|| corrupt("the method (method.json is not JSON)"))?;
@@ -237,11 +231,11 @@ impl Search {
 }
 
 /// Reads the first `n` rows of one of the run's tables.
-fn read_rows<T>(dir: &RunDir, name: &str, n: usize, parse: fn(&[String], usize) -> Result<T>) -> Result<Vec<T>> {
+fn read_rows<T: serde::de::DeserializeOwned>(dir: &RunDir, name: &str, n: usize) -> Result<Vec<T>> {
     let path = dir.file(name);
-    let (_, rows) = read_table(&path)?;
-    anyhow::ensure!(rows.len() >= n, "{}: {} rows, but the checkpoint recorded {n}", path.display(), rows.len());
-    rows[..n].iter().enumerate().map(|(i, r)| parse(r, i + 2).with_context(|| path.display().to_string())).collect()
+    let (rows, total) = enas_shared::export::read_rows(&path, n)?;
+    anyhow::ensure!(total >= n, "{}: {total} rows, but the checkpoint recorded {n}", path.display());
+    Ok(rows)
 }
 
 /// Saves optional tensors by index (`t.<i>`), for optimiser state.

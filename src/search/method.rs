@@ -51,6 +51,10 @@ pub trait Method {
     /// distinct architectures it queried (`queried`, the run's `architectures.csv`).
     fn candidates(&self, n: usize, rng: &mut ChaCha8Rng, queried: &[ArchRow]) -> Result<Candidates>;
 
+    /// The architecture the method would return now, without scoring anything new (a policy's
+    /// most likely arc, else the best it queried by minibatch accuracy); `None` before any query.
+    fn current(&self, queried: &[ArchRow]) -> Result<Option<Vec<usize>>>;
+
     /// A uniformly random architecture, using `rng` as the method's own draws do (paired).
     fn draw_uniform(&self, rng: &mut ChaCha8Rng) -> Result<Vec<usize>>;
 
@@ -126,6 +130,16 @@ impl Method for Sampled {
             }
         }
         Ok(Candidates { kind: "policy-sampled", draws })
+    }
+
+    fn current(&self, queried: &[ArchRow]) -> Result<Option<Vec<usize>>> {
+        if let Some(mode) = self.strategy.mode()? {
+            return Ok(Some(mode));
+        }
+        if queried.is_empty() {
+            return Ok(None);
+        }
+        Ok(best_queried(&self.space, queried, 1)?.pop().map(|(values, _, _)| values))
     }
 
     fn draw_uniform(&self, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {

@@ -7,6 +7,8 @@
 mod build;
 mod checkpoint;
 mod method;
+mod nb201;
+mod report;
 mod rows;
 mod summary;
 mod supernet;
@@ -19,7 +21,8 @@ use crate::runtime::{self, interrupted, stream_seed};
 use anyhow::Result;
 use candle_core::Device;
 use checkpoint::{Cursor, Phase, CHECKPOINT_STATE};
-use enas_child::{clip_grad_norm, correct, cross_entropy, sgd_lr, BnMode, SgdNesterov};
+use enas_child::{clip_grad_norm, correct, sgd_lr, SgdNesterov};
+use enas_controller::strategy::uniform;
 use enas_shared::data::{batches, num_batches, Batch, Dataset, LoaderOptions};
 use enas_shared::Config;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -33,6 +36,11 @@ pub use supernet::Path;
 pub use supernet::Supernet;
 use supernet::{ArchContext, ValidStream};
 
+/// Streams of the dropout masks (ENAS's `child.keep_prob`): the shared-weight step's, mixed into
+/// the seed, and the reward pass's, an epoch stream of its own.
+const TRAIN_DROPOUT: u64 = 0xD807_0000;
+const REWARD_DROPOUT: u64 = 0xD0;
+
 /// Everything a search holds between steps.
 pub struct Search {
     pub cfg: Config,
@@ -45,6 +53,8 @@ pub struct Search {
     pub method: Box<dyn Method>,
     /// What a proxy-guided strategy's warm start cost (zero for the others).
     pub warm: warm::WarmCost,
+    /// The benchmark table reports read (`search.table`), never the method.
+    pub table: Option<enas_shared::table::Table>,
     pub arch_rows: Vec<ArchRow>,
     pub epoch_rows: Vec<EpochRow>,
 }
@@ -104,12 +114,20 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
     };
     search.write_summary(&best)?;
     println!("best arc (valid acc {:.4} on {} images): {}", best.valid_acc, search.valid.len(), best.arc);
-    println!("  normal: {}\n  reduce: {}", best.normal, best.reduce);
-    println!(
-        "retrain it from scratch:\n  enas train --arc-file {} --config {}",
-        search.dir.file("best_arch.txt").display(),
-        search.dir.file("config.yaml").display()
-    );
+    match (search.table_acc_of(&best.arc)?, search.table_optimum()) {
+        (Some(acc), Some(opt)) => {
+            let col = &search.cfg.bench.final_column;
+            println!("  table {col}: {acc:.2} (the table's best: {opt:.2})");
+        }
+        _ => {
+            println!("  normal: {}\n  reduce: {}", best.normal, best.reduce);
+            println!(
+                "retrain it from scratch:\n  enas train --arc-file {} --config {}",
+                search.dir.file("best_arch.txt").display(),
+                search.dir.file("config.yaml").display()
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -129,9 +147,15 @@ impl Search {
                 "the checkpoint is at shared-weight step {} but an epoch has {steps} (was search.child_steps changed?)",
                 cursor.step
             );
+            let warmup = epoch < self.cfg.search.warmup_epochs;
             for batch in loader.skip(cursor.step).take(steps - cursor.step) {
-                let path = self.method.train_path(&mut cursor.rng)?;
-                let (loss, right) = self.train_shared_step(&batch, &path, lr)?;
+                let path = if warmup {
+                    Path::Single(uniform(&self.net.space().decisions(), &mut cursor.rng))
+                } else {
+                    self.method.train_path(&mut cursor.rng)?
+                };
+                let dropout = stream_seed(self.cfg.seed ^ TRAIN_DROPOUT, epoch, cursor.step as u64);
+                let (loss, right) = self.train_shared_step(&batch, &path, lr, dropout)?;
                 cursor.add_child(loss, right, batch.n);
                 cursor.step += 1;
                 bar.inc(1);
@@ -150,9 +174,10 @@ impl Search {
             cursor.valid_used,
             Box::new(move |pass| stream_seed(seed, epoch, 1 + pass)),
         );
-        let steps = self.method.arch_steps();
+        let steps = self.arch_steps(epoch);
         while cursor.step < steps {
-            let mut ctx = ArchContext { net: &*self.net, device: &self.device, valid: &mut valid };
+            let dropout_seed = stream_seed(seed, epoch, REWARD_DROPOUT);
+            let mut ctx = ArchContext { net: &*self.net, device: &self.device, valid: &mut valid, dropout_seed };
             let scored = self.method.arch_step(&mut ctx, &mut cursor.rng)?;
             cursor.valid_used = valid.used;
             let baseline = self.method.baseline();
@@ -187,7 +212,12 @@ impl Search {
             }
         }
         cursor.seconds += started.elapsed().as_secs_f64();
-        self.epoch_rows.push(cursor.epoch_row(lr, self.method.baseline()));
+        let mut row = cursor.epoch_row(lr, self.method.baseline());
+        if let Some(values) = self.method.current(&self.arch_rows)? {
+            row.current = self.net.describe(&values)?.arc;
+            row.current_table_acc = self.table_acc(&values)?.unwrap_or(f64::NAN);
+        }
+        self.epoch_rows.push(row);
         let line = self.epoch_rows.last().expect("just pushed").describe();
         if bar.is_hidden() {
             eprintln!("{line}")
@@ -199,10 +229,9 @@ impl Search {
     }
 
     /// One SGD step of the shared weights on `path`. Returns the loss and correct count.
-    fn train_shared_step(&mut self, batch: &Batch, path: &Path, lr: f64) -> Result<(f64, usize)> {
+    fn train_shared_step(&mut self, batch: &Batch, path: &Path, lr: f64, dropout: u64) -> Result<(f64, usize)> {
         let (x, y) = (batch.x.to_device(&self.device)?, batch.y.to_device(&self.device)?);
-        let logits = self.net.forward(&x, path, BnMode::Train)?;
-        let loss = cross_entropy(&logits, &y)?;
+        let (loss, logits) = self.net.train_loss(&x, &y, path, dropout)?;
         let mut grads = loss.backward()?;
         let clip = self.cfg.search.sgd.grad_clip;
         if clip > 0.0 {
@@ -229,20 +258,25 @@ impl Search {
         self.cfg.search.child_steps.map_or(pass, |cap| cap.min(pass))
     }
 
-    /// Steps of one epoch (shared-weight plus architecture), for the progress bar.
-    fn steps_per_epoch(&self) -> usize {
-        self.child_steps() + self.method.arch_steps()
+    /// Architecture steps of an epoch: none during the warm-up.
+    fn arch_steps(&self, epoch: usize) -> usize {
+        if epoch < self.cfg.search.warmup_epochs {
+            0
+        } else {
+            self.method.arch_steps()
+        }
     }
 }
 
 fn progress(search: &Search, cursor: &Cursor) -> ProgressBar {
-    let per_epoch = search.steps_per_epoch();
-    let bar = ProgressBar::new((per_epoch * search.cfg.search.epochs) as u64);
+    let epochs = search.cfg.search.epochs;
+    let per_epoch = |e: usize| search.child_steps() + search.arch_steps(e);
+    let bar = ProgressBar::new((0..epochs).map(per_epoch).sum::<usize>() as u64);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}<{eta_precise}] {bar:30} {pos}/{len} {msg}")
             .expect("valid template"),
     );
-    let done = cursor.epoch * per_epoch
+    let done = (0..cursor.epoch).map(per_epoch).sum::<usize>()
         + if cursor.phase == Phase::Controller { search.child_steps() } else { 0 }
         + cursor.step;
     bar.set_position(done as u64);

@@ -1,11 +1,13 @@
 //! The rows of a search's result tables: `architectures.csv` (one row per scored arc) and
-//! `epochs.csv` (one row per epoch). Columns are fixed here, once. A value that does not apply
-//! (the log-probability, entropy and baseline of a strategy other than REINFORCE) is NaN in
-//! memory and an empty field in the file.
-use anyhow::{Context, Result};
+//! `epochs.csv` (one row per epoch), serde structs whose fields are the columns
+//! (`enas_shared::export::write_rows`). A value that does not apply (the log-probability, entropy
+//! and baseline of a strategy other than REINFORCE) is NaN in memory and an empty field in the
+//! file; numbers have six decimals, seconds three.
+use enas_shared::export::csv_f64::{fixed3, fixed6};
+use serde::{Deserialize, Serialize};
 
 /// One arc the controller sampled and scored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArchRow {
     pub epoch: usize,
     pub step: usize,
@@ -13,161 +15,127 @@ pub struct ArchRow {
     pub arc: String,
     pub normal: String,
     pub reduce: String,
+    #[serde(with = "fixed6")]
     pub reward: f64,
+    #[serde(with = "fixed6")]
     pub valid_acc: f64,
+    #[serde(with = "fixed6")]
     pub log_prob: f64,
+    #[serde(with = "fixed6")]
     pub entropy: f64,
+    #[serde(with = "fixed6")]
     pub baseline: f64,
     pub active_params: usize,
 }
 
-pub const ARCH_HEADER: [&str; 12] = [
-    "epoch",
-    "step",
-    "sample",
-    "arc",
-    "normal",
-    "reduce",
-    "reward",
-    "valid_acc",
-    "log_prob",
-    "entropy",
-    "baseline",
-    "active_params",
-];
-
-/// Six decimals, or an empty field for NaN.
-fn num6(x: f64) -> String {
-    if x.is_nan() {
-        String::new()
-    } else {
-        format!("{x:.6}")
-    }
-}
-
-/// Parses a number written by `num6`.
-fn parse_num(text: &str) -> Option<f64> {
-    if text.is_empty() {
-        Some(f64::NAN)
-    } else {
-        text.parse().ok()
-    }
-}
-
-impl ArchRow {
-    pub fn fields(&self) -> Vec<String> {
-        vec![
-            self.epoch.to_string(),
-            self.step.to_string(),
-            self.sample.to_string(),
-            self.arc.clone(),
-            self.normal.clone(),
-            self.reduce.clone(),
-            num6(self.reward),
-            num6(self.valid_acc),
-            num6(self.log_prob),
-            num6(self.entropy),
-            num6(self.baseline),
-            self.active_params.to_string(),
-        ]
-    }
-
-    /// Parses a row written by `fields`; `line` is its line number for errors.
-    pub fn parse(f: &[String], line: usize) -> Result<ArchRow> {
-        anyhow::ensure!(
-            f.len() == ARCH_HEADER.len(),
-            "line {line}: {} fields, expected {}",
-            f.len(),
-            ARCH_HEADER.len()
-        );
-        let num = |i: usize| -> Result<f64> {
-            parse_num(&f[i]).with_context(|| format!("line {line}: {} `{}` is not a number", ARCH_HEADER[i], f[i]))
-        };
-        let int = |i: usize| -> Result<usize> {
-            f[i].parse().with_context(|| format!("line {line}: {} `{}` is not an integer", ARCH_HEADER[i], f[i]))
-        };
-        Ok(ArchRow {
-            epoch: int(0)?,
-            step: int(1)?,
-            sample: int(2)?,
-            arc: f[3].clone(),
-            normal: f[4].clone(),
-            reduce: f[5].clone(),
-            reward: num(6)?,
-            valid_acc: num(7)?,
-            log_prob: num(8)?,
-            entropy: num(9)?,
-            baseline: num(10)?,
-            active_params: int(11)?,
-        })
-    }
-}
-
 /// One search epoch.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRow {
     pub epoch: usize,
+    #[serde(with = "fixed6")]
     pub lr: f64,
+    #[serde(with = "fixed6")]
     pub child_loss: f64,
+    #[serde(with = "fixed6")]
     pub child_acc: f64,
+    #[serde(with = "fixed6")]
     pub mean_reward: f64,
+    #[serde(with = "fixed6")]
     pub mean_valid_acc: f64,
+    #[serde(with = "fixed6")]
     pub mean_entropy: f64,
+    #[serde(with = "fixed6")]
     pub baseline: f64,
+    #[serde(with = "fixed3")]
     pub seconds: f64,
+    /// The architecture the method would return after this epoch (`Method::current`): a
+    /// policy's most likely one, else its best query by minibatch accuracy; empty before any.
+    pub current: String,
+    /// That architecture's accuracy in the run's benchmark table (`search.table`,
+    /// `bench.final_column`); empty without a table.
+    #[serde(with = "fixed6")]
+    pub current_table_acc: f64,
 }
 
-pub const EPOCH_HEADER: [&str; 9] =
-    ["epoch", "lr", "child_loss", "child_acc", "mean_reward", "mean_valid_acc", "mean_entropy", "baseline", "seconds"];
-
 impl EpochRow {
-    pub fn fields(&self) -> Vec<String> {
-        vec![
-            self.epoch.to_string(),
-            num6(self.lr),
-            num6(self.child_loss),
-            num6(self.child_acc),
-            num6(self.mean_reward),
-            num6(self.mean_valid_acc),
-            num6(self.mean_entropy),
-            num6(self.baseline),
-            format!("{:.3}", self.seconds),
-        ]
-    }
-
-    pub fn parse(f: &[String], line: usize) -> Result<EpochRow> {
-        anyhow::ensure!(
-            f.len() == EPOCH_HEADER.len(),
-            "line {line}: {} fields, expected {}",
-            f.len(),
-            EPOCH_HEADER.len()
-        );
-        let num = |i: usize| -> Result<f64> {
-            parse_num(&f[i]).with_context(|| format!("line {line}: {} `{}` is not a number", EPOCH_HEADER[i], f[i]))
-        };
-        Ok(EpochRow {
-            epoch: f[0].parse().with_context(|| format!("line {line}: epoch `{}` is not an integer", f[0]))?,
-            lr: num(1)?,
-            child_loss: num(2)?,
-            child_acc: num(3)?,
-            mean_reward: num(4)?,
-            mean_valid_acc: num(5)?,
-            mean_entropy: num(6)?,
-            baseline: num(7)?,
-            seconds: num(8)?,
-        })
-    }
-
     pub fn describe(&self) -> String {
+        let table = if self.current_table_acc.is_nan() {
+            String::new()
+        } else {
+            format!(", current cell {:.2} in the table", self.current_table_acc)
+        };
         if self.baseline.is_nan() {
             return format!(
-                "epoch {}: lr {:.4}, child loss {:.3} acc {:.3}, strategy valid acc {:.3}, {:.1} s",
+                "epoch {}: lr {:.4}, child loss {:.3} acc {:.3}, strategy valid acc {:.3}{table}, {:.1} s",
                 self.epoch, self.lr, self.child_loss, self.child_acc, self.mean_valid_acc, self.seconds
             );
         }
         format!(
-            "epoch {}: lr {:.4}, child loss {:.3} acc {:.3}, controller reward {:.3} (valid acc {:.3}, entropy {:.2}, baseline {:.3}), {:.1} s",
+            "epoch {}: lr {:.4}, child loss {:.3} acc {:.3}, controller reward {:.3} (valid acc {:.3}, entropy {:.2}, baseline {:.3}){table}, {:.1} s",
             self.epoch, self.lr, self.child_loss, self.child_acc, self.mean_reward, self.mean_valid_acc, self.mean_entropy, self.baseline, self.seconds
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use enas_shared::export::{read_rows, write_rows};
+
+    /// The files are what the hand-written rows gave (lines from a run before the serde rows).
+    #[test]
+    fn tables_keep_their_format_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let arch = ArchRow {
+            epoch: 1,
+            step: 1,
+            sample: 1,
+            arc: "0 4".into(),
+            normal: "n2=identity(0)+max_pool_3x3(1)".into(),
+            reduce: "n2=max_pool_3x3(0)+sep_conv_3x3(1)".into(),
+            reward: 0.08,
+            valid_acc: 0.08,
+            log_prob: f64::NAN,
+            entropy: f64::NAN,
+            baseline: f64::NAN,
+            active_params: 5900,
+        };
+        let with_controller = ArchRow { log_prob: -55.632065, entropy: 57.18634, baseline: 0.00375, ..arch.clone() };
+        let path = dir.path().join("architectures.csv");
+        write_rows(&path, &[arch.clone(), with_controller.clone()]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "epoch,step,sample,arc,normal,reduce,reward,valid_acc,log_prob,entropy,baseline,active_params\n\
+             1,1,1,0 4,n2=identity(0)+max_pool_3x3(1),n2=max_pool_3x3(0)+sep_conv_3x3(1),0.080000,0.080000,,,,5900\n\
+             1,1,1,0 4,n2=identity(0)+max_pool_3x3(1),n2=max_pool_3x3(0)+sep_conv_3x3(1),0.080000,0.080000,\
+             -55.632065,57.186340,0.003750,5900\n"
+        );
+        let (back, total) = read_rows::<ArchRow>(&path, 2).unwrap();
+        assert_eq!(total, 2);
+        assert!(back[0].log_prob.is_nan() && back[0].entropy.is_nan() && back[0].baseline.is_nan());
+        assert_eq!(back[1], with_controller);
+
+        let epoch = EpochRow {
+            epoch: 1,
+            lr: 0.05,
+            child_loss: 2.342761,
+            child_acc: 0.078125,
+            mean_reward: 0.08,
+            mean_valid_acc: 0.08,
+            mean_entropy: f64::NAN,
+            baseline: f64::NAN,
+            seconds: 1.6204,
+            current: "0 4".into(),
+            current_table_acc: f64::NAN,
+        };
+        let path = dir.path().join("epochs.csv");
+        write_rows(&path, &[epoch]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "epoch,lr,child_loss,child_acc,mean_reward,mean_valid_acc,mean_entropy,baseline,seconds,current,current_table_acc\n\
+             1,0.050000,2.342761,0.078125,0.080000,0.080000,,,1.620,0 4,\n"
+        );
+        let (back, _) = read_rows::<EpochRow>(&path, 1).unwrap();
+        assert_eq!((back[0].epoch, back[0].seconds), (1, 1.62));
     }
 }

@@ -6,7 +6,7 @@ use anyhow::Result;
 impl Search {
     pub fn write_summary(&self, best: &Candidate) -> Result<()> {
         let last = self.epoch_rows.last();
-        let summary = serde_json::json!({
+        let mut summary = serde_json::json!({
             "epochs": self.epoch_rows.len(),
             "best_arc": best.arc,
             "best_normal": best.normal,
@@ -24,6 +24,11 @@ impl Search {
             "proxy_evaluations": self.warm.evaluations,
             "proxy_seconds": self.warm.seconds,
         });
+        if let Some(acc) = self.table_acc_of(&best.arc)? {
+            summary["table_column"] = self.cfg.bench.final_column.clone().into();
+            summary["best_table_acc"] = acc.into();
+            summary["table_optimum"] = self.table_optimum().into();
+        }
         self.dir.write_json("summary.json", &summary)
     }
 }

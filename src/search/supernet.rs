@@ -4,10 +4,10 @@
 //! methods know a supernet only through this trait; each space's network is one implementation.
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
-use enas_child::{correct, path_cost, BnMode, MicroNet, ParamStore};
+use enas_child::{correct, cross_entropy, path_cost, BnMode, Forward, MicroNet, ParamStore};
 use enas_shared::data::{batches, num_batches, Batch, Dataset, LoaderOptions};
 use enas_shared::table::{Evaluation, Evaluator};
-use enas_shared::{EnasMicro, Space};
+use enas_shared::{ChildConfig, EnasMicro, Space};
 use std::sync::Arc;
 
 /// What one weight step trains: the paths a method asks for.
@@ -35,6 +35,17 @@ pub trait Supernet {
     fn space(&self) -> &Space;
     /// Logits for images `x` on `path`.
     fn forward(&self, x: &Tensor, path: &Path, mode: BnMode) -> Result<Tensor>;
+    /// The loss of a shared-weight training step and its logits: cross-entropy, plus the
+    /// auxiliary head's weighted loss where the network has one; `seed` draws any dropout mask.
+    fn train_loss(&self, x: &Tensor, y: &Tensor, path: &Path, _seed: u64) -> Result<(Tensor, Tensor)> {
+        let logits = self.forward(x, path, BnMode::Train)?;
+        Ok((cross_entropy(&logits, y)?, logits))
+    }
+    /// Logits of a reward pass: batch statistics, nothing updated, and any dropout the network's
+    /// search runs with (ENAS scores with its training graph); `seed` draws its mask.
+    fn reward_logits(&self, x: &Tensor, path: &Path, _seed: u64) -> Result<Tensor> {
+        self.forward(x, path, BnMode::BatchStats)
+    }
     /// Every shared weight (what the weight optimiser trains and checkpoints hold).
     fn store(&self) -> &ParamStore;
     fn describe(&self, values: &[usize]) -> Result<PathInfo>;
@@ -42,9 +53,11 @@ pub trait Supernet {
     fn costs(&self, values: &[usize]) -> Result<(usize, usize)>;
 }
 
-/// ENAS's micro supernet (`child::MicroNet`).
+/// ENAS's micro supernet (`child::MicroNet`), with ENAS's dropout and auxiliary head as
+/// `child.keep_prob` and `child.aux_weight` set them.
 pub struct MicroSupernet {
     pub net: MicroNet,
+    pub child: ChildConfig,
     pub store: ParamStore,
     pub micro: EnasMicro,
     pub space: Space,
@@ -60,6 +73,24 @@ impl Supernet for MicroSupernet {
     fn forward(&self, x: &Tensor, path: &Path, mode: BnMode) -> Result<Tensor> {
         let Path::Single(values) = path;
         Ok(self.net.forward(x, &self.micro.from_values(values)?, mode)?)
+    }
+
+    fn train_loss(&self, x: &Tensor, y: &Tensor, path: &Path, seed: u64) -> Result<(Tensor, Tensor)> {
+        let Path::Single(values) = path;
+        let arch = self.micro.from_values(values)?;
+        let (logits, aux) = self.net.forward_opts(x, &arch, BnMode::Train, &Forward::of_child(&self.child, seed))?;
+        let mut loss = cross_entropy(&logits, y)?;
+        if let Some(aux) = aux {
+            loss = (loss + (cross_entropy(&aux, y)? * self.child.aux_weight)?)?;
+        }
+        Ok((loss, logits))
+    }
+
+    fn reward_logits(&self, x: &Tensor, path: &Path, seed: u64) -> Result<Tensor> {
+        let Path::Single(values) = path;
+        let arch = self.micro.from_values(values)?;
+        let opts = Forward { aux: false, ..Forward::of_child(&self.child, seed) };
+        Ok(self.net.forward_opts(x, &arch, BnMode::BatchStats, &opts)?.0)
     }
 
     fn store(&self) -> &ParamStore {
@@ -81,10 +112,9 @@ impl Supernet for MicroSupernet {
     }
 }
 
-/// Accuracy of `path` on one batch with the shared weights. As in ENAS, the child runs on batch
-/// statistics, and nothing is updated.
-pub fn batch_accuracy(net: &dyn Supernet, device: &Device, batch: &Batch, path: &Path) -> Result<f64> {
-    let logits = net.forward(&batch.x.to_device(device)?, path, BnMode::BatchStats)?;
+/// Reward accuracy of `path` on one batch with the shared weights (`Supernet::reward_logits`).
+pub fn batch_accuracy(net: &dyn Supernet, device: &Device, batch: &Batch, path: &Path, seed: u64) -> Result<f64> {
+    let logits = net.reward_logits(&batch.x.to_device(device)?, path, seed)?;
     Ok(correct(&logits, &batch.y.to_device(device)?)? as f64 / batch.n as f64)
 }
 
@@ -131,12 +161,15 @@ pub struct ArchContext<'a> {
     pub net: &'a dyn Supernet,
     pub device: &'a Device,
     pub valid: &'a mut ValidStream,
+    /// The seed of the epoch's reward-pass dropout masks (one per minibatch used).
+    pub dropout_seed: u64,
 }
 
 impl Evaluator for ArchContext<'_> {
     fn evaluate(&mut self, values: &[usize]) -> enas_shared::Result<Evaluation> {
+        let seed = self.dropout_seed ^ (self.valid.used as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let batch = self.valid.next_batch().map_err(|e| enas_shared::Error::Arch(format!("{e:#}")))?;
-        let acc = batch_accuracy(self.net, self.device, batch, &Path::Single(values.to_vec()))
+        let acc = batch_accuracy(self.net, self.device, batch, &Path::Single(values.to_vec()), seed)
             .map_err(|e| enas_shared::Error::Arch(format!("{e:#}")))?;
         Ok(Evaluation { reward: acc, report: None })
     }

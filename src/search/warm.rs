@@ -5,12 +5,12 @@
 use super::supernet::Supernet;
 use anyhow::Result;
 use enas_controller::strategy::warm;
-use enas_shared::Config;
+use enas_shared::{Config, ProxyKind};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
-/// The proxy names `enas search` can score.
-pub const SUPERNET_PROXIES: [&str; 2] = ["params", "flops"];
+/// The proxies `enas search` can score: those a path's structure gives ([`ProxyKind::structural`]).
+pub const SUPERNET_PROXIES: [ProxyKind; 2] = [ProxyKind::Params, ProxyKind::Flops];
 
 /// What the warm start cost: proxy evaluations (no queries) and their seconds.
 #[derive(Debug, Clone, Copy, Default)]
@@ -23,7 +23,7 @@ pub struct WarmCost {
 /// strategy; an empty ranking for the others.
 pub fn ranked_pool(
     cfg: &Config,
-    proxies: &[String],
+    proxies: &[ProxyKind],
     net: &dyn Supernet,
     rng: &mut ChaCha8Rng,
 ) -> Result<(Vec<Vec<usize>>, WarmCost)> {
@@ -32,10 +32,10 @@ pub fn ranked_pool(
     }
     for p in proxies {
         anyhow::ensure!(
-            SUPERNET_PROXIES.contains(&p.as_str()),
+            SUPERNET_PROXIES.contains(p),
             "strategy.proxy: `{p}` needs the NAS-Bench-201 network; on the ENAS micro space `enas search` \
              scores arcs by {}",
-            SUPERNET_PROXIES.join(" or ")
+            names(&SUPERNET_PROXIES).join(" or ")
         );
     }
     let started = Instant::now();
@@ -43,10 +43,24 @@ pub fn ranked_pool(
     let mut scores = Vec::with_capacity(pool.len());
     for values in &pool {
         let (params, flops) = net.costs(values)?;
-        scores.push(proxies.iter().map(|p| if p == "params" { params as f64 } else { flops as f64 }).collect());
+        let score = |p: &ProxyKind| match p {
+            ProxyKind::Params => params as f64,
+            // `flops`, the only other proxy the check above lets through.
+            _ => flops as f64,
+        };
+        scores.push(proxies.iter().map(score).collect());
     }
     let ranked = warm::rank(&pool, &scores);
     let cost = WarmCost { evaluations: pool.len() * proxies.len(), seconds: started.elapsed().as_secs_f64() };
-    eprintln!("warm start: {} arcs scored by {} in {:.3} s (no queries)", pool.len(), proxies.join(", "), cost.seconds);
+    eprintln!(
+        "warm start: {} arcs scored by {} in {:.3} s (no queries)",
+        pool.len(),
+        names(proxies).join(", "),
+        cost.seconds
+    );
     Ok((ranked, cost))
+}
+
+fn names(proxies: &[ProxyKind]) -> Vec<&'static str> {
+    proxies.iter().map(|p| p.name()).collect()
 }

@@ -10,3 +10,11 @@ pub fn enas(args: &[&str]) -> Output {
         .output()
         .expect("the enas binary runs")
 }
+
+/// `enas ARGS` as a command to spawn (for tests that interrupt it), set up as `enas` runs it.
+#[allow(dead_code)]
+pub fn enas_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_enas"));
+    c.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env("RAYON_NUM_THREADS", "2");
+    c
+}

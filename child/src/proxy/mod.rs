@@ -22,74 +22,12 @@ use crate::params::{InitRoot, ParamStore};
 use crate::{cross_entropy, BnMode};
 use candle_core::{Device, Result, Tensor, Var};
 use enas_shared::OpKind;
-use std::fmt;
 
-/// A zero-cost proxy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProxyKind {
-    /// Synaptic flow (Tanaka et al. 2020): `Σ |θ ⊙ ∂R/∂θ|` with `R` the summed output of the
-    /// network with absolute weights, no BatchNorm, on an all-ones image, in f64. No data.
-    Synflow,
-    /// `Σ_layers ‖∂L/∂W‖₂`, the cross-entropy gradient's norm per layer, summed.
-    GradNorm,
-    /// SNIP (Lee et al. 2019): `Σ |W ⊙ ∂L/∂W|`, the cross-entropy loss's connection sensitivity.
-    Snip,
-    /// Mellor et al.'s first score: from the correlation matrix of the input Jacobians of the
-    /// minibatch's images, `-Σ_i (ln(λ_i + k) + 1/(λ_i + k))`, `k = 1e-5`.
-    JacobCov,
-    /// NASWOT (Mellor et al. 2021): `ln |det K|`, `K[a][b]` the number of ReLUs on which images
-    /// `a` and `b` agree (both active or both inactive).
-    Naswot,
-    /// Trainable parameters, as NAS-Bench-201 counts them. No data.
-    Params,
-    /// Multiply-adds of one forward pass of one image. No data.
-    Flops,
-}
+/// The proxies by name (defined in `enas-shared`, where configs and flags name them).
+pub use enas_shared::ProxyKind;
 
 /// Every proxy, in the order `--proxy all` lists them.
-pub const ALL_PROXIES: [ProxyKind; 7] = [
-    ProxyKind::Synflow,
-    ProxyKind::GradNorm,
-    ProxyKind::Snip,
-    ProxyKind::JacobCov,
-    ProxyKind::Naswot,
-    ProxyKind::Params,
-    ProxyKind::Flops,
-];
-
-impl ProxyKind {
-    /// The proxy's name: the column it gets in CSV files.
-    pub fn name(self) -> &'static str {
-        match self {
-            ProxyKind::Synflow => "synflow",
-            ProxyKind::GradNorm => "grad_norm",
-            ProxyKind::Snip => "snip",
-            ProxyKind::JacobCov => "jacob_cov",
-            ProxyKind::Naswot => "naswot",
-            ProxyKind::Params => "params",
-            ProxyKind::Flops => "flops",
-        }
-    }
-
-    /// Parses a proxy name; the error lists the known ones.
-    pub fn parse(text: &str) -> std::result::Result<ProxyKind, String> {
-        ALL_PROXIES.iter().copied().find(|p| p.name() == text.trim()).ok_or_else(|| {
-            let names: Vec<_> = ALL_PROXIES.iter().map(|p| p.name()).collect();
-            format!("unknown proxy {text:?}; expected one of {}", names.join(", "))
-        })
-    }
-
-    /// Whether the proxy needs a minibatch of images.
-    pub fn needs_data(self) -> bool {
-        matches!(self, ProxyKind::GradNorm | ProxyKind::Snip | ProxyKind::JacobCov | ProxyKind::Naswot)
-    }
-}
-
-impl fmt::Display for ProxyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub const ALL_PROXIES: [ProxyKind; 7] = ProxyKind::ALL;
 
 /// One minibatch for the data proxies: images `(N, 3, H, W)` f32, normalised, and labels `(N)` u32.
 #[derive(Clone)]

@@ -120,6 +120,12 @@ pub trait Strategy: Send {
         Ok(None)
     }
 
+    /// The architecture the strategy would return now if it learns a distribution (REINFORCE:
+    /// the policy's most likely choice at every decision); `None`: its best query stands for it.
+    fn mode(&self) -> Result<Option<Vec<usize>>> {
+        Ok(None)
+    }
+
     /// A uniformly random architecture, drawn with the same use of `rng` as `draw` where the
     /// strategy has one (so the two pair up draw by draw).
     fn draw_uniform(&self, decisions: &[Decision], rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {

@@ -136,6 +136,10 @@ impl Strategy for ReinforceStrategy {
         Ok(Some(Draw { log_prob: sample.log_prob_value()?, values: sample.values }))
     }
 
+    fn mode(&self) -> Result<Option<Vec<usize>>> {
+        Ok(Some(self.controller.greedy()?.values))
+    }
+
     /// Paired with `draw`: the controller's walk with uniform choices, same use of `rng`.
     fn draw_uniform(&self, _decisions: &[Decision], rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
         Ok(self.controller.sample_uniform(rng)?.values)

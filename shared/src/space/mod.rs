@@ -26,6 +26,51 @@ pub struct Decision {
     pub label: String,
 }
 
+/// A search space, by its config and command-line name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpaceKind {
+    /// ENAS's micro (cell) space (`child.nodes` nodes per cell).
+    EnasMicro,
+    /// NAS-Bench-201's cell space.
+    Nb201,
+}
+
+impl SpaceKind {
+    pub const ALL: [SpaceKind; 2] = [SpaceKind::EnasMicro, SpaceKind::Nb201];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SpaceKind::EnasMicro => "enas_micro",
+            SpaceKind::Nb201 => "nb201",
+        }
+    }
+
+    /// The space, with `nodes` nodes per cell where it has a choice.
+    pub fn space(self, nodes: usize) -> Space {
+        match self {
+            SpaceKind::EnasMicro => Space::EnasMicro(EnasMicro::new(nodes)),
+            SpaceKind::Nb201 => Space::Nb201(Nb201),
+        }
+    }
+}
+
+impl std::fmt::Display for SpaceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for SpaceKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<SpaceKind> {
+        SpaceKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| Error::Name(format!("unknown search space `{s}`; expected nb201 or enas_micro")))
+    }
+}
+
 /// Every search space a strategy can search, behind one set of methods: the decisions, a check of
 /// a vector of choices, and its text form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,11 +84,7 @@ pub enum Space {
 impl Space {
     /// A space by its command-line name: `nb201`, or `enas_micro` with `nodes` nodes per cell.
     pub fn by_name(name: &str, nodes: usize) -> Result<Space> {
-        match name {
-            "nb201" => Ok(Space::Nb201(Nb201)),
-            "enas_micro" => Ok(Space::EnasMicro(EnasMicro::new(nodes))),
-            other => Err(Error::Arch(format!("unknown search space `{other}`; expected nb201 or enas_micro"))),
-        }
+        Ok(name.parse::<SpaceKind>()?.space(nodes))
     }
 
     pub fn name(&self) -> &str {

@@ -1,0 +1,221 @@
+//! `enas search` on the NAS-Bench-201 space with a benchmark table: every strategy runs and
+//! reports its derived cell's table accuracy, a killed search resumes exactly, and the rank check
+//! agrees with an independent Kendall tau. The table is a made-up one over the real space (as in
+//! tests/bench.rs), so these tests need no data files; the images are the synthetic set.
+use enas_shared::Nb201;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+mod run;
+
+use run::{enas, enas_cmd};
+
+/// Every NAS-Bench-201 cell with a made-up final accuracy: more 3x3 convs score higher.
+fn write_table(path: &Path) {
+    let mut text = String::from("index,arch,valid_acc_12ep,test_acc_200ep\n");
+    for i in 0..15_625 {
+        let values: Vec<usize> = (0..6).map(|k| (i / 5usize.pow(k as u32)) % 5).collect();
+        let acc = made_up_acc(&values);
+        text.push_str(&format!("{i},{},{acc},{acc}\n", Nb201.format(&values).unwrap()));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn made_up_acc(values: &[usize]) -> f64 {
+    50.0 + 5.0 * values.iter().filter(|&&v| v == 3).count() as f64 + values[0] as f64 * 0.25
+}
+
+/// A tiny NAS-Bench-201 search (quick.yaml sizes, C = 4, one cell per stage).
+fn nb201_args<'a>(out: &'a str, table: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "search",
+        "--config",
+        "configs/quick.yaml",
+        "--table",
+        table,
+        "--out",
+        out,
+        "--set",
+        "search.space=nb201",
+        "--set",
+        "child.channels=4",
+        "--set",
+        "child.cells=1",
+        "--set",
+        "controller.op_bias_init=[0,0,0,0,0]",
+        "--set",
+        "controller.normal_op_bias=[0,0,0,0,0]",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(p)).unwrap()
+}
+
+#[test]
+fn every_strategy_searches_nb201_and_reports_its_cells_table_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.csv");
+    write_table(&table);
+    for strategy in ["reinforce", "random", "evolution", "local"] {
+        let out = dir.path().join(strategy);
+        let set = format!("search.strategy={strategy}");
+        let o = enas(&nb201_args(out.to_str().unwrap(), table.to_str().unwrap(), &["--set", &set]));
+        assert!(o.status.success(), "{strategy}: {}", stderr(&o));
+        let best = read(&out.join("best_arch.txt"));
+        let values = Nb201.parse(best.trim()).unwrap();
+        let summary = json(&out.join("summary.json"));
+        assert_eq!(summary["best_table_acc"].as_f64(), Some(made_up_acc(&values)), "{strategy}");
+        // Six 3x3 convs, the first of them on edge 0 (value 3): 50 + 30 + 0.75.
+        assert_eq!(summary["table_optimum"].as_f64(), Some(80.75));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(stdout.contains(&format!("table test_acc_200ep: {:.2}", made_up_acc(&values))), "{stdout}");
+        // After every epoch, the cell the method would return and its table accuracy.
+        let epochs = read(&out.join("epochs.csv"));
+        let header: Vec<&str> = epochs.lines().next().unwrap().split(',').collect();
+        let (ic, ia) = (
+            header.iter().position(|h| *h == "current").unwrap(),
+            header.iter().position(|h| *h == "current_table_acc").unwrap(),
+        );
+        for line in epochs.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            let acc: f64 = f[ia].parse().unwrap();
+            assert_eq!(acc, made_up_acc(&Nb201.parse(f[ic]).unwrap()), "{strategy}: {line}");
+        }
+        // The NB201 string in every row, and the path's parameters.
+        let arch = read(&out.join("architectures.csv"));
+        assert!(arch.lines().skip(1).all(|l| l.contains("|+|")), "{arch}");
+    }
+}
+
+#[test]
+fn a_killed_nb201_search_resumes_to_the_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.csv");
+    write_table(&table);
+    let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
+    let longer = ["--set", "search.epochs=4"];
+    let o = enas(&nb201_args(whole.to_str().unwrap(), table.to_str().unwrap(), &longer));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let args = nb201_args(killed.to_str().unwrap(), table.to_str().unwrap(), &longer);
+    let mut child = enas_cmd(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    // Wait for the first epoch's checkpoint (state.json is written last), then kill at once.
+    let epoch_done = || {
+        let text = std::fs::read_to_string(killed.join("state.json")).unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|s| s["epoch"].as_u64() >= Some(1))
+    };
+    while !epoch_done() {
+        assert!(started.elapsed() < Duration::from_secs(300), "no checkpoint after 300 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // The kill landed mid-run: the search had not finished.
+    assert!(!killed.join("summary.json").exists(), "the search finished before the kill; the test proves nothing");
+    let state = json(&killed.join("state.json"));
+    assert!(state["epoch"].as_u64().unwrap() < 4, "{state}");
+    let o = enas(&["search", "--resume", killed.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["architectures.csv", "best_arch.txt", "derive.csv"] {
+        assert_eq!(read(&whole.join(f)), read(&killed.join(f)), "{f}");
+    }
+    // epochs.csv without its wall-time column.
+    let no_seconds = |p: &Path| -> Vec<String> {
+        let text = read(p);
+        let col = text.lines().next().unwrap().split(',').position(|h| h == "seconds").unwrap();
+        text.lines()
+            .map(|l| l.split(',').enumerate().filter(|(i, _)| *i != col).map(|(_, c)| c).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert_eq!(no_seconds(&whole.join("epochs.csv")), no_seconds(&killed.join("epochs.csv")));
+    let (a, b) = (json(&whole.join("summary.json")), json(&killed.join("summary.json")));
+    assert_eq!(a["best_table_acc"], b["best_table_acc"]);
+}
+
+/// Kendall's tau-b from its definition (concordant minus discordant pairs over the tie-corrected
+/// pair counts), independent of the crate's implementation.
+fn kendall_tau_b(x: &[f64], y: &[f64]) -> f64 {
+    let (mut c, mut d, mut tx, mut ty) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for i in 0..x.len() {
+        for j in i + 1..x.len() {
+            let (a, b) = ((x[i] - x[j]).signum(), (y[i] - y[j]).signum());
+            if x[i] == x[j] && y[i] == y[j] {
+                continue;
+            } else if x[i] == x[j] {
+                tx += 1.0;
+            } else if y[i] == y[j] {
+                ty += 1.0;
+            } else if a == b {
+                c += 1.0;
+            } else {
+                d += 1.0;
+            }
+        }
+    }
+    (c - d) / ((c + d + tx) * (c + d + ty)).sqrt()
+}
+
+#[test]
+fn the_rank_check_scores_fixed_cells_and_correlates_them_with_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.csv");
+    write_table(&table);
+    let mut checks = Vec::new();
+    for seed in ["0", "1"] {
+        let out = dir.path().join(seed);
+        let o = enas(&nb201_args(out.to_str().unwrap(), table.to_str().unwrap(), &["--seed", seed]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = enas(&["derive", "--run", out.to_str().unwrap(), "--rank-check", "12"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let csv = read(&out.join("rank_check.csv"));
+        let rows: Vec<Vec<String>> = csv.lines().skip(1).map(|l| l.split(',').map(String::from).collect()).collect();
+        assert_eq!(rows.len(), 12);
+        let acc: Vec<f64> = rows.iter().map(|r| r[2].parse().unwrap()).collect();
+        let tab: Vec<f64> = rows.iter().map(|r| r[3].parse().unwrap()).collect();
+        for r in &rows {
+            assert_eq!(r[3].parse::<f64>().unwrap(), made_up_acc(&Nb201.parse(&r[1]).unwrap()));
+        }
+        let report = json(&out.join("rank_check.json"));
+        let tau = report["kendall_tau"].as_f64().unwrap();
+        assert!((tau - kendall_tau_b(&acc, &tab)).abs() < 1e-12, "{tau} vs {}", kendall_tau_b(&acc, &tab));
+        checks.push(rows.iter().map(|r| r[1].clone()).collect::<Vec<_>>());
+    }
+    // The same fixed cells for every run, whatever its seed.
+    assert_eq!(checks[0], checks[1]);
+}
+
+#[test]
+fn a_table_is_refused_outside_nb201_and_rank_check_needs_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.csv");
+    write_table(&table);
+    let out = dir.path().join("micro");
+    let o = enas(&[
+        "search",
+        "--config",
+        "configs/quick.yaml",
+        "--table",
+        table.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("search.table") && stderr(&o).contains("nb201"), "{}", stderr(&o));
+    let out = dir.path().join("plain");
+    let o = enas(&["search", "--config", "configs/quick.yaml", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = enas(&["derive", "--run", out.to_str().unwrap(), "--rank-check", "5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--rank-check") && stderr(&o).contains("table"), "{}", stderr(&o));
+}
