@@ -67,10 +67,13 @@ fn every_strategy_searches_nb201_and_reports_its_cells_table_accuracy() {
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("t.csv");
     write_table(&table);
-    for strategy in ["reinforce", "random", "evolution", "local"] {
+    let strategies = ["reinforce", "random", "evolution", "local", "proxy-evolution", "proxy-local", "vote-local"];
+    for strategy in strategies {
         let out = dir.path().join(strategy);
         let set = format!("search.strategy={strategy}");
-        let o = enas(&nb201_args(out.to_str().unwrap(), table.to_str().unwrap(), &["--set", &set]));
+        // The proxy-guided ones rank a pool by synflow on the benchmark's network (untrained).
+        let extra = ["--set", &set, "--set", "strategy.proxy.pool=12"];
+        let o = enas(&nb201_args(out.to_str().unwrap(), table.to_str().unwrap(), &extra));
         assert!(o.status.success(), "{strategy}: {}", stderr(&o));
         let best = read(&out.join("best_arch.txt"));
         let values = Nb201.parse(best.trim()).unwrap();

@@ -362,6 +362,9 @@ impl Config {
         self.controller.validate(origin)?;
         self.strategy.validate(origin)?;
         for p in self.search.strategy.proxies(&self.strategy.proxy) {
+            if self.search.space == SpaceKind::Nb201 {
+                break;
+            }
             if !p.structural() {
                 let msg = format!(
                     "`{}` with proxy `{p}`: on the ENAS micro space `enas search` scores arcs by params or \

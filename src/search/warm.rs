@@ -1,11 +1,13 @@
-//! The warm start of the proxy-guided strategies in `enas search`. The zero-cost proxies that
-//! train nothing and need no network of their own are the ones the supernet gives for any path
-//! from its structure: `params` and `flops` (`Supernet::costs`). synflow and the data proxies are
-//! implemented for the NAS-Bench-201 network (`enas bench`, `enas proxy`).
+//! The warm start of the proxy-guided strategies in `enas search`. `params` and `flops` come
+//! from the supernet's path (`Supernet::costs`) on any space. synflow and the data proxies are
+//! implemented for the NAS-Bench-201 network: on the nb201 space they score the benchmark's own
+//! network, untrained, as `enas bench` and `enas proxy` do (the data proxies on one minibatch of
+//! the run's training split).
 use super::supernet::Supernet;
+use crate::proxy::engine::ProxyEngine;
 use anyhow::Result;
 use enas_controller::strategy::warm;
-use enas_shared::{Config, ProxyKind};
+use enas_shared::{Config, ProxyKind, Space};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
@@ -30,9 +32,10 @@ pub fn ranked_pool(
     if proxies.is_empty() {
         return Ok((Vec::new(), WarmCost::default()));
     }
+    let nb201 = matches!(net.space(), Space::Nb201(_));
     for p in proxies {
         anyhow::ensure!(
-            SUPERNET_PROXIES.contains(p),
+            nb201 || SUPERNET_PROXIES.contains(p),
             "strategy.proxy: `{p}` needs the NAS-Bench-201 network; on the ENAS micro space `enas search` \
              scores arcs by {}",
             names(&SUPERNET_PROXIES).join(" or ")
@@ -40,15 +43,24 @@ pub fn ranked_pool(
     }
     let started = Instant::now();
     let pool = warm::draw_pool(&net.space().decisions(), cfg.strategy.proxy.pool, rng)?;
+    let network: Vec<ProxyKind> = proxies.iter().copied().filter(|p| !SUPERNET_PROXIES.contains(p)).collect();
+    let engine = match network.is_empty() {
+        true => None,
+        false => Some(ProxyEngine::for_config(cfg, network.iter().any(|p| p.needs_data()), true)?),
+    };
     let mut scores = Vec::with_capacity(pool.len());
     for values in &pool {
         let (params, flops) = net.costs(values)?;
-        let score = |p: &ProxyKind| match p {
-            ProxyKind::Params => params as f64,
-            // `flops`, the only other proxy the check above lets through.
-            _ => flops as f64,
-        };
-        scores.push(proxies.iter().map(score).collect());
+        let mut row = Vec::with_capacity(proxies.len());
+        for p in proxies {
+            row.push(match p {
+                ProxyKind::Params => params as f64,
+                ProxyKind::Flops => flops as f64,
+                // The check above lets these through on nb201 only, where the engine was built.
+                other => engine.as_ref().expect("built for network proxies").evaluate(&[*other], values)?[0].score,
+            });
+        }
+        scores.push(row);
     }
     let ranked = warm::rank(&pool, &scores);
     let cost = WarmCost { evaluations: pool.len() * proxies.len(), seconds: started.elapsed().as_secs_f64() };
