@@ -2,20 +2,39 @@
 use anyhow::{Context, Result};
 use candle_core::Device;
 use enas_shared::{Config, DeviceKind};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
-/// Set by SIGINT: long loops finish their step, checkpoint and exit 130.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The stop signal received (SIGINT, SIGTERM or SIGHUP), 0 before any: long loops finish their
+/// step, checkpoint and exit `128 + signal` (130, 143, 129), as a shell reports a signal.
+static STOP_SIGNAL: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
 
-/// Makes Ctrl-C set the interrupt flag instead of killing the process.
+/// The signals that stop a run cleanly: Ctrl-C, a scheduler's SIGTERM, a closed terminal's SIGHUP.
+const STOP_SIGNALS: [i32; 3] = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP];
+
+/// Makes the stop signals set the interrupt flag instead of killing the process.
 pub fn install_interrupt_handler() -> Result<()> {
-    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")
+    let flag = STOP_SIGNAL.get_or_init(|| Arc::new(AtomicUsize::new(0)));
+    for sig in STOP_SIGNALS {
+        signal_hook::flag::register_usize(sig, flag.clone(), sig as usize)
+            .with_context(|| format!("installing the handler of signal {sig}"))?;
+    }
+    Ok(())
 }
 
-/// Whether Ctrl-C was pressed.
+/// Whether a stop signal arrived.
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    stop_signal().is_some()
+}
+
+/// The stop signal that arrived, if any.
+pub fn stop_signal() -> Option<i32> {
+    STOP_SIGNAL.get().map(|f| f.load(Ordering::SeqCst) as i32).filter(|&s| s != 0)
+}
+
+/// The exit code of a run stopped by a signal: `128 + signal` (130 for Ctrl-C).
+pub fn stop_code() -> u8 {
+    (128 + stop_signal().unwrap_or(signal_hook::consts::SIGINT)) as u8
 }
 
 /// The seed of one of an epoch's random streams (search: 0 the child batches, 1 + k the k-th

@@ -297,3 +297,35 @@ fn ctrl_c_checkpoints_mid_epoch_exits_130_and_resumes_identically() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(read(&whole.join("architectures.csv")), read(&stopped.join("architectures.csv")));
 }
+
+/// SIGTERM (a cluster scheduler's stop) and SIGHUP (a closed terminal) stop a search as Ctrl-C
+/// does: it finishes its step, checkpoints, exits 128 + the signal, and resumes to the same
+/// results as an uninterrupted run. The signal lands mid-run (asserted).
+#[test]
+fn sigterm_and_sighup_checkpoint_exit_128_plus_signal_and_resume_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let longer = ["--set", "search.epochs=12"];
+    let whole = dir.path().join("whole");
+    let o = quick_search(&whole, &longer);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (signal, code) in [("TERM", 143), ("HUP", 129)] {
+        let stopped = dir.path().join(signal);
+        let mut args = vec!["search", "--config", "configs/quick.yaml", "--out", stopped.to_str().unwrap()];
+        args.extend_from_slice(&longer);
+        let child = enas_cmd(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let started = Instant::now();
+        while !read_or_empty(&stopped.join("state.json")).contains("\"epoch\": 1") {
+            assert!(started.elapsed() < Duration::from_secs(120), "no checkpoint after 120 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let sent = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(code), "SIG{signal}: {}", stderr(&o));
+        assert!(!stopped.join("summary.json").exists(), "SIG{signal} landed after the search finished");
+        assert!(stderr(&o).contains("enas search --resume"), "{}", stderr(&o));
+        let o = enas(&["search", "--resume", stopped.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(read(&whole.join("architectures.csv")), read(&stopped.join("architectures.csv")), "SIG{signal}");
+    }
+}

@@ -82,7 +82,7 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
     };
     if interrupted() {
         eprintln!("interrupted before the first step; nothing to checkpoint");
-        return Ok(ExitCode::from(130));
+        return Ok(ExitCode::from(runtime::stop_code()));
     }
     let bar = progress(&search, &cursor);
     while cursor.epoch < search.cfg.search.epochs {
@@ -97,7 +97,7 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
                 cursor.step,
                 search.dir.path.display()
             );
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(runtime::stop_code()));
         }
     }
     bar.finish_and_clear();
@@ -108,7 +108,7 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
                 "interrupted while deriving; the search itself is complete.\nderive with: enas derive --run {}",
                 search.dir.path.display()
             );
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(runtime::stop_code()));
         }
         other => other?,
     };
