@@ -71,11 +71,17 @@ impl SearchArgs {
     }
 }
 
+/// `text` as a YAML string, whatever it holds (`#`, `: `, quotes): a command-line value is a
+/// string, never YAML to interpret.
+fn yaml_str(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// The overrides of the common `--data` and `--seed` flags.
 fn data_and_seed(data: Option<&str>, seed: Option<u64>) -> Vec<String> {
     let mut extra = Vec::new();
     if let Some(d) = data {
-        extra.push(format!("data.spec={d}"));
+        extra.push(format!("data.spec={}", yaml_str(d)));
     }
     if let Some(s) = seed {
         extra.push(format!("seed={s}"));
@@ -174,10 +180,10 @@ impl BenchArgs {
     pub fn load_config(&self) -> Result<Config> {
         let mut extra = data_and_seed(self.data.as_deref(), self.seed);
         if let Some(c) = &self.reward_column {
-            extra.push(format!("bench.reward_column={c}"));
+            extra.push(format!("bench.reward_column={}", yaml_str(c)));
         }
         if let Some(c) = &self.final_column {
-            extra.push(format!("bench.final_column={c}"));
+            extra.push(format!("bench.final_column={}", yaml_str(c)));
         }
         self.cfg.load(&extra)
     }

@@ -168,6 +168,19 @@ fn bad_data_is_a_clear_error() {
     assert_clean_failure(&enas(&["train", "--arc", PUBLISHED, "--data", "imagenet:/x"]), &["imagenet"]);
 }
 
+/// A `--data` value is a string, not YAML: `#` does not start a comment and `: ` does not make a
+/// map, so the error names the whole path as given.
+#[test]
+fn data_on_the_command_line_is_taken_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, tail) in ["cif #1", "c: x", "it's"].into_iter().enumerate() {
+        let spec = format!("cifar10:{}/{tail}", dir.path().display());
+        let o = enas(&["search", "--data", &spec, "--out", dir.path().join(format!("o{i}")).to_str().unwrap()]);
+        assert_clean_failure(&o, &[tail]);
+        assert!(!stderr(&o).contains("invalid type"), "{}", stderr(&o));
+    }
+}
+
 #[test]
 fn every_subcommand_has_help() {
     for sub in ["inspect", "train", "search", "derive", "export", "bench", "bench-step"] {
