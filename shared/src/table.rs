@@ -46,6 +46,14 @@ impl Table {
         let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
         let csv_err = |e: csv::Error| Error::Csv { path: path.to_path_buf(), source: e };
         let header = reader.headers().map_err(csv_err)?.clone();
+        for (i, h) in header.iter().enumerate() {
+            if let Some(j) = header.iter().take(i).position(|e| e.trim() == h.trim()) {
+                return Err(Error::format(
+                    path,
+                    format!("the header names column `{}` twice (columns {} and {})", h.trim(), j + 1, i + 1),
+                ));
+            }
+        }
         let find = |name: &str| {
             header.iter().position(|h| h.trim() == name).ok_or_else(|| {
                 let have: Vec<&str> = header.iter().collect();

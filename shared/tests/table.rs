@@ -59,3 +59,10 @@ fn malformed_tables_name_the_row_and_column() {
     let err = load_error("arch,valid_acc_12ep,test_acc_200ep\n");
     assert!(err.contains("no rows"), "{err}");
 }
+
+/// A header that repeats a column would be read by its first copy, silently: refused, naming it.
+#[test]
+fn a_repeated_column_name_is_refused() {
+    let err = load_error(&format!("arch,test_acc_200ep,valid_acc_12ep,test_acc_200ep\n{GOOD},90.0,80.0,10.0\n"));
+    assert!(err.contains("t.csv") && err.contains("`test_acc_200ep` twice (columns 2 and 4)"), "{err}");
+}
