@@ -9,6 +9,7 @@ use std::collections::HashSet;
 pub fn run(a: &ExportArgs) -> Result<()> {
     let dir = RunDir::open(&a.run)?;
     let path = dir.file("architectures.csv");
+    crate::run::refuse_overwriting_input(&a.out, &path, "--run's architectures.csv")?;
     let (header, mut rows) = read_table(&path)?;
     let col = |name: &str| {
         header.iter().position(|h| h == name).with_context(|| format!("{}: no `{name}` column", path.display()))

@@ -64,6 +64,31 @@ impl RunDir {
     }
 }
 
+/// Refuses to write `output` when it is the file `input` (compared as canonical paths, so
+/// `./x`, `../d/x` and links are seen through): a command must never replace what it reads.
+pub fn refuse_overwriting_input(output: &Path, input: &Path, input_flag: &str) -> Result<()> {
+    let canon = |p: &Path| -> Option<PathBuf> {
+        if let Ok(c) = p.canonicalize() {
+            return Some(c);
+        }
+        // A file that does not exist yet: its folder's canonical path and its name.
+        let parent = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.canonicalize().ok()?,
+            _ => std::env::current_dir().ok()?,
+        };
+        Some(parent.join(p.file_name()?))
+    };
+    if let (Some(o), Some(i)) = (canon(output), canon(input)) {
+        anyhow::ensure!(
+            o != i,
+            "--out {} is the input {input_flag} ({}): writing it would replace what is being read; choose another --out",
+            output.display(),
+            input.display()
+        );
+    }
+    Ok(())
+}
+
 /// Reads a CSV table as text: its header and rows (any columns).
 pub fn read_table(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
     let mut r = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;

@@ -132,3 +132,20 @@ fn data_proxies_score_a_minibatch_of_real_images() {
     let o = enas(&["proxy", "--proxy", "naswot", "--sample", "1"]);
     assert!(!o.status.success() && stderr(&o).contains("give --data SPEC"), "{}", stderr(&o));
 }
+
+/// `--out` naming the `--archs` file (however spelled) would replace the input: refused, and the
+/// file is left as it was.
+#[test]
+fn output_equal_to_an_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let archs = dir.path().join("archs.txt");
+    let text = format!("{}\n", Nb201.format(&[3, 3, 3, 1, 3, 3]).unwrap());
+    std::fs::write(&archs, &text).unwrap();
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let same = sub.join("../archs.txt");
+    let o = enas(&["proxy", "--proxy", "params", "--archs", archs.to_str().unwrap(), "--out", same.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is the input --archs"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&archs).unwrap(), text);
+}

@@ -329,3 +329,18 @@ fn sigterm_and_sighup_checkpoint_exit_128_plus_signal_and_resume_identically() {
         assert_eq!(read(&whole.join("architectures.csv")), read(&stopped.join("architectures.csv")), "SIG{signal}");
     }
 }
+
+/// `enas export --out` naming the run's own architectures.csv would replace it: refused.
+#[test]
+fn export_refuses_to_overwrite_the_runs_architectures() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("r");
+    let o = quick_search(&run, &["--set", "search.epochs=1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = read(&run.join("architectures.csv"));
+    let same = run.join("checkpoints/../architectures.csv");
+    let o = enas(&["export", "--run", run.to_str().unwrap(), "--out", same.to_str().unwrap(), "--top", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("architectures.csv"), "{}", stderr(&o));
+    assert_eq!(read(&run.join("architectures.csv")), before);
+}

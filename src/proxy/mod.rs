@@ -38,6 +38,13 @@ pub fn run(a: &ProxyArgs) -> Result<()> {
     );
     let space = SpaceKind::Nb201.space(cfg.child.nodes);
     let proxies = resolve("--proxy", &a.proxy, || ProxyKind::ALL.to_vec())?;
+    if let Some(out) = &a.out {
+        for (input, flag) in [(&a.archs, "--archs"), (&a.table, "--table")] {
+            if let Some(input) = input {
+                crate::run::refuse_overwriting_input(out, input, flag)?;
+            }
+        }
+    }
     let archs: Vec<Vec<usize>> = match (&a.sample, &a.archs) {
         (Some(n), None) => {
             anyhow::ensure!(*n > 0, "--sample must be at least 1");
