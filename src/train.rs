@@ -60,6 +60,7 @@ pub fn train_fixed(cfg: &Config, arch: &Arch, out: &Path) -> Result<TrainSummary
     let started = Instant::now();
     let device = runtime::device(cfg)?;
     let splits = load_splits(&cfg.data)?;
+    let test_held_out = splits.test_held_out;
     let (train, valid, test) = (Arc::new(splits.train), Arc::new(splits.valid), Arc::new(splits.test));
     let shape = MicroShape {
         in_channels: train.channels,
@@ -143,6 +144,7 @@ pub fn train_fixed(cfg: &Config, arch: &Arch, out: &Path) -> Result<TrainSummary
     let summary = serde_json::json!({
         "test_acc": test_acc,
         "test_images": test.len(),
+        "test_held_out": test_held_out,
         "params": params,
         "epochs": t.epochs,
         "seconds": seconds,

@@ -100,6 +100,7 @@ fn train_quick_writes_metrics_and_summary() {
     assert!((0.0..=1.0).contains(&acc));
     assert_eq!(summary["epochs"], 2);
     assert_eq!(summary["test_images"], 100);
+    assert_eq!(summary["test_held_out"], false);
     assert!(summary["config"]["train"]["layers"].is_u64());
     assert!(out.join("model.safetensors").is_file());
     assert!(std::fs::read_dir(&out).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("tmp")));
@@ -179,6 +180,34 @@ fn data_on_the_command_line_is_taken_as_written() {
         assert_clean_failure(&o, &[tail]);
         assert!(!stderr(&o).contains("invalid type"), "{}", stderr(&o));
     }
+}
+
+/// A CIFAR-10 directory without test_batch.bin holds test images out of the train batch: said
+/// on stderr and in summary.json, never silently.
+#[test]
+fn a_test_set_held_out_of_the_train_files_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let cifar = dir.path().join("cifar");
+    std::fs::create_dir(&cifar).unwrap();
+    let mut bytes = Vec::new();
+    for i in 0..120u32 {
+        bytes.push((i % 10) as u8);
+        bytes.extend((0..3072u32).map(|k| ((k * 7 + i * 13) % 256) as u8));
+    }
+    std::fs::write(cifar.join("data_batch_1.bin"), &bytes).unwrap();
+    let out = dir.path().join("run");
+    let spec = format!("cifar10:{}", cifar.display());
+    let sets = ["--set", "data.valid_size=20", "--set", "data.test_size=30", "--set", "train.batch_size=10"];
+    let mut args = vec!["train", "--config", "configs/quick.yaml", "--arc", PUBLISHED, "--data", &spec];
+    args.extend_from_slice(&sets);
+    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    let o = enas(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no test file") && stderr(&o).contains("30 of its training images"), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["test_held_out"], true);
+    assert_eq!(summary["test_images"], 30);
 }
 
 #[test]

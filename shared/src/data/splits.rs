@@ -15,6 +15,9 @@ pub struct Splits {
     pub valid: Dataset,
     /// The test set, from the source's test file or held out of the whole source.
     pub test: Dataset,
+    /// Whether the test set was held out of the train files because the source has no test
+    /// file (a CIFAR-10 directory without `test_batch.bin`, MNIST with only `t10k-*`).
+    pub test_held_out: bool,
     /// Per-channel mean of the raw (0..1) train pixels, subtracted from every split.
     pub mean: Vec<f32>,
     /// Per-channel standard deviation of the raw train pixels, dividing every split (1 where a
@@ -36,7 +39,15 @@ pub fn load_splits(cfg: &DataConfig) -> Result<Splits> {
         DataSpec::Mnist(dir) => mnist::load(dir)?,
         DataSpec::Optdigits(dir) => optdigits::load(dir)?,
     };
-    split_source(source, cfg, &spec.to_string())
+    let splits = split_source(source, cfg, &spec.to_string())?;
+    if splits.test_held_out {
+        eprintln!(
+            "note: {spec} has no test file (CIFAR-10: test_batch.bin); {} of its training images are held out as \
+             the test set (data.test_size)",
+            splits.test.len()
+        );
+    }
+    Ok(splits)
 }
 
 /// Splits an already-read source as [`load_splits`] does; `name` appears in error messages.
@@ -46,6 +57,7 @@ pub fn split_source(source: Source, cfg: &DataConfig, name: &str) -> Result<Spli
     let mut order: Vec<usize> = (0..pool.len()).collect();
     order.shuffle(&mut rng);
 
+    let test_held_out = test.is_none();
     let (test, rest) = match test {
         Some(t) => (t, &order[..]),
         None => {
@@ -93,7 +105,7 @@ pub fn split_source(source: Source, cfg: &DataConfig, name: &str) -> Result<Spli
     for d in [&mut train, &mut valid, &mut test] {
         normalise(d, &mean, &std);
     }
-    Ok(Splits { train, valid, test, mean, std })
+    Ok(Splits { train, valid, test, test_held_out, mean, std })
 }
 
 fn sorted(idx: &[usize]) -> Vec<usize> {
