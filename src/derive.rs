@@ -44,6 +44,7 @@ pub struct Candidate {
 
 pub fn run(a: &DeriveArgs) -> Result<()> {
     let dir = RunDir::open(&a.run)?;
+    let _lock = crate::run::RunLock::acquire(&dir.path)?;
     let (search, cursor) = Search::resume(&dir)?;
     if let Some(n) = a.rank_check {
         return crate::rank_check::run(&search, n);

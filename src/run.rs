@@ -64,6 +64,50 @@ impl RunDir {
     }
 }
 
+/// An exclusive claim on a run directory for one writer process: the file `DIR/.lock` holding
+/// the writer's pid, created atomically (`create_new`) and removed when the lock is dropped. A
+/// lock left by a process that no longer runs (killed) is stale and taken over.
+pub struct RunLock {
+    path: PathBuf,
+}
+
+impl RunLock {
+    pub fn acquire(dir: &Path) -> Result<RunLock> {
+        let path = dir.join(".lock");
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    write!(f, "{}", std::process::id()).with_context(|| format!("writing {}", path.display()))?;
+                    return Ok(RunLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    match text.trim().parse::<u32>() {
+                        Ok(pid) if Path::new(&format!("/proc/{pid}")).exists() => anyhow::bail!(
+                            "{} is in use by another enas process (pid {pid}, {}); wait for it to finish or stop it",
+                            dir.display(),
+                            path.display()
+                        ),
+                        // A dead writer's (or an unreadable) lock: stale, removed, tried again.
+                        _ => {
+                            let _ = std::fs::remove_file(&path);
+                        }
+                    }
+                }
+                Err(e) => return Err(e).with_context(|| format!("creating the lock file {}", path.display())),
+            }
+        }
+        anyhow::bail!("{}: could not take the run directory's lock {}", dir.display(), path.display())
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// Refuses to write `output` when it is the file `input` (compared as canonical paths, so
 /// `./x`, `../d/x` and links are seen through): a command must never replace what it reads.
 pub fn refuse_overwriting_input(output: &Path, input: &Path, input_flag: &str) -> Result<()> {

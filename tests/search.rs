@@ -344,3 +344,42 @@ fn export_refuses_to_overwrite_the_runs_architectures() {
     assert!(stderr(&o).contains("architectures.csv"), "{}", stderr(&o));
     assert_eq!(read(&run.join("architectures.csv")), before);
 }
+
+/// One writer per run directory: while a search runs, a second search into it, a resume of it
+/// and a derive of it are refused naming the writer's pid; the lock of a killed writer is stale
+/// and a resume takes it over.
+#[test]
+fn a_run_directory_has_one_writer_and_a_killed_writers_lock_is_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("r");
+    let r = run.to_str().unwrap();
+    let mut child = enas_cmd(&["search", "--config", "configs/quick.yaml", "--out", r, "--set", "search.epochs=40"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !run.join("state.json").is_file() {
+        assert!(started.elapsed() < Duration::from_secs(120), "no checkpoint after 120 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = child.id().to_string();
+    for args in [
+        vec!["search", "--config", "configs/quick.yaml", "--out", r],
+        vec!["search", "--resume", r],
+        vec!["derive", "--run", r, "--samples", "1"],
+    ] {
+        let o = enas(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(&format!("pid {pid}")), "{args:?}: {}", stderr(&o));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "the search ended during the test; it proves nothing");
+    child.kill().unwrap(); // SIGKILL: the lock file stays behind
+    child.wait().unwrap();
+    assert!(run.join(".lock").is_file());
+    let o = enas(&["search", "--resume", r]);
+    // The resume takes the stale lock over, runs to the end
+    // and removes its lock.
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!run.join(".lock").exists(), "the lock outlived its writer");
+}

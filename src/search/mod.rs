@@ -16,7 +16,7 @@ mod warm;
 
 use crate::cli::SearchArgs;
 use crate::derive::Source;
-use crate::run::RunDir;
+use crate::run::{RunDir, RunLock};
 use crate::runtime::{self, interrupted, stream_seed};
 use anyhow::Result;
 use candle_core::Device;
@@ -62,19 +62,24 @@ pub struct Search {
 pub fn run(a: &SearchArgs) -> Result<ExitCode> {
     // First, so that Ctrl-C while the data loads still ends in a clean exit.
     runtime::install_interrupt_handler()?;
+    let _lock: RunLock;
     let (mut search, mut cursor) = match &a.resume {
-        Some(dir) => Search::resume(&RunDir::open(dir)?)?,
+        Some(dir) => {
+            let dir = RunDir::open(dir)?;
+            _lock = RunLock::acquire(&dir.path)?;
+            Search::resume(&dir)?
+        }
         None => {
             let cfg = a.load_config()?;
-            if let Some(out) = &a.out {
-                anyhow::ensure!(
-                    !out.join("config.yaml").exists() && !out.join(CHECKPOINT_STATE).exists(),
-                    "{} already holds a run: continue it with `enas search --resume {}` or choose another --out",
-                    out.display(),
-                    out.display()
-                );
-            }
             let dir = RunDir::create(a.out.as_deref(), "search")?;
+            // The lock first: a directory another process is writing names that process.
+            _lock = RunLock::acquire(&dir.path)?;
+            anyhow::ensure!(
+                !dir.file("config.yaml").exists() && !dir.file(CHECKPOINT_STATE).exists(),
+                "{} already holds a run: continue it with `enas search --resume {}` or choose another --out",
+                dir.path.display(),
+                dir.path.display()
+            );
             dir.write_config(&cfg)?;
             let seed = cfg.seed;
             (Search::new(cfg, dir)?, Cursor::start(seed))
