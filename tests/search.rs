@@ -383,3 +383,31 @@ fn a_run_directory_has_one_writer_and_a_killed_writers_lock_is_stale() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!run.join(".lock").exists(), "the lock outlived its writer");
 }
+
+/// A search that died before its first checkpoint (here: its data was not there yet) leaves
+/// config.yaml and no checkpoint; `--resume` starts it from the beginning with that config.
+#[test]
+fn a_run_that_died_before_its_first_checkpoint_resumes_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cifar = dir.path().join("cifar");
+    let run = dir.path().join("r");
+    let spec = format!("cifar10:{}", cifar.display());
+    let sets = ["--set", "data.valid_size=25", "--set", "search.epochs=1", "--set", "data.augment=false"];
+    let mut args = vec!["search", "--config", "configs/quick.yaml", "--data", &spec, "--out", run.to_str().unwrap()];
+    args.extend_from_slice(&sets);
+    let o = enas(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(run.join("config.yaml").is_file() && !run.join("state.json").exists());
+    std::fs::create_dir(&cifar).unwrap();
+    let mut bytes = Vec::new();
+    for i in 0..200u32 {
+        bytes.push((i % 10) as u8);
+        bytes.extend((0..3072u32).map(|k| ((k * 7 + i * 13) % 256) as u8));
+    }
+    std::fs::write(cifar.join("data_batch_1.bin"), &bytes).unwrap();
+    std::fs::write(cifar.join("test_batch.bin"), &bytes[..3073 * 20]).unwrap();
+    let o = enas(&["search", "--resume", run.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no checkpoint yet"), "{}", stderr(&o));
+    assert!(run.join("summary.json").is_file());
+}

@@ -67,7 +67,19 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
         Some(dir) => {
             let dir = RunDir::open(dir)?;
             _lock = RunLock::acquire(&dir.path)?;
-            Search::resume(&dir)?
+            if dir.file(CHECKPOINT_STATE).exists() {
+                Search::resume(&dir)?
+            } else {
+                // The run stopped before its first checkpoint (data loading, memory): nothing
+                // was computed that could be lost, so it starts over with its stored config.
+                eprintln!(
+                    "{} has no checkpoint yet: starting the run from the beginning with its config.yaml",
+                    dir.path.display()
+                );
+                let cfg = dir.read_config()?;
+                let seed = cfg.seed;
+                (Search::new(cfg, dir)?, Cursor::start(seed))
+            }
         }
         None => {
             let cfg = a.load_config()?;
