@@ -59,12 +59,33 @@ pub fn record_user_threads() {
 /// candle asks for the thread count on every matmul and, unless `RAYON_NUM_THREADS` is set, reads
 /// /proc/cpuinfo each time (measured 5x slower small matmuls). Set it once, after the config is
 /// read and before any kernel runs: from the config's `threads` when it is non-zero, else from the
-/// number of cores. A value the user set in the environment wins.
+/// number of cores. A valid value the user set in the environment wins. More threads than cores
+/// only contend (`threads=2000` measured a minute where the default takes a second), so a count
+/// above the cores is capped with a warning; an environment value that is not a positive
+/// integer (`0`, `abc`) is replaced by the core count, with a warning.
 pub fn init_threads(threads: usize) {
-    if *USER_THREADS.get_or_init(|| std::env::var_os("RAYON_NUM_THREADS").is_some()) {
-        return;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let user = *USER_THREADS.get_or_init(|| std::env::var_os("RAYON_NUM_THREADS").is_some());
+    let (asked, origin) = if user {
+        let text = std::env::var("RAYON_NUM_THREADS").unwrap_or_default();
+        match text.trim().parse::<usize>() {
+            Ok(n) if n > 0 => (n, "RAYON_NUM_THREADS"),
+            _ => {
+                eprintln!(
+                    "warning: RAYON_NUM_THREADS={text:?} is not a positive thread count; using {cores} (the cores)"
+                );
+                (cores, "")
+            }
+        }
+    } else if threads > 0 {
+        (threads, "threads")
+    } else {
+        (cores, "")
+    };
+    let n = asked.min(cores);
+    if asked > cores {
+        eprintln!("warning: {origin} = {asked} is more than this machine's {cores} cores; using {cores}");
     }
-    let n = if threads > 0 { threads } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
     std::env::set_var("RAYON_NUM_THREADS", n.to_string());
 }
 

@@ -210,6 +210,32 @@ fn a_test_set_held_out_of_the_train_files_is_reported() {
     assert_eq!(summary["test_images"], 30);
 }
 
+/// Kernel threads are capped at the machine's cores (with a warning), and an environment value
+/// that is not a thread count is replaced; summary.json records the count actually used.
+#[test]
+fn thread_counts_are_capped_at_the_cores_and_recorded() {
+    let cores = std::thread::available_parallelism().unwrap().get() as u64;
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (env, set)) in [("2000", "threads=0"), ("abc", "threads=0"), ("", "threads=2000")].into_iter().enumerate() {
+        let out = dir.path().join(format!("r{i}"));
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_enas"));
+        c.args(["search", "--config", "configs/quick.yaml", "--set", "search.epochs=1", "--set", set, "--out"])
+            .arg(&out)
+            .current_dir(root());
+        if env.is_empty() {
+            c.env_remove("RAYON_NUM_THREADS");
+        } else {
+            c.env("RAYON_NUM_THREADS", env);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("warning:"), "{env} {set}: {}", stderr(&o));
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["threads"].as_u64(), Some(cores), "{env} {set}");
+    }
+}
+
 #[test]
 fn every_subcommand_has_help() {
     for sub in ["inspect", "train", "search", "derive", "export", "bench", "bench-step"] {
