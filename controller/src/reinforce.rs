@@ -107,11 +107,21 @@ impl Reinforce {
         for g in grads.iter().flatten() {
             norm_sq += g.sqr()?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
         }
+        let loss_value = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        if !loss_value.is_finite() || !norm_sq.is_finite() {
+            let msg = format!(
+                "REINFORCE diverged: the update's loss is {loss_value} and its gradient norm {} (rewards {:?}); \
+                 rewards must be finite and of a sane scale",
+                norm_sq.sqrt(),
+                batch.iter().map(|(_, r)| *r).collect::<Vec<_>>()
+            );
+            return Err(Error::Candle(candle_core::Error::Msg(msg)));
+        }
         self.adam.step(&vars, &grads)?;
         Ok(UpdateStats {
             mean_reward: reward_sum * scale,
             baseline: self.baseline,
-            loss: loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?,
+            loss: loss_value,
             mean_entropy: entropy_sum * scale,
             grad_norm: norm_sq.sqrt(),
         })

@@ -145,3 +145,21 @@ fn timing() {
         updating / updates as u32
     );
 }
+
+/// Rewards of an absurd scale make the policy's loss non-finite: the update is refused with a
+/// clear error instead of turning the controller into NaN (which then samples as "converged").
+#[test]
+fn a_diverging_update_is_an_error_and_leaves_the_controller_intact() {
+    let cfg = ControllerConfig::default();
+    let ctl = controller(&cfg, 2, 0);
+    let mut rl = Reinforce::new(&cfg, &ctl).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let before: Vec<Vec<f32>> =
+        ctl.vars().iter().map(|(_, v)| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap()).collect();
+    let batch: Vec<_> = (0..3).map(|_| (ctl.sample(&mut rng).unwrap(), 1e300 * 1e300)).collect();
+    let err = rl.update(&ctl, &batch).unwrap_err().to_string();
+    assert!(err.contains("REINFORCE diverged"), "{err}");
+    let after: Vec<Vec<f32>> =
+        ctl.vars().iter().map(|(_, v)| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap()).collect();
+    assert_eq!(before, after);
+}
