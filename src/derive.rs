@@ -6,7 +6,7 @@ use crate::cli::DeriveArgs;
 use crate::run::RunDir;
 use crate::runtime::{interrupted, stream_seed};
 use crate::search::{Path, Search};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use enas_child::{correct, BnMode};
 use enas_shared::data::{batches, LoaderOptions};
 use rand::SeedableRng;
@@ -56,7 +56,7 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
         (_, true) => Source::Initial,
         _ => Source::Method,
     };
-    let (scored, kind) = derive_kind(&search, n, cursor.epoch as u64, source)?;
+    let (scored, kind, written) = derive_kind(&search, n, cursor.epoch as u64, source)?;
     let (mean, std) = mean_std(&scored);
     // Standard error of the mean, from the sample standard deviation (n - 1).
     let se = if n > 1 {
@@ -70,13 +70,17 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
         scored[0].valid_acc,
         scored[0].arc
     );
-    match source {
-        Source::Method => {
-            println!("wrote {} and {}", dir.file(source.file()).display(), dir.file("best_arch.txt").display())
-        }
-        Source::Uniform | Source::Initial => println!("wrote {}", dir.file(source.file()).display()),
+    println!("wrote {}", dir.file(&written.file).display());
+    if let Some(note) = written.best {
+        println!("{note}");
     }
     Ok(())
+}
+
+/// Where a derive's table went, and what became of the run's best arc.
+struct Written {
+    file: String,
+    best: Option<String>,
 }
 
 /// Where derive's arcs come from.
@@ -118,14 +122,77 @@ pub fn derive(search: &Search, n: usize, stream: u64, source: Source) -> Result<
     Ok(derive_kind(search, n, stream, source)?.0)
 }
 
-/// [`derive`], and how the candidates were chosen, for messages.
-fn derive_kind(search: &Search, n: usize, stream: u64, source: Source) -> Result<(Vec<Candidate>, &'static str)> {
+/// [`derive`], how the candidates were chosen, and what was written. A derive adds to what a run
+/// holds: its table goes to the source's file, or when that exists to the next free numbered one
+/// (`derive-2.csv`, ...); `best_arch.txt` and `summary.json` change only to a better arc (by
+/// whole-validation accuracy), and the message says which happened.
+fn derive_kind(
+    search: &Search,
+    n: usize,
+    stream: u64,
+    source: Source,
+) -> Result<(Vec<Candidate>, &'static str, Written)> {
     let (scored, kind) = score_samples(search, n, stream, source)?;
-    write_candidates(search, source.file(), &scored)?;
+    let previous = if source == Source::Method { previous_best(search)? } else { None };
+    let file = free_name(search, source.file());
+    write_candidates(search, &file, &scored)?;
+    let mut best = None;
     if source == Source::Method {
-        search.dir.write_text("best_arch.txt", &format!("{}\n", scored[0].arc))?;
+        let new = &scored[0];
+        match previous {
+            Some((arc, acc)) if new.valid_acc <= acc => {
+                best = Some(format!(
+                    "kept best_arch.txt: its arc ({acc:.4}) is at least as good as this derive's best ({:.4}); {arc}",
+                    new.valid_acc
+                ));
+            }
+            previous => {
+                search.dir.write_text("best_arch.txt", &format!("{}\n", new.arc))?;
+                if search.dir.file("summary.json").exists() {
+                    search.write_summary(new)?;
+                }
+                best = Some(match previous {
+                    Some((_, acc)) => {
+                        format!(
+                            "best_arch.txt and summary.json now hold this derive's best ({:.4} > {acc:.4})",
+                            new.valid_acc
+                        )
+                    }
+                    None => format!("wrote {}", search.dir.file("best_arch.txt").display()),
+                });
+            }
+        }
     }
-    Ok((scored, kind))
+    Ok((scored, kind, Written { file, best }))
+}
+
+/// `name`, or when the run already has it, `stem-2.csv`, `stem-3.csv`, ...: the first free one.
+fn free_name(search: &Search, name: &str) -> String {
+    if !search.dir.file(name).exists() {
+        return name.to_string();
+    }
+    let stem = name.trim_end_matches(".csv");
+    (2..).map(|k| format!("{stem}-{k}.csv")).find(|f| !search.dir.file(f).exists()).expect("a free name")
+}
+
+/// The run's best arc so far and its whole-validation accuracy: from summary.json, else from the
+/// first row of derive.csv; `None` when the run has neither.
+fn previous_best(search: &Search) -> Result<Option<(String, f64)>> {
+    let summary = search.dir.file("summary.json");
+    if summary.exists() {
+        let text = std::fs::read_to_string(&summary).with_context(|| format!("reading {}", summary.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", summary.display()))?;
+        if let (Some(arc), Some(acc)) = (v["best_arc"].as_str(), v["best_valid_acc"].as_f64()) {
+            return Ok(Some((arc.to_string(), acc)));
+        }
+    }
+    let derived = search.dir.file("derive.csv");
+    if derived.exists() {
+        let (rows, _) = enas_shared::export::read_rows::<DeriveRow>(&derived, 1)?;
+        return Ok(rows.into_iter().next().map(|r| (r.arc, r.valid_acc)));
+    }
+    Ok(None)
 }
 
 /// Draws `n` arcs (from a stream of their own, so derive does not disturb the search's), or takes

@@ -102,10 +102,27 @@ fn quick_search_writes_every_file_and_is_reproducible() {
     dedup.dedup();
     assert_eq!(arcs.len(), dedup.len());
 
-    // Derive again with another sample count.
+    // Derive again with another sample count: a table of its own beside derive.csv, which stays;
+    // best_arch.txt and summary.json change only to a better arc, and agree.
+    let derived = read(&a.join("derive.csv"));
     let o = enas(&["derive", "--run", a.to_str().unwrap(), "--samples", "3"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(read(&a.join("derive.csv")).lines().count(), 4);
+    assert_eq!(read(&a.join("derive-2.csv")).lines().count(), 4);
+    assert_eq!(read(&a.join("derive.csv")), derived);
+    let summary: serde_json::Value = serde_json::from_str(&read(&a.join("summary.json"))).unwrap();
+    assert_eq!(summary["best_arc"].as_str().unwrap(), read(&a.join("best_arch.txt")).trim());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("kept best_arch.txt") || stdout.contains("now hold this derive's best"), "{stdout}");
+    let first: f64 = derived.lines().nth(1).unwrap().split(',').nth(4).unwrap().parse().unwrap();
+    let second: f64 = read(&a.join("derive-2.csv")).lines().nth(1).unwrap().split(',').nth(4).unwrap().parse().unwrap();
+    let best = summary["best_valid_acc"].as_f64().unwrap();
+    assert!((best - first.max(second)).abs() < 1e-6, "{best} vs {first} {second}");
+    // A one-sample derive never makes the run's best worse (the case).
+    let o = enas(&["derive", "--run", a.to_str().unwrap(), "--samples", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(a.join("derive-3.csv").is_file());
+    let again: serde_json::Value = serde_json::from_str(&read(&a.join("summary.json"))).unwrap();
+    assert!(again["best_valid_acc"].as_f64().unwrap() >= best);
 
     // Baselines under the same weights: uniform arcs, and the controller as it started. Neither
     // touches best_arch.txt.
