@@ -208,27 +208,16 @@ pub fn score_samples(search: &Search, n: usize, stream: u64, source: Source) -> 
         Source::Uniform => ("uniformly random", uniform_draws(search, n, &mut rng)?),
         Source::Initial => ("initial-policy", initial_draws(search, n, &mut rng)?),
     };
-    let opts = LoaderOptions {
-        batch_size: search.cfg.search.eval_batch_size,
-        shuffle: false,
-        augment: false,
-        drop_last: false,
-    };
     let mut out = Vec::with_capacity(draws.len());
     for (values, log_prob, sample) in draws {
         anyhow::ensure!(!interrupted(), "interrupted");
-        let path = Path::Single(values.clone());
-        let mut right = 0;
-        for batch in batches(search.valid.clone(), opts, 0) {
-            let logits = search.net.forward(&batch.x.to_device(&search.device)?, &path, BnMode::BatchStats)?;
-            right += correct(&logits, &batch.y.to_device(&search.device)?)?;
-        }
+        let valid_acc = valid_accuracy(search, &values)?;
         let info = search.net.describe(&values)?;
         out.push(Candidate {
             arc: info.arc,
             normal: info.normal,
             reduce: info.reduce,
-            valid_acc: right as f64 / search.valid.len() as f64,
+            valid_acc,
             log_prob,
             active_params: info.active_params,
             sample,

@@ -10,13 +10,14 @@ use enas_controller::strategy::uniform;
 use enas_shared::rank::{kendall_tau_b, spearman};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 /// The seed of the fixed cells: independent of the run's seed, so every run scores the same ones.
 const RANK_CHECK_SEED: u64 = 201;
 
-#[derive(Serialize)]
+/// A row of `rank_check.csv`.
+#[derive(Serialize, Deserialize)]
 struct Row {
     cell: usize,
     arc: String,
@@ -56,11 +57,7 @@ pub fn run(search: &Search, n: usize) -> Result<()> {
     let acc: Vec<f64> = rows.iter().map(|r| r.valid_acc).collect();
     let table: Vec<f64> = rows.iter().map(|r| r.table_acc).collect();
     let (tau, rho) = (kendall_tau_b(&acc, &table), spearman(&acc, &table));
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in &rows {
-        w.serialize(r)?;
-    }
-    search.dir.write_text("rank_check.csv", &String::from_utf8(w.into_inner()?)?)?;
+    search.dir.write_rows("rank_check.csv", &rows)?;
     let column = &search.cfg.bench.final_column;
     let report = serde_json::json!({
         "cells": n,

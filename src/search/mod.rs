@@ -185,15 +185,11 @@ impl Search {
             cursor.step = 0;
         }
         let seed = self.cfg.seed;
-        let mut valid = ValidStream::new(
-            self.valid.clone(),
-            self.cfg.search.reward_batch_size,
-            cursor.valid_used,
-            Box::new(move |pass| stream_seed(seed, epoch, 1 + pass)),
-        );
+        let batch_size = self.cfg.search.reward_batch_size;
+        let mut valid = ValidStream::new(self.valid.clone(), batch_size, seed, epoch, cursor.valid_used);
+        let dropout_seed = stream_seed(seed, epoch, REWARD_DROPOUT);
         let steps = self.arch_steps(epoch);
         while cursor.step < steps {
-            let dropout_seed = stream_seed(seed, epoch, REWARD_DROPOUT);
             let mut ctx = ArchContext { net: &*self.net, device: &self.device, valid: &mut valid, dropout_seed };
             let scored = self.method.arch_step(&mut ctx, &mut cursor.rng)?;
             cursor.valid_used = valid.used;

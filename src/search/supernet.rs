@@ -2,6 +2,7 @@
 //! choices) or, for gradient methods, whatever `Path` grows to; and the `Evaluator` that scores
 //! a vector of choices on the next validation minibatch with those weights. The loop and the
 //! methods know a supernet only through this trait; each space's network is one implementation.
+use crate::runtime::stream_seed;
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use enas_child::{correct, cross_entropy, path_cost, BnMode, Forward, MicroNet, ParamStore};
@@ -119,23 +120,23 @@ pub fn batch_accuracy(net: &dyn Supernet, device: &Device, batch: &Batch, path: 
 }
 
 /// The validation minibatches of one epoch, in order: shuffled passes over the validation split,
-/// pass `k` from stream `1 + k` of the epoch, one minibatch per use.
+/// pass `k` from the epoch's stream `1 + k`, one minibatch per use.
 pub struct ValidStream {
     data: Arc<Dataset>,
     opts: LoaderOptions,
     per_pass: usize,
-    /// The seed of pass `k`.
-    seed: Box<dyn Fn(u64) -> u64>,
+    seed: u64,
+    epoch: usize,
     /// Minibatches used so far this epoch.
     pub used: usize,
     pass: Option<(usize, Vec<Batch>)>,
 }
 
 impl ValidStream {
-    pub fn new(data: Arc<Dataset>, batch_size: usize, used: usize, seed: Box<dyn Fn(u64) -> u64>) -> ValidStream {
+    pub fn new(data: Arc<Dataset>, batch_size: usize, seed: u64, epoch: usize, used: usize) -> ValidStream {
         let opts = LoaderOptions { batch_size, shuffle: true, augment: false, drop_last: true };
         let per_pass = num_batches(data.len(), opts).max(1);
-        ValidStream { data, opts, per_pass, seed, used, pass: None }
+        ValidStream { data, opts, per_pass, seed, epoch, used, pass: None }
     }
 
     /// The next minibatch (the current pass is prepared once and indexed).
@@ -143,7 +144,7 @@ impl ValidStream {
         let idx = self.used;
         let pass = idx / self.per_pass;
         if self.pass.as_ref().map(|(p, _)| *p) != Some(pass) {
-            let seed = (self.seed)(pass as u64);
+            let seed = stream_seed(self.seed, self.epoch, 1 + pass as u64);
             self.pass = Some((pass, batches(self.data.clone(), self.opts, seed).collect()));
         }
         self.used += 1;
