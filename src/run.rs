@@ -24,6 +24,41 @@ impl RunDir {
         Ok(RunDir { path })
     }
 
+    /// A new run's directory, `out` or `runs/<prefix>-<timestamp>`, claimed for this process:
+    /// created if missing, locked, and refused unless empty (a run is never written over; a
+    /// stopped one is continued with its command's `--resume`). The error names what is there.
+    pub fn create_new(out: Option<&Path>, prefix: &str) -> Result<(RunDir, RunLock)> {
+        let dir = RunDir::create(out, prefix)?;
+        // The lock first: a directory another process is writing names that process.
+        let lock = RunLock::acquire(&dir.path)?;
+        let mut held: Vec<String> = std::fs::read_dir(&dir.path)
+            .with_context(|| format!("reading the run directory {}", dir.path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .filter(|name| name != ".lock")
+            .collect();
+        if !held.is_empty() {
+            held.sort();
+            let shown = held.len().min(6);
+            let more = if held.len() > shown { format!(" and {} more", held.len() - shown) } else { String::new() };
+            let what = match run_kind(&dir.path) {
+                Some(kind) => format!("an `enas {kind}` run"),
+                None => "files".to_string(),
+            };
+            let hint = match run_kind(&dir.path) {
+                Some(kind) if RESUMABLE.contains(&kind) => {
+                    format!("continue it with `enas {kind} --resume {}` or choose", shell_quote(&dir.path))
+                }
+                _ => "choose".to_string(),
+            };
+            anyhow::bail!(
+                "{} already holds {what} ({}{more}): --out must be a new or empty directory; {hint} another --out",
+                dir.path.display(),
+                held[..shown].join(", ")
+            );
+        }
+        Ok((dir, lock))
+    }
+
     /// Opens an existing run directory, checking that it holds a run's config.
     pub fn open(path: &Path) -> Result<RunDir> {
         anyhow::ensure!(
@@ -61,6 +96,34 @@ impl RunDir {
     /// A table of rows of a serde struct, its field names the header (`export::write_rows`).
     pub fn write_rows<T: Serialize + DeserializeOwned>(&self, name: &str, rows: &[T]) -> Result<()> {
         Ok(write_rows(&self.file(name), rows)?)
+    }
+}
+
+/// The commands whose runs `--resume` continues.
+const RESUMABLE: [&str; 1] = ["search"];
+
+/// Which command wrote the run in `dir`, told by the files only that command writes.
+fn run_kind(dir: &Path) -> Option<&'static str> {
+    let has = |name: &str| dir.join(name).exists();
+    if has("state.json") || has("architectures.csv") || has("epochs.csv") {
+        Some("search")
+    } else if has("metrics.csv") || has("model.safetensors") {
+        Some("train")
+    } else if has("trajectories.csv") {
+        Some("bench")
+    } else {
+        None
+    }
+}
+
+/// `path` as a shell word: as it is when it holds only safe characters, else single-quoted.
+pub fn shell_quote(path: &Path) -> String {
+    let s = path.display().to_string();
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 

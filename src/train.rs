@@ -33,7 +33,8 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     runtime::init_threads(cfg.threads);
     let origin = a.arc_file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "--arc".into());
     let arch = parse_arc(&cfg, &a.arc_text()?, &origin)?;
-    let out = RunDir::create(a.out.as_deref(), "train")?.path;
+    let (dir, _lock) = RunDir::create_new(a.out.as_deref(), "train")?;
+    let out = dir.path.clone();
     let summary = train_fixed(&cfg, &arch, &out)?;
     println!(
         "test accuracy {:.4} ({} test images), {} parameters, {:.1} s; outputs in {}",

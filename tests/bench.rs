@@ -164,3 +164,31 @@ fn proxy_scores_are_kept_and_reused_under_the_same_settings_only() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// Issue 13 item 2: a bench into a directory holding another run is refused and writes nothing.
+#[test]
+fn bench_never_writes_over_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.csv");
+    write_table(&table, 100);
+    let out = dir.path().join("train-run");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("config.yaml"), "seed: 7\n").unwrap();
+    std::fs::write(out.join("metrics.csv"), "epoch\n1\n").unwrap();
+    let o = enas(&[
+        "bench",
+        "--table",
+        table.to_str().unwrap(),
+        "--budget",
+        "10",
+        "--trials",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("already holds an `enas train` run") && err.contains("config.yaml, metrics.csv"), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("config.yaml")).unwrap(), "seed: 7\n");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2);
+}

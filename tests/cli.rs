@@ -243,3 +243,47 @@ fn every_subcommand_has_help() {
         assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Usage"), "{sub}");
     }
 }
+
+/// Issue 13 item 2: `--out` is a new or empty directory; a run already there (of any command) is
+/// never written over, and the refusal names what is there.
+#[test]
+fn no_command_writes_over_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = |out: &std::path::Path| {
+        enas(&[
+            "train",
+            "--config",
+            "configs/quick.yaml",
+            "--arc",
+            PUBLISHED,
+            "--epochs",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let t = dir.path().join("t");
+    let o = train(&t);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let metrics = std::fs::read(t.join("metrics.csv")).unwrap();
+    let summary = std::fs::read(t.join("summary.json")).unwrap();
+    assert_clean_failure(&train(&t), &["already holds an `enas train` run", "metrics.csv", "new or empty directory"]);
+    let search = |out: &std::path::Path| {
+        enas(&["search", "--config", "configs/quick.yaml", "--set", "search.epochs=1", "--out", out.to_str().unwrap()])
+    };
+    assert_clean_failure(&search(&t), &["`enas train` run", "summary.json"]);
+    assert_eq!(std::fs::read(t.join("metrics.csv")).unwrap(), metrics);
+    assert_eq!(std::fs::read(t.join("summary.json")).unwrap(), summary);
+    assert!(!t.join("state.json").exists());
+    // A directory holding only a search's table, without its config: still a run.
+    let s = dir.path().join("s");
+    std::fs::create_dir(&s).unwrap();
+    std::fs::write(s.join("architectures.csv"), "keep me\n").unwrap();
+    assert_clean_failure(&search(&s), &["`enas search` run", "architectures.csv", "enas search --resume"]);
+    assert_eq!(std::fs::read_to_string(s.join("architectures.csv")).unwrap(), "keep me\n");
+    // An empty directory that exists is a new run's home.
+    let e = dir.path().join("e");
+    std::fs::create_dir(&e).unwrap();
+    let o = train(&e);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

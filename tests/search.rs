@@ -260,7 +260,7 @@ fn bad_resume_paths_and_corrupt_checkpoints_are_clear_errors() {
     let o = quick_search(&run, &["--set", "search.epochs=1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // A second search into the same directory would mix two runs.
-    check(&quick_search(&run, &[]), &["already holds a run", "--resume"]);
+    check(&quick_search(&run, &[]), &["already holds an `enas search` run", "enas search --resume"]);
     // A corrupt state file.
     let state = run.join("state.json");
     let good = read(&state);

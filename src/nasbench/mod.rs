@@ -77,7 +77,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     // Trials run one per core; each trial's kernels stay on its own thread.
     let workers = runtime::job_workers(cfg.threads);
     let engine = proxy_engine(&cfg, &space, &kinds, a.data.is_some(), a.proxy_cache.as_deref())?;
-    let dir = RunDir::create(a.out.as_deref(), "bench")?;
+    let (dir, _lock) = RunDir::create_new(a.out.as_deref(), "bench")?;
     dir.write_config(&cfg)?;
     let started = Instant::now();
     let trials = run_trials(&cfg, &space, &table, &kinds, a.budget, a.trials, workers, engine.as_ref());

@@ -83,15 +83,8 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
         }
         None => {
             let cfg = a.load_config()?;
-            let dir = RunDir::create(a.out.as_deref(), "search")?;
-            // The lock first: a directory another process is writing names that process.
-            _lock = RunLock::acquire(&dir.path)?;
-            anyhow::ensure!(
-                !dir.file("config.yaml").exists() && !dir.file(CHECKPOINT_STATE).exists(),
-                "{} already holds a run: continue it with `enas search --resume {}` or choose another --out",
-                dir.path.display(),
-                dir.path.display()
-            );
+            let (dir, lock) = RunDir::create_new(a.out.as_deref(), "search")?;
+            _lock = lock;
             dir.write_config(&cfg)?;
             let seed = cfg.seed;
             (Search::new(cfg, dir)?, Cursor::start(seed))
@@ -112,7 +105,7 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
                 cursor.epoch + 1,
                 cursor.phase.name(),
                 cursor.step,
-                search.dir.path.display()
+                crate::run::shell_quote(&search.dir.path)
             );
             return Ok(ExitCode::from(runtime::stop_code()));
         }
@@ -123,7 +116,7 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
         Err(_) if interrupted() => {
             eprintln!(
                 "interrupted while deriving; the search itself is complete.\nderive with: enas derive --run {}",
-                search.dir.path.display()
+                crate::run::shell_quote(&search.dir.path)
             );
             return Ok(ExitCode::from(runtime::stop_code()));
         }
@@ -140,8 +133,8 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
             println!("  normal: {}\n  reduce: {}", best.normal, best.reduce);
             println!(
                 "retrain it from scratch:\n  enas train --arc-file {} --config {}",
-                search.dir.file("best_arch.txt").display(),
-                search.dir.file("config.yaml").display()
+                crate::run::shell_quote(&search.dir.file("best_arch.txt")),
+                crate::run::shell_quote(&search.dir.file("config.yaml"))
             );
         }
     }
