@@ -428,3 +428,21 @@ fn a_run_that_died_before_its_first_checkpoint_resumes_from_the_start() {
     assert!(stderr(&o).contains("no checkpoint yet"), "{}", stderr(&o));
     assert!(run.join("summary.json").is_file());
 }
+
+/// Issue 13 item 6: a resume refuses a `config.yaml` edited since the run started, naming the
+/// keys (the stored paths are made absolute: `config_resume`'s unit tests).
+#[test]
+fn resume_refuses_a_changed_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run2");
+    let o = quick_search(&run, &["--set", "search.epochs=1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = run.join("config.yaml");
+    let cfg = read(&path);
+    std::fs::write(&path, cfg.replace("seed: 0", "seed: 5").replace("lr: 0.0035", "lr: 0.5")).unwrap();
+    let o = enas(&["search", "--resume", run.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("changed since the run started") && err.contains("seed: 0 -> 5"), "{err}");
+    assert!(err.contains("controller.lr: 0.0035 -> 0.5"), "{err}");
+}

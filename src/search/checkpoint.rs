@@ -147,6 +147,10 @@ struct State {
     arch_rows: usize,
     epoch_rows: usize,
     finished: bool,
+    /// The resolved config the run was started with, as YAML: a resume refuses a `config.yaml`
+    /// changed since (absent in checkpoints written before this check existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    config: Option<String>,
 }
 
 impl Search {
@@ -175,6 +179,7 @@ impl Search {
             arch_rows: self.arch_rows.len(),
             epoch_rows: self.epoch_rows.len(),
             finished: done,
+            config: Some(self.cfg.to_yaml()),
         };
         self.dir.write_text(CHECKPOINT_STATE, &serde_json::to_string_pretty(&state)?)?;
         // The new checkpoint is committed; the older ones can go.
@@ -201,6 +206,9 @@ impl Search {
             state.format
         );
         let cfg = dir.read_config()?;
+        if let Some(started) = &state.config {
+            check_unchanged(&cfg, started, &dir.file("config.yaml"))?;
+        }
         let seed = cfg.seed;
         let mut search = Search::new(cfg, RunDir { path: dir.path.clone() })?;
         let ck = dir.file(&state.checkpoint);
@@ -239,6 +247,25 @@ fn read_rows<T: serde::de::DeserializeOwned>(dir: &RunDir, name: &str, n: usize)
 }
 
 /// Saves optional tensors by index (`t.<i>`), for optimiser state.
+/// Refuses a run's `config.yaml` that differs from the config its checkpoint was made with
+/// (`started`, YAML), naming each differing key with both values.
+fn check_unchanged(cfg: &enas_shared::Config, started: &str, path: &std::path::Path) -> Result<()> {
+    let started: enas_shared::Config = serde_yaml::from_str(started)
+        .with_context(|| format!("{}: the config stored in the checkpoint cannot be read back", path.display()))?;
+    let keys = started.differing_keys(cfg);
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = keys.iter().map(|(k, was, now)| format!("{k}: {was} -> {now}")).collect();
+    anyhow::bail!(
+        "{} changed since the run started ({}); a resumed run continues the run it started: restore those \
+         keys, or start a new run with `enas search --config {} --out NEW_DIR`",
+        path.display(),
+        list.join("; "),
+        crate::run::shell_quote(path)
+    )
+}
+
 pub fn save_tensors(path: &std::path::Path, tensors: &[Option<Tensor>]) -> Result<()> {
     let map: HashMap<String, Tensor> =
         tensors.iter().enumerate().filter_map(|(i, t)| t.as_ref().map(|t| (format!("t.{i}"), t.clone()))).collect();

@@ -82,7 +82,8 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
             }
         }
         None => {
-            let cfg = a.load_config()?;
+            // Paths absolute, so that the run resumes from any directory.
+            let cfg = a.load_config()?.with_absolute_paths();
             let (dir, lock) = RunDir::create_new(a.out.as_deref(), "search")?;
             _lock = lock;
             dir.write_config(&cfg)?;
