@@ -73,7 +73,7 @@ impl SearchArgs {
 
 /// `text` as a YAML string, whatever it holds (`#`, `: `, quotes): a command-line value is a
 /// string, never YAML to interpret.
-fn yaml_str(text: &str) -> String {
+pub fn yaml_str(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
@@ -304,7 +304,7 @@ pub struct InspectArgs {
 #[derive(Args)]
 pub struct TrainArgs {
     /// ENAS arc text to train (4 integers per node, normal cell then reduction cell).
-    #[arg(long, conflicts_with = "arc_file", required_unless_present = "arc_file")]
+    #[arg(long, conflicts_with = "arc_file", required_unless_present_any = ["arc_file", "resume"])]
     pub arc: Option<String>,
     /// File holding the arc text (e.g. a run's best_arch.txt).
     #[arg(long, value_name = "FILE")]
@@ -323,6 +323,10 @@ pub struct TrainArgs {
     /// Seed (overrides seed).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Continue the training run in DIR from its last checkpoint (its config.yaml and arc.txt
+    /// are used as they are).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["arc", "arc_file", "config", "set", "data", "epochs", "out", "seed"])]
+    pub resume: Option<PathBuf>,
 }
 
 impl TrainArgs {

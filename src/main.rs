@@ -1,5 +1,6 @@
 //! `enas`: neural architecture search on candle. See `enas --help`.
 mod bench_step;
+mod checkpoint_io;
 mod cli;
 mod derive;
 mod export;
@@ -45,7 +46,7 @@ fn tune_allocator() {
 fn run() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Inspect(a) => inspect::run(&a),
-        Command::Train(a) => train::run(&a),
+        Command::Train(a) => return train::run(&a),
         Command::Search(a) => return search::run(&a),
         Command::Derive(a) => derive::run(&a),
         Command::Export(a) => export::run(&a),

@@ -155,7 +155,7 @@ fn bad_data_is_a_clear_error() {
     let missing = dir.path().join("nothing-here");
     let spec = format!("cifar10:{}", missing.display());
     assert_clean_failure(
-        &enas(&["train", "--arc", PUBLISHED, "--data", &spec, "--out", dir.path().to_str().unwrap()]),
+        &enas(&["train", "--arc", PUBLISHED, "--data", &spec, "--out", dir.path().join("o1").to_str().unwrap()]),
         &["nothing-here"],
     );
     let cifar = dir.path().join("cifar");
@@ -163,7 +163,7 @@ fn bad_data_is_a_clear_error() {
     std::fs::write(cifar.join("data_batch_1.bin"), vec![0u8; 3073 * 2 + 5]).unwrap();
     let spec = format!("cifar10:{}", cifar.display());
     assert_clean_failure(
-        &enas(&["train", "--arc", PUBLISHED, "--data", &spec, "--out", dir.path().to_str().unwrap()]),
+        &enas(&["train", "--arc", PUBLISHED, "--data", &spec, "--out", dir.path().join("o2").to_str().unwrap()]),
         &["data_batch_1.bin", "6151"],
     );
     assert_clean_failure(&enas(&["train", "--arc", PUBLISHED, "--data", "imagenet:/x"]), &["imagenet"]);

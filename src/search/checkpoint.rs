@@ -5,14 +5,13 @@
 //! at any moment resumes from a consistent checkpoint. Older checkpoint folders are removed after.
 use super::rows::EpochRow;
 use super::Search;
+use crate::checkpoint_io::{check_unchanged, load_tensors, save_tensors};
 use crate::run::RunDir;
 use crate::runtime::stream_seed;
 use anyhow::{Context, Result};
-use candle_core::Tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// The run's pointer to its latest checkpoint.
 pub const CHECKPOINT_STATE: &str = "state.json";
@@ -207,7 +206,7 @@ impl Search {
         );
         let cfg = dir.read_config()?;
         if let Some(started) = &state.config {
-            check_unchanged(&cfg, started, &dir.file("config.yaml"))?;
+            check_unchanged(&cfg, started, &dir.file("config.yaml"), "search")?;
         }
         let seed = cfg.seed;
         let mut search = Search::new(cfg, RunDir { path: dir.path.clone() })?;
@@ -244,45 +243,4 @@ fn read_rows<T: serde::de::DeserializeOwned>(dir: &RunDir, name: &str, n: usize)
     let (rows, total) = enas_shared::export::read_rows(&path, n)?;
     anyhow::ensure!(total >= n, "{}: {total} rows, but the checkpoint recorded {n}", path.display());
     Ok(rows)
-}
-
-/// Saves optional tensors by index (`t.<i>`), for optimiser state.
-/// Refuses a run's `config.yaml` that differs from the config its checkpoint was made with
-/// (`started`, YAML), naming each differing key with both values.
-fn check_unchanged(cfg: &enas_shared::Config, started: &str, path: &std::path::Path) -> Result<()> {
-    let started: enas_shared::Config = serde_yaml::from_str(started)
-        .with_context(|| format!("{}: the config stored in the checkpoint cannot be read back", path.display()))?;
-    let keys = started.differing_keys(cfg);
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = keys.iter().map(|(k, was, now)| format!("{k}: {was} -> {now}")).collect();
-    anyhow::bail!(
-        "{} changed since the run started ({}); a resumed run continues the run it started: restore those \
-         keys, or start a new run with `enas search --config {} --out NEW_DIR`",
-        path.display(),
-        list.join("; "),
-        crate::run::shell_quote(path)
-    )
-}
-
-pub fn save_tensors(path: &std::path::Path, tensors: &[Option<Tensor>]) -> Result<()> {
-    let map: HashMap<String, Tensor> =
-        tensors.iter().enumerate().filter_map(|(i, t)| t.as_ref().map(|t| (format!("t.{i}"), t.clone()))).collect();
-    Ok(enas_shared::export::save_safetensors(path, &map)?)
-}
-
-/// Loads tensors saved by `save_tensors`; indices must be below `n`.
-pub fn load_tensors(path: &std::path::Path, n: usize) -> Result<Vec<Option<Tensor>>> {
-    let map = candle_core::safetensors::load(path, &candle_core::Device::Cpu)?;
-    let mut out = vec![None; n];
-    for (k, t) in map {
-        let i: usize = k
-            .strip_prefix("t.")
-            .and_then(|i| i.parse().ok())
-            .with_context(|| format!("{}: unexpected tensor `{k}`", path.display()))?;
-        anyhow::ensure!(i < n, "{}: tensor index {i} is beyond {n} variables", path.display());
-        out[i] = Some(t);
-    }
-    Ok(out)
 }
