@@ -133,8 +133,8 @@ pub struct ExportArgs {
 #[derive(Args)]
 pub struct BenchArgs {
     /// The benchmark's CSV table (e.g. ../shared/data/nb201/cifar10.csv).
-    #[arg(long, value_name = "FILE")]
-    pub table: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "resume")]
+    pub table: Option<PathBuf>,
     /// The search space of the table's architecture column.
     #[arg(long, default_value = "nb201", value_parser = name::<SpaceKind>())]
     pub space: SpaceKind,
@@ -174,6 +174,11 @@ pub struct BenchArgs {
     pub proxy_cache: Option<PathBuf>,
     #[command(flatten)]
     pub cfg: ConfigArgs,
+    /// Continue the bench run in DIR: the trials it completed are kept, the others run (its
+    /// config.yaml and bench.json are used as they are).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["table", "space", "strategy", "budget", "trials", "seed",
+        "reward_column", "final_column", "out", "data", "proxy_cache", "config", "set"])]
+    pub resume: Option<PathBuf>,
 }
 
 impl BenchArgs {

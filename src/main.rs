@@ -50,9 +50,9 @@ fn run() -> Result<ExitCode> {
         Command::Search(a) => return search::run(&a),
         Command::Derive(a) => derive::run(&a),
         Command::Export(a) => export::run(&a),
-        Command::Bench(a) => nasbench::run(&a),
+        Command::Bench(a) => return nasbench::run(&a),
         Command::BenchStep(a) => bench_step::run(&a),
-        Command::Proxy(a) => proxy::run(&a),
+        Command::Proxy(a) => return proxy::run(&a),
     }?;
     Ok(ExitCode::SUCCESS)
 }

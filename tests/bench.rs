@@ -192,3 +192,97 @@ fn bench_never_writes_over_a_run() {
     assert_eq!(std::fs::read_to_string(out.join("config.yaml")).unwrap(), "seed: 7\n");
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2);
 }
+
+/// `summary.json` without what a clock measured (keys holding "seconds"), for comparing runs.
+fn summary_without_seconds(dir: &Path) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.retain(|k, _| !k.contains("seconds"));
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    strip(&mut v);
+    v
+}
+
+/// Issue 13 item 11: a bench stopped (SIGTERM) or killed (SIGKILL) mid-run keeps the trials it
+/// completed, and `--resume` runs the rest to the same files as an uninterrupted run.
+#[test]
+fn a_stopped_or_killed_bench_resumes_to_the_same_results() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.csv");
+    write_table(&table, 15_625);
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "bench",
+            "--table",
+            table.to_str().unwrap(),
+            "--strategy",
+            "random,reinforce",
+            "--budget",
+            "60",
+            "--trials",
+            "150",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["--out".to_string(), out.display().to_string()])
+        .collect()
+    };
+    let whole = dir.path().join("whole");
+    let o = enas(&args(&whole).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!whole.join("trials").exists(), "a finished bench keeps no per-trial files");
+    for (signal, code) in [("TERM", Some(143)), ("KILL", None)] {
+        let out = dir.path().join(signal);
+        let child = run::enas_cmd(&args(&out).iter().map(String::as_str).collect::<Vec<_>>())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let saved = |d: &Path| {
+            std::fs::read_dir(d.join("trials"))
+                .map(|r| r.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count())
+                .unwrap_or(0)
+        };
+        while saved(&out) < 2 {
+            assert!(started.elapsed() < Duration::from_secs(120), "no trial saved after 120 s");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), code, "SIG{signal}: {}", String::from_utf8_lossy(&o.stderr));
+        if code.is_some() {
+            assert!(String::from_utf8_lossy(&o.stderr).contains("enas bench --resume"));
+        }
+        let kept = saved(&out);
+        assert!(
+            !out.join("summary.json").exists() && kept < 300,
+            "SIG{signal} landed after the bench ended ({kept} trials)"
+        );
+        let o = enas(&["bench", "--resume", out.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(err.contains(&format!("{kept} of 300 trials were completed before")), "{err}");
+        for f in ["trajectories.csv", "plot.svg"] {
+            assert!(
+                std::fs::read(whole.join(f)).unwrap() == std::fs::read(out.join(f)).unwrap(),
+                "SIG{signal}: {f} differs"
+            );
+        }
+        assert_eq!(summary_without_seconds(&whole), summary_without_seconds(&out), "SIG{signal}");
+    }
+}

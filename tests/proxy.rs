@@ -149,3 +149,45 @@ fn output_equal_to_an_input_is_refused() {
     assert!(stderr(&o).contains("is the input --archs"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&archs).unwrap(), text);
 }
+
+/// Issue 13 item 11: `enas proxy --out F` stopped mid-run keeps its scores in F.partial, and the
+/// same command run again reuses them and ends with the same F as an uninterrupted run.
+#[test]
+fn a_stopped_proxy_run_continues_from_its_partial_scores() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let args = |out: &std::path::Path| -> Vec<String> {
+        ["proxy", "--proxy", "synflow,params", "--sample", "600", "--seed", "3", "--out", out.to_str().unwrap()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let whole = dir.path().join("whole.csv");
+    let o = enas(&args(&whole).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!dir.path().join("whole.csv.partial").exists());
+    let out = dir.path().join("stopped.csv");
+    let partial = dir.path().join("stopped.csv.partial");
+    let child = run::enas_cmd(&args(&out).iter().map(String::as_str).collect::<Vec<_>>())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !partial.exists() {
+        assert!(started.elapsed() < Duration::from_secs(120), "no partial scores after 120 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert!(!out.exists(), "SIGTERM landed after the run ended");
+    let kept = std::fs::read_to_string(&partial).unwrap().lines().count() - 2;
+    assert!(kept > 0 && kept < 1200, "{kept} scores kept");
+    let o = enas(&args(&out).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("{kept} scores of an interrupted run reused")), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&whole).unwrap(), std::fs::read(&out).unwrap());
+    assert!(!partial.exists());
+}

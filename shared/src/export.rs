@@ -140,7 +140,8 @@ pub fn read_rows<T: DeserializeOwned>(path: &Path, n: usize) -> Result<(Vec<T>, 
         let got: Vec<&str> = header.iter().collect();
         return Err(Error::format(path, format!("columns `{}`, expected `{}`", got.join(","), want.join(","))));
     }
-    let mut rows = Vec::with_capacity(n);
+    // `n` may be "all" (usize::MAX): the capacity grows with what is read.
+    let mut rows = Vec::with_capacity(n.min(1 << 16));
     let mut total = 0;
     for record in r.records() {
         let record = record.map_err(|e| match e.position() {

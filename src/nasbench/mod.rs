@@ -5,11 +5,12 @@
 //! results do not depend on the thread count.
 mod plot;
 mod report;
+mod resume;
 
 use crate::cli::{resolve, BenchArgs};
 use crate::parallel::par_map;
 use crate::proxy::engine::ProxyEngine;
-use crate::run::RunDir;
+use crate::run::{RunDir, RunLock};
 use crate::runtime;
 use anyhow::{Context, Result};
 use enas_controller::strategy::{self, warm, History};
@@ -18,7 +19,9 @@ use enas_shared::table::{Columns, Table, TableEvaluator};
 use enas_shared::{Config, Space};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use resume::Invocation;
 use std::path::Path;
+use std::process::ExitCode;
 use std::time::Instant;
 
 /// One query of one trial, as `trajectories.csv` writes it.
@@ -46,28 +49,63 @@ pub struct Trial {
     pub proxy_seconds: f64,
 }
 
-pub fn run(a: &BenchArgs) -> Result<()> {
-    let cfg = a.load_config()?;
-    anyhow::ensure!(a.budget > 0, "--budget must be at least 1");
-    anyhow::ensure!(a.trials > 0, "--trials must be at least 1");
-    let space = a.space.space(cfg.child.nodes);
-    let kinds = resolve("--strategy", &a.strategy, || all_strategies(&space))?;
+pub fn run(a: &BenchArgs) -> Result<ExitCode> {
+    // First, so that a stop at any point ends in a clean exit with the trials done so far kept.
+    runtime::install_interrupt_handler()?;
+    // A new run's directory is made once the table has loaded: bad input leaves nothing behind.
+    let (existing, cfg, inv) = match &a.resume {
+        Some(path) => {
+            let dir = RunDir::open(path)?;
+            let lock = RunLock::acquire(&dir.path)?;
+            anyhow::ensure!(
+                !dir.file("summary.json").exists(),
+                "{} is a finished bench run (it has summary.json): nothing to resume",
+                dir.path.display()
+            );
+            let cfg = dir.read_config()?;
+            let inv = Invocation::read(&dir, &cfg)?;
+            (Some((dir, lock)), cfg, inv)
+        }
+        None => {
+            let cfg = a.load_config()?.with_absolute_paths();
+            anyhow::ensure!(a.budget > 0, "--budget must be at least 1");
+            anyhow::ensure!(a.trials > 0, "--trials must be at least 1");
+            let table = a.table.as_deref().context("--table FILE is needed (or --resume DIR)")?;
+            let space = a.space.space(cfg.child.nodes);
+            let inv = Invocation {
+                table: std::path::absolute(table).unwrap_or_else(|_| table.to_path_buf()),
+                space: a.space,
+                strategies: resolve("--strategy", &a.strategy, || all_strategies(&space))?,
+                budget: a.budget,
+                trials: a.trials,
+                proxy_cache: a
+                    .proxy_cache
+                    .as_deref()
+                    .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
+                data_given: a.data.is_some(),
+                config: cfg.to_yaml(),
+            };
+            (None, cfg, inv)
+        }
+    };
+    let space = inv.space.space(cfg.child.nodes);
+    let kinds = inv.strategies.clone();
     let columns = Columns {
         arch: cfg.bench.arch_column.clone(),
         reward: cfg.bench.reward_column.clone(),
         report: cfg.bench.final_column.clone(),
     };
     let loaded = Instant::now();
-    let table = Table::load(&a.table, &space, &columns)?;
+    let table = Table::load(&inv.table, &space, &columns)?;
     anyhow::ensure!(
-        (a.budget as f64) <= table.rows.len() as f64 || cfg.strategy.repeats,
+        (inv.budget as f64) <= table.rows.len() as f64 || cfg.strategy.repeats,
         "--budget {} is larger than the table ({} architectures) and strategy.repeats is off",
-        a.budget,
+        inv.budget,
         table.rows.len()
     );
     eprintln!(
         "{}: {} architectures, reward `{}`, reported `{}` (optimum {}), read in {:.2} s",
-        a.table.display(),
+        inv.table.display(),
         table.rows.len(),
         columns.reward,
         columns.report,
@@ -76,41 +114,56 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     );
     // Trials run one per core; each trial's kernels stay on its own thread.
     let workers = runtime::job_workers(cfg.threads);
-    let engine = proxy_engine(&cfg, &space, &kinds, a.data.is_some(), a.proxy_cache.as_deref())?;
-    let (dir, _lock) = RunDir::create_new(a.out.as_deref(), "bench")?;
-    dir.write_config(&cfg)?;
-    let started = Instant::now();
-    let trials = run_trials(&cfg, &space, &table, &kinds, a.budget, a.trials, workers, engine.as_ref());
-    let trials = if let (Some(e), Some(path)) = (&engine, &a.proxy_cache) {
-        // Kept even when a trial failed; the trial's error is the one reported.
-        let saved = e.save(path);
-        let trials = trials?;
-        saved?;
-        eprintln!("proxy scores kept in {}", path.display());
-        trials
-    } else {
-        if a.proxy_cache.is_some() {
-            eprintln!("note: --proxy-cache is unused: no proxy-guided strategy ran");
+    let engine = proxy_engine(&cfg, &space, &kinds, inv.data_given, inv.proxy_cache.as_deref())?;
+    let (dir, _lock) = match existing {
+        Some(claimed) => claimed,
+        None => {
+            let (dir, lock) = RunDir::create_new(a.out.as_deref(), "bench")?;
+            dir.write_config(&cfg)?;
+            inv.write(&dir)?;
+            (dir, lock)
         }
-        trials?
+    };
+    let started = Instant::now();
+    let jobs = Jobs { cfg: &cfg, space: &space, table: &table, budget: inv.budget, engine: engine.as_ref(), dir: &dir };
+    let trials = run_trials(&jobs, &kinds, inv.trials, workers);
+    match (&engine, &inv.proxy_cache) {
+        // Kept even when a trial failed or a stop came.
+        (Some(e), Some(path)) => {
+            e.save(path)?;
+            eprintln!("proxy scores kept in {}", path.display());
+        }
+        (None, Some(_)) => eprintln!("note: --proxy-cache is unused: no proxy-guided strategy ran"),
+        _ => {}
+    }
+    let trials = match trials {
+        Err(_) if runtime::interrupted() => {
+            eprintln!(
+                "interrupted: every completed trial is kept in {}.\nresume with: enas bench --resume {}",
+                dir.file("trials").display(),
+                crate::run::shell_quote(&dir.path)
+            );
+            return Ok(ExitCode::from(runtime::stop_code()));
+        }
+        other => other?,
     };
     let wall = started.elapsed().as_secs_f64();
-    let summary = report::Summary::new(&trials, &kinds, a.budget, table.optimum());
+    let summary = report::Summary::new(&trials, &kinds, inv.budget, table.optimum());
     println!("{}", summary.table(&columns.report));
     println!(
         "{} strategies x {} trials x {} queries in {wall:.1} s on {workers} threads; table optimum {}",
         kinds.len(),
-        a.trials,
-        a.budget,
+        inv.trials,
+        inv.budget,
         table.optimum()
     );
     let meta = serde_json::json!({
-        "table": a.table.display().to_string(),
+        "table": inv.table.display().to_string(),
         "space": space.name(),
         "reward_column": columns.reward,
         "final_column": columns.report,
-        "budget": a.budget,
-        "trials": a.trials,
+        "budget": inv.budget,
+        "trials": inv.trials,
         "seed": cfg.seed,
         "wall_seconds": wall,
         "threads": workers,
@@ -118,8 +171,10 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     dir.write_json("summary.json", &summary.to_json(meta))?;
     report::write_trajectories(&dir, &trials)?;
     dir.write_text("plot.svg", &plot::svg(&summary, &columns.report))?;
+    // Every trial is in trajectories.csv now; the per-trial files only served a resume.
+    let _ = std::fs::remove_dir_all(dir.file("trials"));
     eprintln!("wrote trajectories.csv, summary.json and plot.svg to {}", dir.path.display());
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What `--strategy all` runs: every strategy the space supports (the proxy-guided ones need
@@ -169,22 +224,35 @@ fn proxy_engine(
     Ok(Some(engine))
 }
 
-/// Runs every (strategy, trial) on `workers` threads; results come back in (strategy, trial) order.
-#[allow(clippy::too_many_arguments)]
-fn run_trials(
-    cfg: &Config,
-    space: &Space,
-    table: &Table,
-    kinds: &[StrategyKind],
+/// What every trial of a bench run shares.
+struct Jobs<'a> {
+    cfg: &'a Config,
+    space: &'a Space,
+    table: &'a Table,
     budget: usize,
-    trials: usize,
-    workers: usize,
-    engine: Option<&ProxyEngine>,
-) -> Result<Vec<Trial>> {
-    let jobs: Vec<(StrategyKind, usize)> = kinds.iter().flat_map(|&k| (0..trials).map(move |t| (k, t))).collect();
-    par_map(&jobs, workers, "trials", |_, &(kind, trial)| {
-        run_trial(cfg, space, table, kind, trial, budget, engine)
-            .with_context(|| format!("strategy {kind}, trial {trial}"))
+    engine: Option<&'a ProxyEngine>,
+    /// Where each trial is saved as it completes, and found again on a resume.
+    dir: &'a RunDir,
+}
+
+/// Runs every (strategy, trial) on `workers` threads, taking trials saved by an earlier
+/// (stopped) run as they are; results come back in (strategy, trial) order.
+fn run_trials(jobs: &Jobs, kinds: &[StrategyKind], trials: usize, workers: usize) -> Result<Vec<Trial>> {
+    let all: Vec<(StrategyKind, usize)> = kinds.iter().flat_map(|&k| (0..trials).map(move |t| (k, t))).collect();
+    let saved = all.iter().filter(|&&(k, t)| jobs.dir.file(&format!("trials/{k}-{t:05}.json")).exists()).count();
+    if saved > 0 {
+        eprintln!("{saved} of {} trials were completed before; running the other {}", all.len(), all.len() - saved);
+    }
+    par_map(&all, workers, "trials", |_, &(kind, trial)| {
+        if let Some(done) = resume::load_trial(jobs.dir, kind, trial)? {
+            return Ok(done);
+        }
+        // A stop lets the running trials finish (and be saved) and starts no new one.
+        anyhow::ensure!(!runtime::interrupted(), "interrupted");
+        let t = run_trial(jobs.cfg, jobs.space, jobs.table, kind, trial, jobs.budget, jobs.engine)
+            .with_context(|| format!("strategy {kind}, trial {trial}"))?;
+        resume::save_trial(jobs.dir, &t)?;
+        Ok(t)
     })
 }
 
@@ -207,6 +275,7 @@ fn run_trial(
         let pool = warm::draw_pool(&space.decisions(), cfg.strategy.proxy.pool, &mut rng)?;
         let mut scores = Vec::with_capacity(pool.len());
         for values in &pool {
+            anyhow::ensure!(!runtime::interrupted(), "interrupted");
             let s = engine.evaluate(&proxies, values)?;
             proxy_evals += s.len();
             proxy_seconds += s.iter().map(|x| x.seconds).sum::<f64>();
@@ -229,11 +298,11 @@ fn run_trial(
             Ok(arch) => {
                 steps.push(Step { arch, reward: q.eval.reward, report, best_report: best.map_or(f64::NAN, |b| b.1) })
             }
-            Err(e) => failure = Some(e),
+            Err(e) => failure = Some(e.into()),
         }
     })?;
     if let Some(e) = failure {
-        return Err(e.into());
+        return Err(e);
     }
     Ok(Trial {
         strategy: kind,

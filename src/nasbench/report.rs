@@ -171,6 +171,11 @@ pub struct TrajectoryRow {
 
 /// `trajectories.csv`: one row per query of every trial.
 pub fn write_trajectories(dir: &RunDir, trials: &[Trial]) -> Result<()> {
+    dir.write_rows("trajectories.csv", &trajectory_rows(trials))
+}
+
+/// The rows of `trajectories.csv` for `trials`, in their order.
+pub fn trajectory_rows(trials: &[Trial]) -> Vec<TrajectoryRow> {
     let mut rows = Vec::with_capacity(trials.iter().map(|t| t.steps.len()).sum());
     for t in trials {
         for (q, s) in t.steps.iter().enumerate() {
@@ -185,7 +190,7 @@ pub fn write_trajectories(dir: &RunDir, trials: &[Trial]) -> Result<()> {
             });
         }
     }
-    dir.write_rows("trajectories.csv", &rows)
+    rows
 }
 
 #[cfg(test)]

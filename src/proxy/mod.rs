@@ -18,6 +18,8 @@ use engine::ProxyEngine;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+use std::process::ExitCode;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// A row of the output: the architecture, then its score by each proxy, a column each (in
@@ -29,7 +31,18 @@ struct ScoreRow {
     scores: Vec<f64>,
 }
 
-pub fn run(a: &ProxyArgs) -> Result<()> {
+/// How often the scores of a run with --out are saved to OUT.partial.
+const PARTIAL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `OUT.partial`: the scores of an unfinished `enas proxy --out OUT`.
+fn partial_path(out: &std::path::Path) -> std::path::PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+pub fn run(a: &ProxyArgs) -> Result<ExitCode> {
+    runtime::install_interrupt_handler()?;
     let cfg = a.load_config()?;
     anyhow::ensure!(
         a.space == SpaceKind::Nb201,
@@ -72,12 +85,46 @@ pub fn run(a: &ProxyArgs) -> Result<()> {
     }
     let workers = runtime::job_workers(cfg.threads);
     let engine = ProxyEngine::for_config(&cfg, proxies.iter().any(|p| p.needs_data()), a.data.is_some())?;
+    // With --out, scores are kept in OUT.partial as they come (every few seconds, and at a stop
+    // or an error), and a run of the same command reuses them: a stop loses no finished work.
+    let partial = a.out.as_ref().map(|o| partial_path(o));
+    if let Some(p) = &partial {
+        let n = engine.load(p)?;
+        if n > 0 {
+            eprintln!("{}: {n} scores of an interrupted run reused", p.display());
+        }
+    }
+    let last_save = Mutex::new(Instant::now());
     let started = Instant::now();
     let scored = par_map(&archs, workers, "architectures", |_, values| {
-        engine
+        anyhow::ensure!(!runtime::interrupted(), "interrupted");
+        let s = engine
             .evaluate(&proxies, values)
-            .with_context(|| format!("scoring {}", space.format(values).unwrap_or_default()))
-    })?;
+            .with_context(|| format!("scoring {}", space.format(values).unwrap_or_default()))?;
+        if let Some(p) = &partial {
+            let mut t = last_save.lock().expect("no panic holding the lock");
+            if t.elapsed() >= PARTIAL_EVERY {
+                engine.save(p)?;
+                *t = Instant::now();
+            }
+        }
+        Ok(s)
+    });
+    let scored = match (scored, &partial) {
+        (Ok(s), _) => s,
+        (Err(e), Some(p)) => {
+            engine.save(p)?;
+            if runtime::interrupted() {
+                eprintln!(
+                    "interrupted: the scores computed so far are kept in {}; run the same command again to continue",
+                    p.display()
+                );
+                return Ok(ExitCode::from(runtime::stop_code()));
+            }
+            return Err(e.context(format!("(the scores computed so far are kept in {})", p.display())));
+        }
+        (Err(e), None) => return Err(e),
+    };
     let wall = started.elapsed().as_secs_f64();
 
     let header: Vec<&str> = ["arch"].into_iter().chain(proxies.iter().map(|p| p.name())).collect();
@@ -90,6 +137,9 @@ pub fn run(a: &ProxyArgs) -> Result<()> {
     match &a.out {
         Some(path) => {
             enas_shared::export::atomic_write(path, &csv)?;
+            if let Some(p) = &partial {
+                let _ = std::fs::remove_file(p);
+            }
             eprintln!("wrote {} rows to {}", archs.len(), path.display());
         }
         None => {
@@ -136,7 +186,7 @@ pub fn run(a: &ProxyArgs) -> Result<()> {
     } else {
         eprintln!("{report}");
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// One NB201 string per line; blank lines and lines starting with `#` are skipped; a repeated
