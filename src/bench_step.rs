@@ -3,6 +3,7 @@
 //! prints one JSON line with the reference's keys (`ms_per_step_median/min/max`,
 //! `active_params`, `supernet_params`, `threads`) plus the forward's FLOPs of the sampled paths.
 use crate::cli::{parse_arc, BenchStepArgs};
+use crate::memory::{micro_activations, micro_params, Part};
 use crate::runtime;
 use anyhow::Result;
 use enas_child::{
@@ -20,6 +21,20 @@ pub fn run(a: &BenchStepArgs) -> Result<()> {
         a.classes > 0 && a.batch > 0 && a.in_channels > 0 && a.image > 0,
         "--classes, --batch, --in-channels and --image must be at least 1"
     );
+    let c = &cfg.child;
+    let input = (a.batch * a.in_channels) as f64 * (a.image as f64).powi(2) * 4.0;
+    let parts = [
+        Part {
+            what: "supernet weights, gradients and momentum",
+            bytes: 12.0 * micro_params(c.layers, c.channels, c.nodes, true),
+        },
+        Part {
+            what: "activations of one step",
+            bytes: micro_activations(c.layers, c.channels, c.nodes, a.batch, a.image),
+        },
+        Part { what: "the input batch", bytes: input },
+    ];
+    crate::memory::check("this bench-step", &parts, "--batch, --image, child.channels or child.layers")?;
     runtime::init_threads(cfg.threads);
     let device = runtime::device(&cfg)?;
     let space = EnasMicro::new(cfg.child.nodes);

@@ -43,6 +43,9 @@ pub struct Candidate {
 }
 
 pub fn run(a: &DeriveArgs) -> Result<()> {
+    let rows = a.samples.unwrap_or(0).max(a.rank_check.unwrap_or(0)) as f64;
+    let part = crate::memory::Part { what: "candidate rows", bytes: rows * 512.0 };
+    crate::memory::check("this derive", &[part], "--samples or --rank-check")?;
     let dir = RunDir::open(&a.run)?;
     let _lock = crate::run::RunLock::acquire(&dir.path)?;
     let (search, cursor) = Search::resume(&dir)?;

@@ -5,6 +5,7 @@ mod cli;
 mod derive;
 mod export;
 mod inspect;
+mod memory;
 mod nasbench;
 mod parallel;
 mod proxy;

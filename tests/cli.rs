@@ -287,3 +287,41 @@ fn no_command_writes_over_a_run() {
     let o = train(&e);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// Issue 13 item 12: sizes that cannot fit are refused at once, with the estimate and what the
+/// machine has, before any run directory is made.
+#[test]
+fn absurd_sizes_are_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = out.to_str().unwrap();
+    let table = dir.path().join("t.csv");
+    std::fs::write(&table, "arch,valid_acc_12ep,test_acc_200ep\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1,1\n")
+        .unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["search", "--config", "configs/quick.yaml", "--set", "child.channels=100000", "--out", o],
+        vec!["search", "--config", "configs/quick.yaml", "--set", "child.layers=1000", "--out", o],
+        vec!["search", "--config", "configs/quick.yaml", "--set", "controller.lstm_size=1000000", "--out", o],
+        vec![
+            "train",
+            "--config",
+            "configs/quick.yaml",
+            "--arc",
+            PUBLISHED,
+            "--set",
+            "train.channels=100000",
+            "--out",
+            o,
+        ],
+        vec!["bench-step", "--image", "100000"],
+        vec!["derive", "--run", o, "--samples", "1000000000"],
+        vec!["bench", "--table", table.to_str().unwrap(), "--trials", "18446744073709551615", "--out", o],
+    ];
+    for args in cases {
+        let started = std::time::Instant::now();
+        let result = enas(&args);
+        assert_clean_failure(&result, &["would need about", "GiB", "available", "nothing was allocated"]);
+        assert!(started.elapsed().as_secs() < 10, "{args:?} took {:?}", started.elapsed());
+        assert!(!out.exists(), "{args:?} made its run directory before refusing");
+    }
+}

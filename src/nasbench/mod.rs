@@ -88,6 +88,9 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
             (None, cfg, inv)
         }
     };
+    let queries = (inv.strategies.len() as f64) * (inv.trials as f64) * (inv.budget as f64);
+    let part = crate::memory::Part { what: "query rows", bytes: queries * 400.0 };
+    crate::memory::check("this bench", &[part], "--trials, --budget or the strategies")?;
     let space = inv.space.space(cfg.child.nodes);
     let kinds = inv.strategies.clone();
     let columns = Columns {

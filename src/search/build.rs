@@ -22,6 +22,7 @@ const METHOD_INIT: u64 = 0xC0;
 impl Search {
     /// Builds the data, supernet, method and optimiser of a new search.
     pub fn new(cfg: Config, dir: RunDir) -> Result<Search> {
+        crate::memory::check_search(&cfg)?;
         runtime::init_threads(cfg.threads);
         let device = runtime::device(&cfg)?;
         let splits = load_splits(&cfg.data)?;

@@ -84,6 +84,7 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
         None => {
             // Paths absolute, so that the run resumes from any directory.
             let cfg = a.load_config()?.with_absolute_paths();
+            crate::memory::check_search(&cfg)?;
             let (dir, lock) = RunDir::create_new(a.out.as_deref(), "search")?;
             _lock = lock;
             dir.write_config(&cfg)?;

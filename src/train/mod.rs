@@ -71,6 +71,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
             let origin = a.arc_file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "--arc".into());
             let arc = a.arc_text()?;
             parse_arc(&cfg, &arc, &origin)?;
+            crate::memory::check_train(&cfg)?;
             let (dir, lock) = RunDir::create_new(a.out.as_deref(), "train")?;
             dir.write_config(&cfg)?;
             dir.write_text(ARC_FILE, &format!("{}\n", arc.trim()))?;
@@ -124,6 +125,7 @@ enum Outcome {
 /// `summary.json` and `model.safetensors`.
 fn train_fixed(cfg: &Config, arch: &Arch, dir: &RunDir, resume: bool) -> Result<Outcome> {
     let started = Instant::now();
+    crate::memory::check_train(cfg)?;
     let device = runtime::device(cfg)?;
     let splits = load_splits(&cfg.data)?;
     let test_held_out = splits.test_held_out;
