@@ -4,7 +4,7 @@
 //! uniformly with replacement (as NAS-Bench-201's REA does), and when its score comes back it
 //! joins the population and the oldest member leaves, whatever its score. With starts
 //! (`proxy-evolution`), the first population is the best of a pool by a zero-cost proxy.
-use super::{exhausted, from_state, to_state, History, Starts, Strategy, MAX_DRAWS};
+use super::{from_state, to_state, uniform_unknown, History, Starts, Strategy, MAX_DRAWS};
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::{EvolutionConfig, StrategyKind};
 use enas_shared::Result;
@@ -31,7 +31,17 @@ struct EvolutionState {
     /// `proxy-evolution`; empty for plain evolution).
     #[serde(default)]
     starts: Starts,
+    /// Proposals drawn uniformly among the unknown architectures because no mutation of the
+    /// population was new (a budget near the space's size).
+    #[serde(default)]
+    fallbacks: usize,
+    /// Whether the last proposal was such a fallback: the next tries fewer mutations first.
+    #[serde(default)]
+    stuck: bool,
 }
+
+/// Mutations a proposal tries while evolution is stuck (its last proposal was a fallback).
+const STUCK_RETRY_DRAWS: usize = 100;
 
 impl Evolution {
     pub fn new(decisions: Vec<Decision>, cfg: EvolutionConfig) -> Evolution {
@@ -69,17 +79,27 @@ impl Strategy for Evolution {
         if self.state.told < self.cfg.population || self.state.population.is_empty() {
             return self.state.starts.next(&self.decisions, history, rng);
         }
-        for _ in 0..MAX_DRAWS {
+        let draws = if self.state.stuck { STUCK_RETRY_DRAWS } else { MAX_DRAWS };
+        for _ in 0..draws {
             let parent = (0..self.cfg.tournament)
                 .map(|_| &self.state.population[rng.random_range(0..self.state.population.len())])
                 .max_by(|a, b| a.1.total_cmp(&b.1))
                 .expect("tournament >= 1");
             let child = self.mutate(&parent.0, rng);
             if history.known(&child).is_none() {
+                self.state.stuck = false;
                 return Ok(child);
             }
         }
-        Err(exhausted("evolution's mutation", &self.decisions, history))
+        // Every mutation tried is known (the budget nears the space's size): a uniform unknown
+        // architecture, enumerated if need be, so that the budget is always spent.
+        self.state.fallbacks += 1;
+        self.state.stuck = true;
+        uniform_unknown(&self.decisions, history, rng)
+    }
+
+    fn fallbacks(&self) -> usize {
+        self.state.fallbacks
     }
 
     fn tell(&mut self, values: &[usize], reward: f64, _rng: &mut ChaCha8Rng) -> Result<()> {

@@ -26,9 +26,16 @@ use serde::{Deserialize, Serialize};
 /// Known samples in a row after which a proposal falls back to uniform.
 pub const STUCK_DRAWS: usize = 50;
 
+/// Samples a proposal tries while the policy is stuck (its last proposal was a fallback): one, so
+/// that a policy which has collapsed onto known architectures costs one sample a query, not 50,
+/// until it samples something new again.
+const STUCK_RETRY_DRAWS: usize = 1;
+
 pub struct ReinforceStrategy {
     controller: Controller,
     fallbacks: usize,
+    /// Whether the last proposal was a fallback.
+    stuck: bool,
     trainer: Reinforce,
     num_aggregate: usize,
     batch: Vec<(Sample, f64)>,
@@ -42,6 +49,8 @@ struct State {
     controller: serde_json::Value,
     trainer: serde_json::Value,
     fallbacks: usize,
+    #[serde(default)]
+    stuck: bool,
     /// The samples of the update being gathered: choices and rewards.
     batch: Vec<(Vec<usize>, f64)>,
 }
@@ -59,6 +68,7 @@ impl ReinforceStrategy {
         Ok(ReinforceStrategy {
             controller,
             fallbacks: 0,
+            stuck: false,
             trainer,
             num_aggregate: cfg.num_aggregate,
             batch: Vec::new(),
@@ -88,18 +98,21 @@ impl Strategy for ReinforceStrategy {
     }
 
     fn propose(&mut self, history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
-        for _ in 0..STUCK_DRAWS {
+        let draws = if self.stuck { STUCK_RETRY_DRAWS } else { STUCK_DRAWS };
+        for _ in 0..draws {
             let sample = self.controller.sample(rng)?;
             match history.known(&sample.values) {
                 Some(reward) => self.observe(sample, reward)?,
                 None => {
                     let values = sample.values.clone();
                     self.pending = Some(sample);
+                    self.stuck = false;
                     return Ok(values);
                 }
             }
         }
         self.fallbacks += 1;
+        self.stuck = true;
         self.pending = None;
         uniform_unknown(&self.controller.space().decisions(), history, rng)
     }
@@ -159,6 +172,7 @@ impl Strategy for ReinforceStrategy {
             controller: tensors_json::to_json(&controller)?,
             trainer: tensors_json::to_json(&self.trainer.state_tensors()?)?,
             fallbacks: self.fallbacks,
+            stuck: self.stuck,
             batch: self.batch.iter().map(|(s, r)| (s.values.clone(), *r)).collect(),
         };
         super::to_state(StrategyKind::Reinforce, &state)
@@ -181,6 +195,7 @@ impl Strategy for ReinforceStrategy {
         }
         self.trainer.set_state_tensors(tensors_json::from_json(&state.trainer)?, origin)?;
         self.fallbacks = state.fallbacks;
+        self.stuck = state.stuck;
         self.batch = state
             .batch
             .into_iter()
