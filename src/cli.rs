@@ -197,7 +197,7 @@ impl BenchArgs {
 #[derive(Args)]
 pub struct BenchStepArgs {
     /// Fixed ENAS arc; default: a new random arc every step, as ENAS training does.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub arc: Option<String>,
     #[command(flatten)]
     pub cfg: ConfigArgs,
@@ -291,7 +291,7 @@ impl ConfigArgs {
 #[derive(Args)]
 pub struct InspectArgs {
     /// ENAS arc text: 4 integers per node (x_input x_op y_input y_op), normal cell then reduction cell.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub arc: String,
     #[command(flatten)]
     pub cfg: ConfigArgs,
@@ -309,7 +309,13 @@ pub struct InspectArgs {
 #[derive(Args)]
 pub struct TrainArgs {
     /// ENAS arc text to train (4 integers per node, normal cell then reduction cell).
-    #[arg(long, conflicts_with = "arc_file", required_unless_present_any = ["arc_file", "resume"])]
+    // A value such as "-1 2 ..." is the arc (which the arc parser then refuses), not a flag.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        conflicts_with = "arc_file",
+        required_unless_present_any = ["arc_file", "resume"]
+    )]
     pub arc: Option<String>,
     /// File holding the arc text (e.g. a run's best_arch.txt).
     #[arg(long, value_name = "FILE")]

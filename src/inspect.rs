@@ -5,6 +5,13 @@ use candle_core::Device;
 use enas_child::{path_cost, InitRoot, MicroNet, MicroShape, Weights};
 
 pub fn run(a: &InspectArgs) -> Result<()> {
+    anyhow::ensure!(
+        a.image > 0 && a.in_channels > 0 && a.classes > 0,
+        "--image, --in-channels and --classes must be at least 1 (got {}, {} and {})",
+        a.image,
+        a.in_channels,
+        a.classes
+    );
     let cfg = a.cfg.load(&[])?;
     let arch = parse_arc(&cfg, &a.arc, "--arc")?;
     let shape = MicroShape::of_child(&cfg.child, a.in_channels, a.classes);

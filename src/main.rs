@@ -3,6 +3,7 @@ mod bench_step;
 mod checkpoint_io;
 mod cli;
 mod derive;
+mod error_text;
 mod export;
 mod inspect;
 mod memory;
@@ -59,13 +60,20 @@ fn run() -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Errors are messages, never backtraces: with RUST_BACKTRACE set, candle (and anyhow) would
+    // capture one in every error, and candle prints its own. RUST_LIB_BACKTRACE=0 stops the
+    // capture (and its cost) and leaves panics' backtraces to RUST_BACKTRACE. First, before any
+    // thread starts.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     tune_allocator();
     runtime::init_spin_limit();
     runtime::record_user_threads();
     match run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text::chain(&e));
             ExitCode::from(2)
         }
     }

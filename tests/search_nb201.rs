@@ -67,7 +67,8 @@ fn every_strategy_searches_nb201_and_reports_its_cells_table_accuracy() {
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("t.csv");
     write_table(&table);
-    let strategies = ["reinforce", "random", "evolution", "local", "proxy-evolution", "proxy-local", "vote-local"];
+    let strategies =
+        ["reinforce", "random", "evolution", "local", "proxy-evolution", "proxy-local", "vote-local", "darts"];
     for strategy in strategies {
         let out = dir.path().join(strategy);
         let set = format!("search.strategy={strategy}");
@@ -103,11 +104,22 @@ fn every_strategy_searches_nb201_and_reports_its_cells_table_accuracy() {
 
 #[test]
 fn a_killed_nb201_search_resumes_to_the_same_results() {
+    kill_and_resume("reinforce");
+}
+
+/// DARTS's architecture weights and their Adam moments are checkpointed with the rest.
+#[test]
+fn a_killed_darts_search_resumes_to_the_same_results() {
+    kill_and_resume("darts");
+}
+
+fn kill_and_resume(strategy: &str) {
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("t.csv");
     write_table(&table);
     let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
-    let longer = ["--set", "search.epochs=4"];
+    let set = format!("search.strategy={strategy}");
+    let longer = ["--set", "search.epochs=4", "--set", &set];
     let o = enas(&nb201_args(whole.to_str().unwrap(), table.to_str().unwrap(), &longer));
     assert!(o.status.success(), "{}", stderr(&o));
     let args = nb201_args(killed.to_str().unwrap(), table.to_str().unwrap(), &longer);
@@ -132,6 +144,12 @@ fn a_killed_nb201_search_resumes_to_the_same_results() {
     assert!(o.status.success(), "{}", stderr(&o));
     for f in ["architectures.csv", "best_arch.txt", "derive.csv"] {
         assert_eq!(read(&whole.join(f)), read(&killed.join(f)), "{f}");
+    }
+    if strategy == "darts" {
+        let g = read(&whole.join("genotypes.csv"));
+        assert_eq!(g.lines().count(), 1 + 4, "{g}");
+        assert_eq!(g.lines().next().unwrap(), "epoch,genotype,entropy,weights");
+        assert_eq!(g, read(&killed.join("genotypes.csv")));
     }
     // epochs.csv without its wall-time column.
     let no_seconds = |p: &Path| -> Vec<String> {

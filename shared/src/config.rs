@@ -3,6 +3,7 @@
 //! Unknown keys are errors, `--set section.key=value` overrides from the command line, and
 //! `validate` checks ranges with messages that name the file and the key.
 use crate::data::DataConfig;
+use crate::error::{clip, clip_message};
 pub use crate::search_config::ControllerConfig;
 use crate::space::SpaceKind;
 pub use crate::strategy_config::{BenchConfig, StrategyConfig, StrategyKind};
@@ -44,6 +45,8 @@ pub struct Config {
     pub search: SearchConfig,
     /// The LSTM controller and its REINFORCE training.
     pub controller: ControllerConfig,
+    /// DARTS's architect (`search.strategy: darts`).
+    pub darts: crate::darts_config::DartsConfig,
     /// The other search strategies: evolution, local search, repeats.
     pub strategy: StrategyConfig,
     /// `enas bench` on a tabular benchmark: columns, and REINFORCE's controller there.
@@ -61,6 +64,7 @@ impl Default for Config {
             train: TrainConfig::default(),
             search: SearchConfig::default(),
             controller: ControllerConfig::default(),
+            darts: Default::default(),
             strategy: StrategyConfig::default(),
             bench: BenchConfig::default(),
         }
@@ -279,7 +283,10 @@ impl Config {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| Error::io("reading config", p, e))?;
                 let origin = p.display().to_string();
-                let cfg_err = |e: serde_yaml::Error| Error::Config { origin: origin.clone(), msg: e.to_string() };
+                let cfg_err = |e: serde_yaml::Error| Error::Config {
+                    origin: origin.clone(),
+                    msg: clip_message(&e.to_string()).into(),
+                };
                 // Parse the file on its own first, so errors carry its line numbers and key paths.
                 let value: Value = serde_yaml::from_str(&text).map_err(cfg_err)?;
                 if value.is_null() {
@@ -293,17 +300,20 @@ impl Config {
         };
         for o in overrides {
             apply_override(&mut value, o)?;
-            serde_yaml::from_value::<Config>(value.clone())
-                .map_err(|e| Error::Config { origin: format!("--set {o}"), msg: e.to_string() })?;
+            serde_yaml::from_value::<Config>(value.clone()).map_err(|e| Error::Config {
+                origin: format!("--set {}", clip(o)),
+                msg: clip_message(&e.to_string()).into(),
+            })?;
         }
         // Keys the file leaves out take the defaults of the section they sit in (so a partial
         // `bench.controller` keeps the bench's defaults, not the top-level controller's).
         let mut merged = serde_yaml::to_value(Config::default()).expect("defaults serialise");
         merge(&mut merged, value);
-        let cfg: Config =
-            serde_yaml::from_value(merged).map_err(|e| Error::Config { origin: origin.clone(), msg: e.to_string() })?;
+        let cfg: Config = serde_yaml::from_value(merged)
+            .map_err(|e| Error::Config { origin: origin.clone(), msg: clip_message(&e.to_string()).into() })?;
+        let sets: Vec<_> = overrides.iter().map(|o| clip(o)).collect();
         let origin =
-            if overrides.is_empty() { origin } else { format!("{origin} with --set {}", overrides.join(" --set ")) };
+            if overrides.is_empty() { origin } else { format!("{origin} with --set {}", sets.join(" --set ")) };
         cfg.validate(&origin)?;
         Ok(cfg)
     }
@@ -323,12 +333,11 @@ impl Config {
                 "`cuda` needs the `cuda` cargo feature, which this build does not have; use `cpu`".into(),
             );
         }
+        // child.channels and train.channels: at least 2, below.
         for (key, v) in [
             ("child.layers", self.child.layers),
-            ("child.channels", self.child.channels),
             ("child.nodes", self.child.nodes),
             ("train.layers", self.train.layers),
-            ("train.channels", self.train.channels),
             ("train.batch_size", self.train.batch_size),
             ("train.eval_batch_size", self.train.eval_batch_size),
         ] {
@@ -360,6 +369,7 @@ impl Config {
             }
         }
         self.controller.validate(origin)?;
+        self.darts.validate(origin)?;
         self.strategy.validate(origin)?;
         for p in self.search.strategy.proxies(&self.strategy.proxy) {
             if self.search.space == SpaceKind::Nb201 {

@@ -1,4 +1,5 @@
 //! `--set section.key=value` overrides, and the merge of a YAML file over the defaults.
+use crate::error::{clip, clip_message};
 use crate::{Config, Error, Result};
 use serde_yaml::Value;
 
@@ -22,7 +23,7 @@ pub(crate) fn merge(base: &mut Value, over: Value) {
 /// Applies one `section.key=value` override to a YAML tree. The key must exist in the config
 /// (checked against the defaults), the value is read as a YAML scalar (`6`, `0.1`, `true`, `cpu`).
 pub fn apply_override(root: &mut Value, text: &str) -> Result<()> {
-    let origin = format!("--set {text}");
+    let origin = format!("--set {}", clip(text));
     let err = |msg: String| Error::Config { origin: origin.clone(), msg };
     let (key, raw) =
         text.split_once('=').ok_or_else(|| err("expected `section.key=value`, e.g. `child.layers=6`".into()))?;
@@ -38,7 +39,7 @@ pub fn apply_override(root: &mut Value, text: &str) -> Result<()> {
                 .unwrap_or_default();
             err(format!(
                 "unknown key `{}`{}; known keys there: {keys}",
-                key.trim(),
+                clip(key.trim()),
                 if parent.is_empty() { String::new() } else { format!(" (under `{parent}`)") }
             ))
         })?;
@@ -46,11 +47,12 @@ pub fn apply_override(root: &mut Value, text: &str) -> Result<()> {
     if known.is_mapping() {
         return Err(err(format!(
             "`{}` is a section; set one of its keys, e.g. `{}.<key>=...`",
-            key.trim(),
-            key.trim()
+            clip(key.trim()),
+            clip(key.trim())
         )));
     }
-    let value: Value = serde_yaml::from_str(raw.trim()).map_err(|e| err(format!("value `{raw}` is not YAML: {e}")))?;
+    let value: Value = serde_yaml::from_str(raw.trim())
+        .map_err(|e| err(format!("value `{}` is not YAML: {}", clip(raw), clip_message(&e.to_string()))))?;
     let mut node = root;
     for part in &path[..path.len() - 1] {
         if !node.is_mapping() {

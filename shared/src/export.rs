@@ -4,6 +4,7 @@
 //! [`write_rows`] (its header is the struct's field names, [`columns`]) and comes back through
 //! [`read_rows`]; [`csv_f64`] has the number formats of the fields; [`write_csv`] writes rows of
 //! text under a given header.
+use crate::error::{clip, clip_message};
 use crate::{Error, Result};
 use candle_core::Tensor;
 use serde::de::DeserializeOwned;
@@ -32,14 +33,19 @@ pub fn atomic_write_with(path: &Path, write: impl FnOnce(&Path) -> std::result::
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".tmp-");
-    // tempfile creates 0600 files; results and checkpoints get the usual 0644 (before umask).
+    // tempfile creates 0600 files; every output gets the mode `File::create` gives (0666 less the
+    // umask, so 0644 under the usual 022).
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
     let tmp = builder.tempfile_in(dir).map_err(|e| Error::io("creating a temporary file in", dir, e))?;
+    // The mode the open gave (the umask applied); `write` may replace the file (safetensors
+    // writes its own 0600 temporary file and renames it over ours), so it is set again after.
+    let mode = tmp.as_file().metadata().map_err(|e| Error::io("reading the mode of", tmp.path(), e))?.permissions();
     write(tmp.path()).map_err(|msg| Error::format(path, format!("writing failed: {msg}")))?;
+    std::fs::set_permissions(tmp.path(), mode).map_err(|e| Error::io("setting the mode of", tmp.path(), e))?;
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(tmp.path())
@@ -60,7 +66,7 @@ where
     R::Item: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let csv_err = |source| Error::Csv { path: path.to_path_buf(), source };
+    let csv_err = |cause| Error::csv(path, cause);
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header).map_err(csv_err)?;
     for row in rows {
@@ -124,7 +130,7 @@ pub fn csv_bytes<T: Serialize>(header: &[&str], rows: &[T]) -> std::result::Resu
 
 /// Writes rows of a serde struct as a CSV table atomically, the header its [`columns`].
 pub fn write_rows<T: Serialize + DeserializeOwned>(path: &Path, rows: &[T]) -> Result<()> {
-    let bytes = csv_bytes(&columns::<T>(), rows).map_err(|source| Error::Csv { path: path.to_path_buf(), source })?;
+    let bytes = csv_bytes(&columns::<T>(), rows).map_err(|cause| Error::csv(path, cause))?;
     atomic_write(path, &bytes)
 }
 
@@ -132,13 +138,14 @@ pub fn write_rows<T: Serialize + DeserializeOwned>(path: &Path, rows: &[T]) -> R
 /// how many rows it has. Its columns must be `T`'s, and every row valid CSV; an error names the
 /// line and the column.
 pub fn read_rows<T: DeserializeOwned>(path: &Path, n: usize) -> Result<(Vec<T>, usize)> {
-    let csv_err = |source| Error::Csv { path: path.to_path_buf(), source };
+    let csv_err = |cause| Error::csv(path, cause);
     let mut r = csv::Reader::from_path(path).map_err(csv_err)?;
     let header = r.headers().map_err(csv_err)?.clone();
     let want = columns::<T>();
     if !header.iter().eq(want.iter().copied()) {
         let got: Vec<&str> = header.iter().collect();
-        return Err(Error::format(path, format!("columns `{}`, expected `{}`", got.join(","), want.join(","))));
+        let got = clip(&got.join(",")).into_owned();
+        return Err(Error::format(path, format!("columns `{got}`, expected `{}`", want.join(","))));
     }
     // `n` may be "all" (usize::MAX): the capacity grows with what is read.
     let mut rows = Vec::with_capacity(n.min(1 << 16));
@@ -169,12 +176,13 @@ pub fn field_error(e: &csv::Error, header: &csv::StringRecord, record: &csv::Str
     match e.kind() {
         csv::ErrorKind::Deserialize { err, .. } => match err.field().map(|f| f as usize) {
             Some(f) => {
-                format!("{} `{}`: {}", header.get(f).unwrap_or("?"), record.get(f).unwrap_or_default(), err.kind())
+                let (name, text) = (header.get(f).unwrap_or("?"), record.get(f).unwrap_or_default());
+                format!("{} `{}`: {}", clip(name), clip(text), clip_message(&err.kind().to_string()))
             }
             None => err.kind().to_string(),
         },
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!("{len} fields, expected {expected_len}"),
-        _ => e.to_string(),
+        _ => clip_message(&e.to_string()).into_owned(),
     }
 }
 
@@ -320,5 +328,22 @@ mod tests {
         assert!(write_csv(&p, &["a", "b"], [vec!["1"]]).is_err());
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary files remain");
+    }
+
+    /// Every output gets the mode `File::create` gives (safetensors' own temporary file is 0600).
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_the_mode_of_a_created_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let plain = dir.path().join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let text = dir.path().join("t.txt");
+        atomic_write(&text, b"x").unwrap();
+        let st = dir.path().join("m.safetensors");
+        let t = Tensor::zeros(3, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+        save_safetensors(&st, &HashMap::from([("w".to_string(), t)])).unwrap();
+        assert_eq!((mode(&text), mode(&st)), (mode(&plain), mode(&plain)), "modes {:o}", mode(&plain));
     }
 }

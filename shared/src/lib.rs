@@ -4,6 +4,7 @@ pub mod arch;
 pub mod config;
 mod config_override;
 mod config_resume;
+pub mod darts_config;
 pub mod data;
 pub mod error;
 pub mod export;

@@ -98,7 +98,7 @@ impl FromStr for OpKind {
         }
         OpKind::ALL.into_iter().find(|op| op.name() == s).ok_or_else(|| {
             let names: Vec<_> = OpKind::ALL.iter().map(|op| op.name()).collect();
-            crate::Error::Arch(format!("unknown op `{s}`; expected one of {}", names.join(", ")))
+            crate::Error::Arch(format!("unknown op `{}`; expected one of {}", crate::error::clip(s), names.join(", ")))
         })
     }
 }

@@ -79,7 +79,7 @@ impl FromStr for ProxyKind {
     fn from_str(text: &str) -> Result<ProxyKind> {
         ProxyKind::ALL.into_iter().find(|p| p.name() == text.trim()).ok_or_else(|| {
             let names: Vec<_> = ProxyKind::ALL.iter().map(|p| p.name()).collect();
-            Error::Name(format!("unknown proxy {text:?}; expected one of {}", names.join(", ")))
+            Error::Name(format!("unknown proxy {:?}; expected one of {}", crate::error::clip(text), names.join(", ")))
         })
     }
 }

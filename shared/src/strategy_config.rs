@@ -29,6 +29,9 @@ pub enum StrategyKind {
     /// `proxy-local` with the pool ranked by a vote of several proxies (`strategy.proxy.vote`).
     #[serde(rename = "vote-local")]
     VoteLocal,
+    /// DARTS (Liu et al. 2019): architecture weights trained by gradient through the mixed
+    /// supernet (`darts:`); `enas search` only (it needs a supernet, not a table).
+    Darts,
 }
 
 impl StrategyKind {
@@ -52,6 +55,7 @@ impl StrategyKind {
             StrategyKind::ProxyEvolution => "proxy-evolution",
             StrategyKind::ProxyLocal => "proxy-local",
             StrategyKind::VoteLocal => "vote-local",
+            StrategyKind::Darts => "darts",
         }
     }
 
@@ -68,6 +72,7 @@ impl StrategyKind {
     pub fn parse(name: &str) -> Result<StrategyKind> {
         StrategyKind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(|| {
             let names: Vec<_> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
+            let name = crate::error::clip(name);
             Error::Name(format!("unknown strategy `{name}`; expected one of {} (or `all`)", names.join(", ")))
         })
     }

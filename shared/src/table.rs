@@ -1,6 +1,7 @@
 //! Tabular benchmarks: a CSV file with an architecture column and numeric columns, such as
 //! NAS-Bench-201's (`arch`, `valid_acc_12ep`, `test_acc_200ep`, ...). A strategy's query is a
 //! lookup; the reward and the reported (final) column are chosen by name.
+use crate::error::clip;
 use crate::space::Space;
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -43,21 +44,33 @@ impl Table {
     /// excluded), the line and the column.
     pub fn load(path: &Path, space: &Space, columns: &Columns) -> Result<Table> {
         let file = std::fs::File::open(path).map_err(|e| Error::io("opening table", path, e))?;
+        // The csv reader drops a UTF-8 byte-order mark at the start of the file.
         let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
-        let csv_err = |e: csv::Error| Error::Csv { path: path.to_path_buf(), source: e };
-        let header = reader.headers().map_err(csv_err)?.clone();
+        let header = reader.headers().map_err(|e| Error::csv(path, e))?.clone();
+        if header.len() <= 1 && header.iter().all(|h| h.trim().is_empty()) {
+            let what = if header.is_empty() { "the file is empty" } else { "the first line is blank" };
+            let (a, r, f) = (clip(&columns.arch), clip(&columns.reward), clip(&columns.report));
+            let msg =
+                format!("{what}: no header line (expected a CSV header naming the columns `{a}`, `{r}` and `{f}`)");
+            return Err(Error::format(path, msg));
+        }
+        let mut seen = HashMap::new();
         for (i, h) in header.iter().enumerate() {
-            if let Some(j) = header.iter().take(i).position(|e| e.trim() == h.trim()) {
+            if let Some(j) = seen.insert(h.trim(), i) {
                 return Err(Error::format(
                     path,
-                    format!("the header names column `{}` twice (columns {} and {})", h.trim(), j + 1, i + 1),
+                    format!("the header names column `{}` twice (columns {} and {})", clip(h.trim()), j + 1, i + 1),
                 ));
             }
         }
         let find = |name: &str| {
             header.iter().position(|h| h.trim() == name).ok_or_else(|| {
-                let have: Vec<&str> = header.iter().collect();
-                Error::format(path, format!("no column `{name}`; the columns are: {}", have.join(", ")))
+                const SHOWN: usize = 20;
+                let mut have: Vec<String> = header.iter().take(SHOWN).map(|h| clip(h).into_owned()).collect();
+                if header.len() > SHOWN {
+                    have.push(format!("and {} more", header.len() - SHOWN));
+                }
+                Error::format(path, format!("no column `{}`; the columns are: {}", clip(name), have.join(", ")))
             })
         };
         let (ia, ir, ip) = (find(&columns.arch)?, find(&columns.reward)?, find(&columns.report)?);
@@ -65,7 +78,7 @@ impl Table {
         let mut index = HashMap::new();
         for (k, record) in reader.records().enumerate() {
             let row_no = k + 1;
-            let at = |col: &str| format!("row {row_no} (line {}), column `{col}`", row_no + 1);
+            let at = |col: &str| format!("row {row_no} (line {}), column `{}`", row_no + 1, clip(col));
             let record = record.map_err(|e| Error::format(path, format!("row {row_no} (line {}): {e}", row_no + 1)))?;
             let field = |i: usize, col: &str| {
                 record.get(i).ok_or_else(|| Error::format(path, format!("{}: missing value", at(col))))
@@ -74,14 +87,14 @@ impl Table {
                 let text = field(i, col)?.trim();
                 match text.parse::<f64>() {
                     Ok(x) if x.is_finite() => Ok(x),
-                    _ => Err(Error::format(path, format!("{}: `{text}` is not a finite number", at(col)))),
+                    _ => Err(Error::format(path, format!("{}: `{}` is not a finite number", at(col), clip(text)))),
                 }
             };
             let arch = field(ia, &columns.arch)?.trim().to_string();
             let values = space.parse(&arch).map_err(|e| Error::format(path, format!("{}: {e}", at(&columns.arch))))?;
             let row = Row { reward: number(ir, &columns.reward)?, report: number(ip, &columns.report)?, arch, values };
             if let Some(first) = index.insert(row.values.clone(), rows.len()) {
-                let msg = format!("row {row_no}: architecture `{}` is also row {}", row.arch, first + 1);
+                let msg = format!("row {row_no}: architecture `{}` is also row {}", clip(&row.arch), first + 1);
                 return Err(Error::format(path, msg));
             }
             rows.push(row);

@@ -58,6 +58,24 @@ fn malformed_tables_name_the_row_and_column() {
     assert!(err.contains("row 2") && err.contains("also row 1"), "{err}");
     let err = load_error("arch,valid_acc_12ep,test_acc_200ep\n");
     assert!(err.contains("no rows"), "{err}");
+    let err = load_error("");
+    assert!(err.contains("the file is empty: no header line") && err.contains("`test_acc_200ep`"), "{err}");
+    let huge = "x".repeat(1_000_000);
+    let err = load_error(&format!("arch,valid_acc_12ep,test_acc_200ep\n{GOOD},80.0,{huge}\n"));
+    assert!(
+        err.len() < 400 && err.contains("... (1000000 bytes)` is not a finite number"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+}
+
+/// A UTF-8 byte-order mark before the header is no part of the first column's name.
+#[test]
+fn a_byte_order_mark_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, format!("\u{feff}arch,valid_acc_12ep,test_acc_200ep\n{GOOD},80.0,90.0\n")).unwrap();
+    assert_eq!(Table::load(&path, &Space::Nb201(Nb201), &nb201_columns()).unwrap().rows.len(), 1);
 }
 
 /// A header that repeats a column would be read by its first copy, silently: refused, naming it.

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use enas_child::proxy::{score_all, ProxyBatch, ProxyContext};
 use enas_shared::data::{load_splits, DataConfig};
+use enas_shared::error::clip;
 use enas_shared::export::csv_f64::shortest;
 use enas_shared::export::{columns, csv_bytes, field_error};
 use enas_shared::space::nb201::NB201_OPS;
@@ -176,8 +177,9 @@ impl ProxyEngine {
         let want = format!("# {}", self.settings);
         anyhow::ensure!(
             head == want,
-            "{}: scores computed under other settings ({head:?}); this run has {want:?}: remove the file or use another",
-            path.display()
+            "{}: scores computed under other settings ({:?}); this run has {want:?}: remove the file or use another",
+            path.display(),
+            clip(head)
         );
         let mut r = csv::Reader::from_reader(table.as_bytes());
         let header = r.headers().with_context(|| format!("{}: line 2 is not CSV", path.display()))?.clone();
@@ -187,7 +189,7 @@ impl ProxyEngine {
             columns.join(",") == expected,
             "{}: line 2 is {:?}, expected {expected:?}",
             path.display(),
-            columns.join(",")
+            clip(&columns.join(","))
         );
         let mut cache = self.cache.lock().expect("cache lock");
         let mut n = 0;

@@ -195,7 +195,8 @@ fn read_archs(space: &Space, path: &std::path::Path) -> Result<Vec<Vec<usize>>> 
     let text = std::fs::read_to_string(path).with_context(|| format!("reading --archs {}", path.display()))?;
     let mut out = Vec::new();
     let mut seen = std::collections::HashMap::new();
-    for (i, line) in text.lines().enumerate() {
+    // A UTF-8 byte-order mark (some editors write one) is no part of the first line.
+    for (i, line) in enas_shared::error::strip_bom(&text).lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;

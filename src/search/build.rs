@@ -10,6 +10,7 @@ use anyhow::Result;
 use enas_child::{InitRoot, MicroNet, MicroShape, Nb201Shape, Nb201Supernet, SgdNesterov, Weights};
 use enas_controller::strategy;
 use enas_shared::data::{load_splits, Dataset};
+use enas_shared::strategy_config::StrategyKind;
 use enas_shared::{Config, EnasMicro, Nb201, Space, SpaceKind};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -56,6 +57,7 @@ impl Search {
             table,
             arch_rows: Vec::new(),
             epoch_rows: Vec::new(),
+            genotype_rows: Vec::new(),
         })
     }
 
@@ -103,6 +105,10 @@ fn method(cfg: &Config, net: &dyn Supernet) -> Result<(Box<dyn Method>, warm::Wa
     let kind = cfg.search.strategy;
     let init_seed = stream_seed(cfg.seed, 0, METHOD_INIT);
     let mut rng = ChaCha8Rng::seed_from_u64(init_seed);
+    if kind == StrategyKind::Darts {
+        let darts = super::darts::Darts::new(&cfg.darts, net.space(), &mut rng)?;
+        return Ok((Box::new(darts), warm::WarmCost::default()));
+    }
     let proxies = kind.proxies(&cfg.strategy.proxy);
     let (starts, cost) = warm::ranked_pool(cfg, &proxies, net, &mut rng)?;
     let space = net.space().clone();

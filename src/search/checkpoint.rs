@@ -145,6 +145,9 @@ struct State {
     valid_used: usize,
     arch_rows: usize,
     epoch_rows: usize,
+    /// Rows of `genotypes.csv` (a method with architecture weights; 0 otherwise).
+    #[serde(default)]
+    genotype_rows: usize,
     finished: bool,
     /// The resolved config the run was started with, as YAML: a resume refuses a `config.yaml`
     /// changed since (absent in checkpoints written before this check existed).
@@ -165,6 +168,9 @@ impl Search {
         enas_shared::export::atomic_write(&dir.join(METHOD_STATE), state.as_bytes())?;
         self.dir.write_rows("architectures.csv", &self.arch_rows)?;
         self.dir.write_rows("epochs.csv", &self.epoch_rows)?;
+        if !self.genotype_rows.is_empty() {
+            self.dir.write_rows("genotypes.csv", &self.genotype_rows)?;
+        }
         let state = State {
             format: FORMAT,
             checkpoint: name.clone(),
@@ -177,6 +183,7 @@ impl Search {
             valid_used: cursor.valid_used,
             arch_rows: self.arch_rows.len(),
             epoch_rows: self.epoch_rows.len(),
+            genotype_rows: self.genotype_rows.len(),
             finished: done,
             config: Some(self.cfg.to_yaml()),
         };
@@ -193,11 +200,17 @@ impl Search {
     /// Rebuilds a search from a run directory's latest checkpoint.
     pub fn resume(dir: &RunDir) -> Result<(Search, Cursor)> {
         let state_path = dir.file(CHECKPOINT_STATE);
-        let text = std::fs::read_to_string(&state_path).with_context(|| {
-            format!("{} has no checkpoint to resume from ({} is missing)", dir.path.display(), CHECKPOINT_STATE)
-        })?;
-        let state: State = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid checkpoint state file", state_path.display()))?;
+        // Only an absent file is "missing"; one that cannot be read, or is not text, says so.
+        let bytes = match std::fs::read(&state_path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                anyhow::bail!("{} has no checkpoint to resume from ({CHECKPOINT_STATE} is missing)", dir.path.display())
+            }
+            r => r.with_context(|| format!("reading the checkpoint state file {}", state_path.display()))?,
+        };
+        let invalid = || format!("{} is not a valid checkpoint state file", state_path.display());
+        let text =
+            String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("it is not UTF-8 text")).with_context(invalid)?;
+        let state: State = serde_json::from_str(&text).with_context(invalid)?;
         anyhow::ensure!(
             state.format == FORMAT,
             "{}: checkpoint format {} is not {FORMAT}",
@@ -218,6 +231,9 @@ impl Search {
         search.child_opt.set_momentum_buffers(bufs)?;
         search.arch_rows = read_rows(dir, "architectures.csv", state.arch_rows)?;
         search.epoch_rows = read_rows(dir, "epochs.csv", state.epoch_rows)?;
+        if state.genotype_rows > 0 {
+            search.genotype_rows = read_rows(dir, "genotypes.csv", state.genotype_rows)?;
+        }
         let path = ck.join(METHOD_STATE);
         let text = std::fs::read_to_string(&path).with_context(|| corrupt("the method (reading method.json)"))?;
         let value = serde_json::from_str(&text).with_context(|| corrupt("the method (method.json is not JSON)"))?;

@@ -38,8 +38,20 @@ pub trait Method {
     /// The path of one shared-weight step.
     fn train_path(&mut self, rng: &mut ChaCha8Rng) -> Result<Path>;
 
-    /// Architecture steps per epoch.
+    /// Architecture steps per epoch, after its weight steps.
     fn arch_steps(&self) -> usize;
+
+    /// The method's distribution over each decision's choices, if it keeps one as weights
+    /// (DARTS: softmax(α) per edge); written to `genotypes.csv` after every epoch.
+    fn distribution(&self) -> Option<Vec<Vec<f64>>> {
+        None
+    }
+
+    /// Architecture steps interleaved with the weight steps: one before every `k`-th weight step
+    /// (DARTS alternates one and one); `None` for none.
+    fn arch_every(&self) -> Option<usize> {
+        None
+    }
 
     /// One architecture step; returns what it scored, in order.
     fn arch_step(&mut self, ctx: &mut ArchContext, rng: &mut ChaCha8Rng) -> Result<Vec<Scored>>;

@@ -6,6 +6,7 @@
 //! strategies are `Sampled` methods, and the ENAS micro network is one `Supernet`.
 mod build;
 mod checkpoint;
+mod darts;
 mod method;
 mod nb201;
 mod report;
@@ -57,6 +58,8 @@ pub struct Search {
     pub table: Option<enas_shared::table::Table>,
     pub arch_rows: Vec<ArchRow>,
     pub epoch_rows: Vec<EpochRow>,
+    /// `genotypes.csv`: a method's architecture weights after every epoch (DARTS).
+    pub genotype_rows: Vec<rows::GenotypeRow>,
 }
 
 pub fn run(a: &SearchArgs) -> Result<ExitCode> {
@@ -150,6 +153,10 @@ impl Search {
         let started = Instant::now();
         let epoch = cursor.epoch;
         let lr = sgd_lr(&self.cfg.search.sgd, epoch as f64, self.cfg.search.epochs);
+        let seed = self.cfg.seed;
+        let batch_size = self.cfg.search.reward_batch_size;
+        let mut valid = ValidStream::new(self.valid.clone(), batch_size, seed, epoch, cursor.valid_used);
+        let dropout_seed = stream_seed(seed, epoch, REWARD_DROPOUT);
         if cursor.phase == Phase::Child {
             let opts = self.child_loader_options();
             let steps = self.child_steps();
@@ -161,6 +168,18 @@ impl Search {
             );
             let warmup = epoch < self.cfg.search.warmup_epochs;
             for batch in loader.skip(cursor.step).take(steps - cursor.step) {
+                // An interleaved architecture step (DARTS's) comes before its weight step.
+                if let (Some(k), false) = (self.method.arch_every(), warmup) {
+                    if cursor.step % k.max(1) == 0 {
+                        let scored = {
+                            let mut ctx =
+                                ArchContext { net: &*self.net, device: &self.device, valid: &mut valid, dropout_seed };
+                            self.method.arch_step(&mut ctx, &mut cursor.rng)?
+                        };
+                        cursor.valid_used = valid.used;
+                        self.record(epoch, cursor, &scored)?;
+                    }
+                }
                 let path = if warmup {
                     Path::Single(uniform(&self.net.space().decisions(), &mut cursor.rng))
                 } else {
@@ -179,38 +198,14 @@ impl Search {
             cursor.phase = Phase::Controller;
             cursor.step = 0;
         }
-        let seed = self.cfg.seed;
-        let batch_size = self.cfg.search.reward_batch_size;
-        let mut valid = ValidStream::new(self.valid.clone(), batch_size, seed, epoch, cursor.valid_used);
-        let dropout_seed = stream_seed(seed, epoch, REWARD_DROPOUT);
         let steps = self.arch_steps(epoch);
         while cursor.step < steps {
-            let mut ctx = ArchContext { net: &*self.net, device: &self.device, valid: &mut valid, dropout_seed };
-            let scored = self.method.arch_step(&mut ctx, &mut cursor.rng)?;
+            let scored = {
+                let mut ctx = ArchContext { net: &*self.net, device: &self.device, valid: &mut valid, dropout_seed };
+                self.method.arch_step(&mut ctx, &mut cursor.rng)?
+            };
             cursor.valid_used = valid.used;
-            let baseline = self.method.baseline();
-            for (k, s) in scored.iter().enumerate() {
-                let info = self.net.describe(&s.values)?;
-                let (reward, log_prob, entropy) = match s.told {
-                    Some(t) => (t.reward, t.log_prob, t.entropy),
-                    None => (s.valid_acc, f64::NAN, f64::NAN),
-                };
-                self.arch_rows.push(ArchRow {
-                    epoch: epoch + 1,
-                    step: cursor.step + 1,
-                    sample: k + 1,
-                    arc: info.arc,
-                    normal: info.normal,
-                    reduce: info.reduce,
-                    reward,
-                    valid_acc: s.valid_acc,
-                    log_prob,
-                    entropy,
-                    baseline,
-                    active_params: info.active_params,
-                });
-                cursor.add_reward(reward, s.valid_acc, entropy);
-            }
+            self.record(epoch, cursor, &scored)?;
             cursor.step += 1;
             bar.inc(1);
             bar.set_message(format!("epoch {} architecture reward {:.3}", epoch + 1, cursor.mean_reward()));
@@ -225,6 +220,9 @@ impl Search {
             row.current = self.net.describe(&values)?.arc;
             row.current_table_acc = self.table_acc(&values)?.unwrap_or(f64::NAN);
         }
+        if let Some(dist) = self.method.distribution() {
+            self.genotype_rows.push(rows::GenotypeRow::new(epoch + 1, row.current.clone(), &dist));
+        }
         self.epoch_rows.push(row);
         let line = self.epoch_rows.last().expect("just pushed").describe();
         if bar.is_hidden() {
@@ -234,6 +232,34 @@ impl Search {
         }
         cursor.next_epoch(self.cfg.seed);
         Ok(true)
+    }
+
+    /// Rows of `architectures.csv` for what an architecture step at `cursor` scored.
+    fn record(&mut self, epoch: usize, cursor: &mut Cursor, scored: &[method::Scored]) -> Result<()> {
+        let baseline = self.method.baseline();
+        for (k, s) in scored.iter().enumerate() {
+            let info = self.net.describe(&s.values)?;
+            let (reward, log_prob, entropy) = match s.told {
+                Some(t) => (t.reward, t.log_prob, t.entropy),
+                None => (s.valid_acc, f64::NAN, f64::NAN),
+            };
+            self.arch_rows.push(ArchRow {
+                epoch: epoch + 1,
+                step: cursor.step + 1,
+                sample: k + 1,
+                arc: info.arc,
+                normal: info.normal,
+                reduce: info.reduce,
+                reward,
+                valid_acc: s.valid_acc,
+                log_prob,
+                entropy,
+                baseline,
+                active_params: info.active_params,
+            });
+            cursor.add_reward(reward, s.valid_acc, entropy);
+        }
+        Ok(())
     }
 
     /// One SGD step of the shared weights on `path`. Returns the loss and correct count.

@@ -32,9 +32,14 @@ impl Supernet for Nb201Search {
     }
 
     fn forward(&self, x: &Tensor, path: &Path, mode: BnMode) -> Result<Tensor> {
-        let Path::Single(values) = path;
-        let cell = self.cell(values)?;
-        Ok(if mode.trains() { self.net.forward(x, &cell)? } else { self.net.forward_detached(x, &cell)? })
+        match path {
+            Path::Single(values) => {
+                let cell = self.cell(values)?;
+                Ok(if mode.trains() { self.net.forward(x, &cell)? } else { self.net.forward_detached(x, &cell)? })
+            }
+            // DARTS's mixed edges; batch statistics as always here.
+            Path::Mixed(weights) => Ok(self.net.forward_mixed(x, weights)?),
+        }
     }
 
     fn store(&self) -> &ParamStore {

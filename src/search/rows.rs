@@ -57,6 +57,34 @@ pub struct EpochRow {
     pub current_table_acc: f64,
 }
 
+/// The architecture weights of a method that has them (DARTS), after one epoch: `genotypes.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenotypeRow {
+    pub epoch: usize,
+    /// The architecture derived from the weights now (DARTS's rule).
+    pub genotype: String,
+    /// The mean over decisions of the entropy (nats) of their choice distribution.
+    #[serde(with = "fixed6")]
+    pub entropy: f64,
+    /// The distribution of each decision (softmax(α) of each edge), six decimals, decisions
+    /// separated by `;` and choices by spaces, in the space's op order.
+    pub weights: String,
+}
+
+impl GenotypeRow {
+    pub fn new(epoch: usize, genotype: String, dist: &[Vec<f64>]) -> GenotypeRow {
+        let entropy =
+            dist.iter().map(|p| -p.iter().filter(|&&x| x > 0.0).map(|&x| x * x.ln()).sum::<f64>()).sum::<f64>()
+                / dist.len().max(1) as f64;
+        let weights = dist
+            .iter()
+            .map(|p| p.iter().map(|x| format!("{x:.6}")).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join(";");
+        GenotypeRow { epoch, genotype, entropy, weights }
+    }
+}
+
 impl EpochRow {
     pub fn describe(&self) -> String {
         let table = if self.current_table_acc.is_nan() {

@@ -12,10 +12,25 @@ use enas_shared::{ChildConfig, EnasMicro, Space};
 use std::sync::Arc;
 
 /// What one weight step trains: the paths a method asks for.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Path {
     /// One vector of choices (ENAS, single-path one-shot): only its ops run.
     Single(Vec<usize>),
+    /// Every op of every decision, weighted (DARTS): a `(decisions, choices)` tensor whose row
+    /// `k` weighs decision `k`'s ops (softmax(α)); gradients reach it unless it is detached.
+    Mixed(Tensor),
+}
+
+impl Path {
+    /// The vector of choices of a single path; a mixed path is an error naming `space`.
+    pub fn single(&self, space: &str) -> Result<&[usize]> {
+        match self {
+            Path::Single(values) => Ok(values),
+            Path::Mixed(_) => {
+                anyhow::bail!("the {space} supernet runs single paths only; a mixed path (DARTS) needs the nb201 space")
+            }
+        }
+    }
 }
 
 /// How a path shows in `architectures.csv` and `derive.csv`.
@@ -72,12 +87,12 @@ impl Supernet for MicroSupernet {
     }
 
     fn forward(&self, x: &Tensor, path: &Path, mode: BnMode) -> Result<Tensor> {
-        let Path::Single(values) = path;
+        let values = path.single("ENAS micro")?;
         Ok(self.net.forward(x, &self.micro.from_values(values)?, mode)?)
     }
 
     fn train_loss(&self, x: &Tensor, y: &Tensor, path: &Path, seed: u64) -> Result<(Tensor, Tensor)> {
-        let Path::Single(values) = path;
+        let values = path.single("ENAS micro")?;
         let arch = self.micro.from_values(values)?;
         let (logits, aux) = self.net.forward_opts(x, &arch, BnMode::Train, &Forward::of_child(&self.child, seed))?;
         let mut loss = cross_entropy(&logits, y)?;
@@ -88,7 +103,7 @@ impl Supernet for MicroSupernet {
     }
 
     fn reward_logits(&self, x: &Tensor, path: &Path, seed: u64) -> Result<Tensor> {
-        let Path::Single(values) = path;
+        let values = path.single("ENAS micro")?;
         let arch = self.micro.from_values(values)?;
         let opts = Forward { aux: false, ..Forward::of_child(&self.child, seed) };
         Ok(self.net.forward_opts(x, &arch, BnMode::BatchStats, &opts)?.0)

@@ -208,6 +208,13 @@ pub fn build_seeded(
         StrategyKind::ProxyLocal | StrategyKind::VoteLocal => {
             Box::new(LocalSearch::new(decisions, cfg.local.clone()).with_starts(kind, starts))
         }
+        StrategyKind::Darts => {
+            return Err(Error::Name(
+                "darts trains architecture weights by gradient through a supernet: it is a method of \
+                 `enas search` (search.strategy: darts), not a strategy that queries architectures"
+                    .into(),
+            ))
+        }
     })
 }
 

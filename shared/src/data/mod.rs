@@ -111,19 +111,21 @@ impl DataSpec {
         if t == "synthetic" {
             return Ok(DataSpec::Synthetic);
         }
-        let bad = |why: &str| Error::Data(format!("data spec {text:?}: {why}; expected one of {DATA_SPEC_FORMS}"));
+        let bad = |why: &str| {
+            Error::Data(format!("data spec {:?}: {why}; expected one of {DATA_SPEC_FORMS}", crate::error::clip(text)))
+        };
         let Some((kind, dir)) = t.split_once(':') else {
             return Err(bad("unknown data source"));
         };
         if dir.is_empty() {
-            return Err(bad(&format!("{kind}: needs a directory after the colon")));
+            return Err(bad(&format!("{}: needs a directory after the colon", crate::error::clip(kind))));
         }
         let dir = PathBuf::from(dir);
         match kind {
             "cifar10" => Ok(DataSpec::Cifar10(dir)),
             "mnist" => Ok(DataSpec::Mnist(dir)),
             "optdigits" => Ok(DataSpec::Optdigits(dir)),
-            _ => Err(bad(&format!("unknown data source kind {kind:?}"))),
+            _ => Err(bad(&format!("unknown data source kind {:?}", crate::error::clip(kind)))),
         }
     }
 

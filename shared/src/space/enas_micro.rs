@@ -4,6 +4,7 @@
 //! nodes first, then the reduction cell's.
 use super::{Decision, DecisionKind};
 use crate::arch::{Arch, Branch, Cell, Node};
+use crate::error::{clip, strip_bom};
 use crate::{Error, OpKind, Result};
 
 /// ENAS's op order: the integer in an arc is an index into this list.
@@ -105,13 +106,16 @@ impl EnasMicro {
         Ok(out)
     }
 
-    /// Parses ENAS arc text: whitespace- or comma-separated integers.
+    /// Parses ENAS arc text: whitespace- or comma-separated integers (a leading UTF-8 byte-order
+    /// mark, as some editors write, is dropped).
     pub fn parse(&self, text: &str) -> Result<Arch> {
         let mut values = Vec::new();
-        for (pos, tok) in text.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()).enumerate() {
+        for (pos, tok) in
+            strip_bom(text).split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()).enumerate()
+        {
             let v = tok
                 .parse::<usize>()
-                .map_err(|_| Error::Arch(format!("`{tok}` at position {pos} is not a non-negative integer")))?;
+                .map_err(|_| Error::Arch(format!("`{}` at position {pos} is not a non-negative integer", clip(tok))))?;
             values.push(v);
         }
         self.from_values(&values)
@@ -163,5 +167,17 @@ mod tests {
         assert!(err.contains("position 21") && err.contains("0..=4") && err.contains("reduce"), "{err}");
         let err = EnasMicro::new(5).parse("0 x 1").unwrap_err().to_string();
         assert!(err.contains("`x` at position 1"), "{err}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_and_a_huge_token_is_cut() {
+        let space = EnasMicro::new(5);
+        assert_eq!(space.parse(&format!("\u{feff}{ENAS_PUBLISHED}\n")).unwrap(), space.parse(ENAS_PUBLISHED).unwrap());
+        let err = space.parse(&format!("0 {}x 1", "1".repeat(1_000_000))).unwrap_err().to_string();
+        assert!(
+            err.len() < 300 && err.contains("... (1000001 bytes)` at position 1"),
+            "{}",
+            &err[..err.len().min(2000)]
+        );
     }
 }

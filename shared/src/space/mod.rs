@@ -64,10 +64,9 @@ impl std::fmt::Display for SpaceKind {
 impl std::str::FromStr for SpaceKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<SpaceKind> {
-        SpaceKind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| Error::Name(format!("unknown search space `{s}`; expected nb201 or enas_micro")))
+        SpaceKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            Error::Name(format!("unknown search space `{}`; expected nb201 or enas_micro", crate::error::clip(s)))
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 //! the benchmark's own, `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|` (node 1's edge, then node 2's, then
 //! node 3's, each `op~input`). The decision order is that edge order.
 use super::{Decision, DecisionKind};
+use crate::error::{clip, strip_bom};
 use crate::{Error, OpKind, Result};
 
 /// NAS-Bench-201's op order (`NAS_BENCH_201` in its `cell_operations.py`): a value in a vector
@@ -67,10 +68,11 @@ impl Nb201 {
         Ok(values.iter().map(|&v| NB201_OPS[v]).collect())
     }
 
-    /// Parses the benchmark's text form into choices; errors name the node and edge.
+    /// Parses the benchmark's text form into choices (a leading UTF-8 byte-order mark is dropped);
+    /// errors name the node and edge.
     pub fn parse(&self, text: &str) -> Result<Vec<usize>> {
-        let text = text.trim();
-        let bad = |msg: String| Error::Arch(format!("NAS-Bench-201 cell `{text}`: {msg}"));
+        let text = strip_bom(text).trim();
+        let bad = |msg: String| Error::Arch(format!("NAS-Bench-201 cell `{}`: {msg}", clip(text)));
         let nodes: Vec<&str> = text.split('+').collect();
         if nodes.len() != NB201_NODES - 1 {
             return Err(bad(format!(
@@ -85,20 +87,24 @@ impl Nb201 {
             let inner = node
                 .strip_prefix('|')
                 .and_then(|s| s.strip_suffix('|'))
-                .ok_or_else(|| bad(format!("node {to} `{node}` must start and end with `|`")))?;
+                .ok_or_else(|| bad(format!("node {to} `{}` must start and end with `|`", clip(node))))?;
             let edges: Vec<&str> = inner.split('|').collect();
             if edges.len() != to {
                 return Err(bad(format!("node {to} must have {to} edge(s) `op~input`, got {}", edges.len())));
             }
             for (from, edge) in edges.iter().enumerate() {
-                let (op, input) =
-                    edge.split_once('~').ok_or_else(|| bad(format!("edge `{edge}` of node {to} is not `op~input`")))?;
+                let (op, input) = edge
+                    .split_once('~')
+                    .ok_or_else(|| bad(format!("edge `{}` of node {to} is not `op~input`", clip(edge))))?;
                 if input != from.to_string() {
-                    return Err(bad(format!("edge {} of node {to} must read input {from}, got `{input}`", from + 1)));
+                    let msg = format!("edge {} of node {to} must read input {from}, got `{}`", from + 1, clip(input));
+                    return Err(bad(msg));
                 }
-                let kind: OpKind = op.parse().map_err(|e: Error| bad(format!("node {to}: {e}")))?;
-                let v = NB201_OPS.iter().position(|o| *o == kind).ok_or_else(|| {
-                    bad(format!("op `{op}` on node {to} is not a NAS-Bench-201 op; expected one of {}", op_names()))
+                // An op of another space, or no op at all, is answered with the benchmark's five.
+                let kind = op.parse::<OpKind>().ok();
+                let v = kind.and_then(|k| NB201_OPS.iter().position(|o| *o == k)).ok_or_else(|| {
+                    let what = if kind.is_some() { "is not a NAS-Bench-201 op" } else { "is unknown" };
+                    bad(format!("op `{}` on node {to} {what}; expected one of {}", clip(op), op_names()))
                 })?;
                 values.push(v);
             }
@@ -155,10 +161,29 @@ mod tests {
         let err = Nb201.parse(&BEST.replace("skip_connect", "sep_conv_3x3")).unwrap_err().to_string();
         assert!(err.contains("`sep_conv_3x3` on node 3 is not a NAS-Bench-201 op"), "{err}");
         let err = Nb201.parse(&BEST.replace("skip_connect", "conv_9x9")).unwrap_err().to_string();
-        assert!(err.contains("unknown op `conv_9x9`"), "{err}");
+        assert!(err.contains("op `conv_9x9` on node 3 is unknown"), "{err}");
         let err = Nb201.parse(&BEST.replace("nor_conv_3x3~1|+", "nor_conv_3x3~0|+")).unwrap_err().to_string();
         assert!(err.contains("edge 2 of node 2 must read input 1"), "{err}");
         let err = Nb201.validate(&[0, 0, 0, 0, 0, 5]).unwrap_err().to_string();
         assert!(err.contains("edge 2->3") && err.contains("0..=4"), "{err}");
+    }
+
+    /// Whatever the bad op, known elsewhere or not, the list is the benchmark's five ops.
+    #[test]
+    fn a_bad_op_is_answered_with_the_benchmarks_op_names() {
+        let nb201 = "none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3";
+        for op in ["max_pool_3x3", "conv_9x9", "sep_conv_3x3"] {
+            let err = Nb201.parse(&BEST.replace("skip_connect", op)).unwrap_err().to_string();
+            assert!(err.contains(&format!("op `{op}` on node 3")) && err.contains(nb201), "{op}: {err}");
+            assert!(!err.contains("sep_conv_5x5") && !err.contains("identity,"), "{op}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_and_a_huge_token_is_cut() {
+        assert_eq!(Nb201.parse(&format!("\u{feff}{BEST}")).unwrap(), vec![3, 3, 3, 1, 3, 3]);
+        let huge = format!("|{}~0|+|none~0|none~1|+|none~0|none~1|none~2|", "x".repeat(1_000_000));
+        let err = Nb201.parse(&huge).unwrap_err().to_string();
+        assert!(err.len() < 1000 && err.contains("... (1000043 bytes)"), "{}", &err[..err.len().min(2000)]);
     }
 }

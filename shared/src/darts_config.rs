@@ -1,0 +1,64 @@
+//! DARTS's architect (`darts:`): the Adam optimiser of the architecture weights α and the order
+//! of its gradient. The network weights' SGD is `search.sgd` as for every method.
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// DARTS (Liu et al., ICLR 2019) architecture-step settings; the defaults are the paper's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DartsConfig {
+    /// 1: the gradient of the validation loss at the current weights (first order); 2: through
+    /// one virtual SGD step of the weights (second order, not yet implemented).
+    pub order: u32,
+    /// Adam's learning rate for α.
+    pub arch_lr: f64,
+    /// Adam's β1 and β2 for α.
+    pub arch_beta1: f64,
+    pub arch_beta2: f64,
+    /// L2 weight decay of α (added to its gradient, as `torch.optim.Adam(weight_decay=...)`).
+    pub arch_weight_decay: f64,
+    /// The standard deviation of α's initial values (DARTS: 1e-3 x standard normal).
+    pub init_std: f64,
+}
+
+impl Default for DartsConfig {
+    fn default() -> Self {
+        DartsConfig {
+            order: 1,
+            arch_lr: 3e-4,
+            arch_beta1: 0.5,
+            arch_beta2: 0.999,
+            arch_weight_decay: 1e-3,
+            init_std: 1e-3,
+        }
+    }
+}
+
+impl DartsConfig {
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |key: &str, msg: String| {
+            Err(Error::Config { origin: origin.to_string(), msg: format!("darts.{key}: {msg}") })
+        };
+        if self.order != 1 {
+            return bad(
+                "order",
+                format!("{} is not supported yet; this release has first-order DARTS (1)", self.order),
+            );
+        }
+        if !(self.arch_lr > 0.0 && self.arch_lr.is_finite()) {
+            return bad("arch_lr", format!("{} must be a positive number", self.arch_lr));
+        }
+        for (key, b) in [("arch_beta1", self.arch_beta1), ("arch_beta2", self.arch_beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return bad(key, format!("{b} must be in [0, 1)"));
+            }
+        }
+        if !(self.arch_weight_decay >= 0.0 && self.arch_weight_decay.is_finite()) {
+            return bad("arch_weight_decay", format!("{} must be a non-negative number", self.arch_weight_decay));
+        }
+        if !(self.init_std >= 0.0 && self.init_std.is_finite()) {
+            return bad("init_std", format!("{} must be a non-negative number", self.init_std));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,294 @@
+//! DARTS (Liu et al., ICLR 2019) as one more method of the search loop: every edge of the
+//! supernet is the softmax(α)-weighted sum of its ops (`Path::Mixed`); the shared weights train
+//! on that mixture with α fixed (a detached tensor), and an architecture step after each weight
+//! step moves α by Adam along the gradient of the validation loss at the current weights (first
+//! order). The derived cell takes each edge's strongest op (NAS-Bench-201's rule).
+use super::method::{Candidates, Method, Scored};
+use super::supernet::{ArchContext, Path};
+use super::ArchRow;
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor, Var};
+use enas_child::{correct, cross_entropy, BnMode};
+use enas_controller::strategy::{self, Draw};
+use enas_shared::darts_config::DartsConfig;
+use enas_shared::Space;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Adam's ε (PyTorch's default, which DARTS keeps).
+const ADAM_EPS: f64 = 1e-8;
+
+pub struct Darts {
+    cfg: DartsConfig,
+    space: Space,
+    /// Rows (decisions) and columns (choices) of α.
+    shape: (usize, usize),
+    state: State,
+}
+
+/// α and its Adam moments, row-major, in f64 (the tensors the steps use are f32 copies).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct State {
+    alpha: Vec<f64>,
+    m: Vec<f64>,
+    v: Vec<f64>,
+    /// Adam steps taken.
+    t: u64,
+}
+
+impl Darts {
+    /// α drawn as `init_std` x standard normal from `rng` (DARTS: 1e-3 * randn).
+    pub fn new(cfg: &DartsConfig, space: &Space, rng: &mut ChaCha8Rng) -> Result<Darts> {
+        let decisions = space.decisions();
+        let choices = decisions.first().map(|d| d.choices).unwrap_or(0);
+        anyhow::ensure!(
+            matches!(space, Space::Nb201(_)) && decisions.iter().all(|d| d.choices == choices),
+            "search.strategy darts needs search.space nb201 in this release (the {} space has no mixed supernet)",
+            space.name()
+        );
+        let n = decisions.len() * choices;
+        let alpha = (0..n).map(|_| cfg.init_std * standard_normal(rng)).collect();
+        let state = State { alpha, m: vec![0.0; n], v: vec![0.0; n], t: 0 };
+        Ok(Darts { cfg: cfg.clone(), space: space.clone(), shape: (decisions.len(), choices), state })
+    }
+
+    fn alpha_tensor(&self, device: &Device) -> Result<Tensor> {
+        let a: Vec<f32> = self.state.alpha.iter().map(|&x| x as f32).collect();
+        Ok(Tensor::from_vec(a, self.shape, device)?)
+    }
+
+    /// softmax(α) per row, as numbers.
+    pub fn weights(&self) -> Vec<f64> {
+        let (rows, cols) = self.shape;
+        let mut out = Vec::with_capacity(rows * cols);
+        for r in 0..rows {
+            let row = &self.state.alpha[r * cols..(r + 1) * cols];
+            let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = row.iter().map(|&a| (a - max).exp()).collect();
+            let sum: f64 = e.iter().sum();
+            out.extend(e.iter().map(|x| x / sum));
+        }
+        out
+    }
+
+    /// Each edge's op with the largest α (the first on a tie).
+    pub fn argmax(&self) -> Vec<usize> {
+        let cols = self.shape.1;
+        self.state
+            .alpha
+            .chunks(cols)
+            .map(|row| row.iter().enumerate().fold(0, |best, (j, &a)| if a > row[best] { j } else { best }))
+            .collect()
+    }
+
+    /// One Adam step of α along `grad` (PyTorch's Adam with L2 weight decay).
+    fn adam(&mut self, grad: &[f64]) {
+        let c = &self.cfg;
+        let s = &mut self.state;
+        s.t += 1;
+        let (bc1, bc2) = (1.0 - c.arch_beta1.powi(s.t as i32), 1.0 - c.arch_beta2.powi(s.t as i32));
+        for (((a, m), v), &grad) in s.alpha.iter_mut().zip(&mut s.m).zip(&mut s.v).zip(grad) {
+            let g = grad + c.arch_weight_decay * *a;
+            *m = c.arch_beta1 * *m + (1.0 - c.arch_beta1) * g;
+            *v = c.arch_beta2 * *v + (1.0 - c.arch_beta2) * g * g;
+            *a -= c.arch_lr * (*m / bc1) / ((*v / bc2).sqrt() + ADAM_EPS);
+        }
+    }
+}
+
+/// A standard normal draw (Box-Muller), from the method's seeded stream.
+fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Row-wise softmax of a 2-D tensor, differentiable.
+fn softmax_rows(a: &Tensor) -> candle_core::Result<Tensor> {
+    let e = a.broadcast_sub(&a.max_keepdim(1)?)?.exp()?;
+    e.broadcast_div(&e.sum_keepdim(1)?)
+}
+
+impl Method for Darts {
+    /// The mixture at the current α, detached: the weight step does not move α.
+    fn train_path(&mut self, _rng: &mut ChaCha8Rng) -> Result<Path> {
+        let w: Vec<f32> = self.weights().iter().map(|&x| x as f32).collect();
+        Ok(Path::Mixed(Tensor::from_vec(w, self.shape, &Device::Cpu)?))
+    }
+
+    /// No architecture steps after the weight steps: they come one before each weight step.
+    fn arch_steps(&self) -> usize {
+        0
+    }
+
+    fn arch_every(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    fn distribution(&self) -> Option<Vec<Vec<f64>>> {
+        Some(self.weights().chunks(self.shape.1).map(|r| r.to_vec()).collect())
+    }
+
+    /// First order: the validation loss of the mixed network at the current weights on the next
+    /// minibatch, its gradient with respect to α, one Adam step. Reports the derived cell and the
+    /// mixed network's accuracy on that minibatch.
+    fn arch_step(&mut self, ctx: &mut ArchContext, _rng: &mut ChaCha8Rng) -> Result<Vec<Scored>> {
+        let batch = ctx.valid.next_batch()?;
+        let (x, y) = (batch.x.to_device(ctx.device)?, batch.y.to_device(ctx.device)?);
+        let alpha = Var::from_tensor(&self.alpha_tensor(ctx.device)?)?;
+        let logits = ctx.net.forward(&x, &Path::Mixed(softmax_rows(alpha.as_tensor())?), BnMode::Train)?;
+        let loss = cross_entropy(&logits, &y)?;
+        let grads = loss.backward()?;
+        let g = grads.get(alpha.as_tensor()).context("no gradient reached the architecture weights")?;
+        let g: Vec<f64> = g.flatten_all()?.to_vec1::<f32>()?.into_iter().map(f64::from).collect();
+        anyhow::ensure!(
+            g.iter().all(|x| x.is_finite()),
+            "the architecture gradient is not finite (validation loss {}); lower darts.arch_lr or search.sgd.lr_max",
+            loss.to_scalar::<f32>()?
+        );
+        self.adam(&g);
+        let valid_acc = correct(&logits, &y)? as f64 / batch.n as f64;
+        Ok(vec![Scored { values: self.argmax(), valid_acc, told: None }])
+    }
+
+    fn baseline(&self) -> f64 {
+        f64::NAN
+    }
+
+    /// The derived cell only: DARTS's rule leaves no choice to score.
+    fn candidates(&self, _n: usize, _rng: &mut ChaCha8Rng, _queried: &[ArchRow]) -> Result<Candidates> {
+        Ok(Candidates { kind: "argmax of the architecture weights", draws: vec![(self.argmax(), f64::NAN, 1)] })
+    }
+
+    fn current(&self, _queried: &[ArchRow]) -> Result<Option<Vec<usize>>> {
+        Ok(Some(self.argmax()))
+    }
+
+    fn draw_uniform(&self, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
+        Ok(strategy::uniform(&self.space.decisions(), rng))
+    }
+
+    fn draw(&self, _rng: &mut ChaCha8Rng) -> Result<Option<Draw>> {
+        Ok(None)
+    }
+
+    fn log_prob(&self, _values: &[usize]) -> Result<Option<f64>> {
+        Ok(None)
+    }
+
+    fn state(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::to_value(&self.state)?)
+    }
+
+    fn restore(&mut self, state: serde_json::Value, _queried: &[ArchRow]) -> Result<()> {
+        let state: State = serde_json::from_value(state).context("not a DARTS state (alpha, m, v, t)")?;
+        let n = self.shape.0 * self.shape.1;
+        anyhow::ensure!(
+            [state.alpha.len(), state.m.len(), state.v.len()] == [n; 3],
+            "the DARTS state holds {} architecture weights, this space has {n}",
+            state.alpha.len()
+        );
+        self.state = state;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn darts() -> Darts {
+        Darts::new(&DartsConfig::default(), &Space::Nb201(enas_shared::Nb201), &mut ChaCha8Rng::seed_from_u64(1))
+            .unwrap()
+    }
+
+    /// `torch.optim.Adam([a], lr=0.1, betas=(0.5, 0.999), weight_decay=0.01)` by its documented
+    /// update (g += wd*a; bias-corrected moments; a -= lr*m̂/(√v̂ + 1e-8)), with a = 1.0 and
+    /// gradients 0.2 then -0.4: Adam's first step moves by exactly lr (to 0.9), the second as
+    /// written out below.
+    #[test]
+    fn adam_follows_pytorch() {
+        let mut d = darts();
+        d.cfg = DartsConfig { arch_lr: 0.1, arch_beta1: 0.5, arch_beta2: 0.999, arch_weight_decay: 0.01, ..d.cfg };
+        let n = d.state.alpha.len();
+        d.state.alpha = vec![1.0; n];
+        d.adam(&vec![0.2; n]);
+        // |m̂| = √v̂ = |g|: a step of lr, less the ε in the denominator.
+        let step1 = 1.0 - 0.1 * 0.21 / (0.21 + 1e-8);
+        assert!((d.state.alpha[0] - step1).abs() < 1e-12, "{}", d.state.alpha[0]);
+        d.adam(&vec![-0.4; n]);
+        // Step 2 by the formulas: g = -0.4 + 0.01*0.9 = -0.391.
+        let g1: f64 = 0.2 + 0.01;
+        let g2: f64 = -0.4 + 0.01 * step1;
+        let m = 0.5 * (0.5 * g1) + 0.5 * g2;
+        let v = 0.999 * (0.001 * g1 * g1) + 0.001 * g2 * g2;
+        let expected = step1 - 0.1 * (m / 0.75) / ((v / (1.0 - 0.999f64.powi(2))).sqrt() + 1e-8);
+        assert!((d.state.alpha[0] - expected).abs() < 1e-12, "{} vs {expected}", d.state.alpha[0]);
+    }
+
+    #[test]
+    fn weights_are_row_softmaxes_and_argmax_takes_the_largest() {
+        let mut d = darts();
+        d.state.alpha = (0..30).map(|i| ((i * 7) % 5) as f64).collect();
+        let w = d.weights();
+        for row in w.chunks(5) {
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+        let argmax = d.argmax();
+        for (r, &j) in argmax.iter().enumerate() {
+            let row = &d.state.alpha[r * 5..r * 5 + 5];
+            assert!(row.iter().all(|&a| a <= row[j]));
+        }
+        let t = softmax_rows(&d.alpha_tensor(&Device::Cpu).unwrap())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        for (a, b) in t.iter().zip(&w) {
+            assert!((*a as f64 - b).abs() < 1e-6);
+        }
+    }
+
+    /// The architecture step moves α and no shared weight; the weight step's mixture is a
+    /// constant (no gradient can reach α through it).
+    #[test]
+    fn the_architect_moves_alpha_only() {
+        use crate::search::nb201::Nb201Search;
+        use crate::search::supernet::{Supernet, ValidStream};
+        use enas_child::{InitRoot, Nb201Shape, Nb201Supernet};
+        let root = InitRoot::new(0, &Device::Cpu);
+        let shape = Nb201Shape { in_channels: 3, channels: 4, cells: 1, classes: 10 };
+        let net = Nb201Supernet::new(shape, root.init()).unwrap();
+        let net = Nb201Search { net, store: root.finish(), space: Space::Nb201(enas_shared::Nb201), hw: (32, 32) };
+        let data = std::sync::Arc::new(enas_shared::data::synthetic::generate_set(40, 3, 1));
+        let mut valid = ValidStream::new(data, 20, 0, 0, 0);
+        let mut d = darts();
+        let before_w: Vec<Vec<f32>> =
+            net.store().vars.iter().map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap()).collect();
+        let before_alpha = d.state.alpha.clone();
+        let mut ctx = ArchContext { net: &net, device: &Device::Cpu, valid: &mut valid, dropout_seed: 0 };
+        let scored = d.arch_step(&mut ctx, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+        assert_eq!(scored.len(), 1);
+        assert_eq!(scored[0].values, d.argmax());
+        assert_ne!(d.state.alpha, before_alpha, "the architecture step did not move alpha");
+        assert_eq!(d.state.t, 1);
+        let after_w: Vec<Vec<f32>> =
+            net.store().vars.iter().map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap()).collect();
+        assert_eq!(before_w, after_w, "the architecture step changed a shared weight");
+        let Path::Mixed(w) = d.train_path(&mut ChaCha8Rng::seed_from_u64(0)).unwrap() else { panic!("not mixed") };
+        assert!(!w.is_variable() && !w.track_op(), "the weight step's mixture carries a graph back to alpha");
+    }
+
+    #[test]
+    fn the_micro_space_is_refused() {
+        let e = Darts::new(
+            &DartsConfig::default(),
+            &Space::from(&enas_shared::EnasMicro::new(5)),
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        assert!(e.err().unwrap().to_string().contains("nb201"));
+    }
+}
