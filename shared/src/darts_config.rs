@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct DartsConfig {
     /// 1: the gradient of the validation loss at the current weights (first order); 2: through
-    /// one virtual SGD step of the weights (second order, not yet implemented).
+    /// one virtual SGD step of the weights, the Hessian-vector product by finite differences
+    /// (second order).
     pub order: u32,
     /// Adam's learning rate for α.
     pub arch_lr: f64,
@@ -39,11 +40,8 @@ impl DartsConfig {
         let bad = |key: &str, msg: String| {
             Err(Error::Config { origin: origin.to_string(), msg: format!("darts.{key}: {msg}") })
         };
-        if self.order != 1 {
-            return bad(
-                "order",
-                format!("{} is not supported yet; this release has first-order DARTS (1)", self.order),
-            );
+        if !(1..=2).contains(&self.order) {
+            return bad("order", format!("{} must be 1 (first order) or 2 (second order)", self.order));
         }
         if !(self.arch_lr > 0.0 && self.arch_lr.is_finite()) {
             return bad("arch_lr", format!("{} must be a positive number", self.arch_lr));

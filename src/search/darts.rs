@@ -105,7 +105,7 @@ fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
 }
 
 /// Row-wise softmax of a 2-D tensor, differentiable.
-fn softmax_rows(a: &Tensor) -> candle_core::Result<Tensor> {
+pub(super) fn softmax_rows(a: &Tensor) -> candle_core::Result<Tensor> {
     let e = a.broadcast_sub(&a.max_keepdim(1)?)?.exp()?;
     e.broadcast_div(&e.sum_keepdim(1)?)
 }
@@ -139,9 +139,16 @@ impl Method for Darts {
         let alpha = Var::from_tensor(&self.alpha_tensor(ctx.device)?)?;
         let logits = ctx.net.forward(&x, &Path::Mixed(softmax_rows(alpha.as_tensor())?), BnMode::Train)?;
         let loss = cross_entropy(&logits, &y)?;
-        let grads = loss.backward()?;
-        let g = grads.get(alpha.as_tensor()).context("no gradient reached the architecture weights")?;
-        let g: Vec<f64> = g.flatten_all()?.to_vec1::<f32>()?.into_iter().map(f64::from).collect();
+        let g = if self.cfg.order == 2 {
+            let step = ctx.next_step.as_ref().context(
+                "second-order DARTS needs the weight step that follows its architecture step (an interleaved step)",
+            )?;
+            super::unrolled::alpha_grad(ctx.net, &alpha, &x, &y, step)?
+        } else {
+            let grads = loss.backward()?;
+            let g = grads.get(alpha.as_tensor()).context("no gradient reached the architecture weights")?;
+            g.flatten_all()?.to_vec1::<f32>()?.into_iter().map(f64::from).collect()
+        };
         anyhow::ensure!(
             g.iter().all(|x| x.is_finite()),
             "the architecture gradient is not finite (validation loss {}); lower darts.arch_lr or search.sgd.lr_max",
@@ -269,7 +276,8 @@ mod tests {
         let before_w: Vec<Vec<f32>> =
             net.store().vars.iter().map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap()).collect();
         let before_alpha = d.state.alpha.clone();
-        let mut ctx = ArchContext { net: &net, device: &Device::Cpu, valid: &mut valid, dropout_seed: 0 };
+        let mut ctx =
+            ArchContext { net: &net, device: &Device::Cpu, valid: &mut valid, dropout_seed: 0, next_step: None };
         let scored = d.arch_step(&mut ctx, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
         assert_eq!(scored.len(), 1);
         assert_eq!(scored[0].values, d.argmax());

@@ -13,6 +13,7 @@ mod report;
 mod rows;
 mod summary;
 mod supernet;
+mod unrolled;
 mod warm;
 
 use crate::cli::SearchArgs;
@@ -35,7 +36,7 @@ use std::sync::Arc;
 use std::time::Instant;
 pub use supernet::Path;
 pub use supernet::Supernet;
-use supernet::{ArchContext, ValidStream};
+use supernet::{ArchContext, ValidStream, WeightStep};
 
 /// Streams of the dropout masks (ENAS's `child.keep_prob`): the shared-weight step's, mixed into
 /// the seed, and the reward pass's, an epoch stream of its own.
@@ -172,8 +173,13 @@ impl Search {
                 if let (Some(k), false) = (self.method.arch_every(), warmup) {
                     if cursor.step % k.max(1) == 0 {
                         let scored = {
-                            let mut ctx =
-                                ArchContext { net: &*self.net, device: &self.device, valid: &mut valid, dropout_seed };
+                            let mut ctx = ArchContext {
+                                net: &*self.net,
+                                device: &self.device,
+                                valid: &mut valid,
+                                dropout_seed,
+                                next_step: Some(WeightStep { batch: &batch, lr, opt: &self.child_opt }),
+                            };
                             self.method.arch_step(&mut ctx, &mut cursor.rng)?
                         };
                         cursor.valid_used = valid.used;
@@ -201,7 +207,13 @@ impl Search {
         let steps = self.arch_steps(epoch);
         while cursor.step < steps {
             let scored = {
-                let mut ctx = ArchContext { net: &*self.net, device: &self.device, valid: &mut valid, dropout_seed };
+                let mut ctx = ArchContext {
+                    net: &*self.net,
+                    device: &self.device,
+                    valid: &mut valid,
+                    dropout_seed,
+                    next_step: None,
+                };
                 self.method.arch_step(&mut ctx, &mut cursor.rng)?
             };
             cursor.valid_used = valid.used;

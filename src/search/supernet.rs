@@ -179,6 +179,16 @@ pub struct ArchContext<'a> {
     pub valid: &'a mut ValidStream,
     /// The seed of the epoch's reward-pass dropout masks (one per minibatch used).
     pub dropout_seed: u64,
+    /// For an architecture step interleaved with the weight steps: the weight step that follows
+    /// it (what a second-order method takes virtually); `None` after the weight steps.
+    pub next_step: Option<WeightStep<'a>>,
+}
+
+/// A weight step as the loop will take it: its training minibatch, learning rate and optimiser.
+pub struct WeightStep<'a> {
+    pub batch: &'a Batch,
+    pub lr: f64,
+    pub opt: &'a enas_child::SgdNesterov,
 }
 
 impl Evaluator for ArchContext<'_> {
