@@ -2,6 +2,7 @@
 mod bench_step;
 mod checkpoint_io;
 mod cli;
+mod cli_names;
 mod derive;
 mod error_text;
 mod export;

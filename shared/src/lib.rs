@@ -12,6 +12,7 @@ pub mod op;
 pub mod proxy_kind;
 pub mod rank;
 pub mod search_config;
+mod sgd_config;
 pub mod space;
 pub mod strategy_config;
 pub mod table;
