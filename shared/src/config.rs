@@ -168,8 +168,10 @@ pub struct SearchConfig {
     /// (NAS-Bench-201's cell in the benchmark's network, `child.channels/cells`).
     pub space: SpaceKind,
     /// The strategy that proposes arcs: `reinforce` (ENAS's controller), or `random`,
-    /// `evolution`, `local` (then the shared weights train on uniformly random arcs, as in
-    /// single-path one-shot NAS, and the strategy's queries replace the controller's samples).
+    /// `evolution`, `local` and the proxy-guided ones (then the shared weights train on uniformly
+    /// random arcs, as in single-path one-shot NAS, and the strategy's queries replace the
+    /// controller's samples), or `darts` (NB201 only: architecture weights trained by gradient
+    /// through the mixed supernet, `darts:`).
     pub strategy: StrategyKind,
     /// Search epochs (ENAS: 150 on CIFAR-10).
     pub epochs: usize,
