@@ -1,8 +1,9 @@
 //! DARTS (Liu et al., ICLR 2019) as one more method of the search loop: every edge of the
 //! supernet is the softmax(α)-weighted sum of its ops (`Path::Mixed`); the shared weights train
-//! on that mixture with α fixed (a detached tensor), and an architecture step after each weight
-//! step moves α by Adam along the gradient of the validation loss at the current weights (first
-//! order). The derived cell takes each edge's strongest op (NAS-Bench-201's rule).
+//! on that mixture with α fixed (a detached tensor), and an architecture step before each weight
+//! step moves α by Adam along the gradient of the validation loss: at the current weights (first
+//! order) or after a virtual step of them (second order, `unrolled.rs`). The derived cell takes
+//! each edge's strongest op (NAS-Bench-201's rule).
 use super::method::{Candidates, Method, Scored};
 use super::supernet::{ArchContext, Path};
 use super::ArchRow;
