@@ -76,35 +76,49 @@ stop_after() {
   fi
 }
 
+# A stop-and-resume case: runs "$@" with --out OUT, stops it with SIGNAL once READY holds
+# PATTERN, continues it with CONTINUE (a function given OUT), and judges it by SAME (a function
+# given OUT, true when OUT's results equal the uninterrupted run's), whose SAID is the verdict.
+resume_case() {
+  local name=$1 signal=$2 out=$3 ready=$4 pattern=$5 continue=$6 same=$7 said=$8
+  shift 8
+  local code
+  code=$(stop_after "$signal" "$ready" "$pattern" "$@" --out "$out")
+  if [ "$code" = "done" ]; then verdict "$name: SIG$signal" 1 "the run ended before the signal"; return; fi
+  "$continue" "$out" >/dev/null 2>"$work/err" || true
+  if "$same" "$out"; then
+    verdict "$name: SIG$signal" 0 "exit $code, $said"
+  else
+    verdict "$name: SIG$signal" 1 "exit $code; $(head -c 300 "$work/err")"
+  fi
+}
+
 # ---- search: stop at a random point, resume, compare with an uninterrupted run
-search_args=(search --config configs/quick.yaml --set search.epochs=6)
+search_args=(search --config configs/quick.yaml --set search.epochs=12)
 "$enas" "${search_args[@]}" --out "$work/search-whole" >/dev/null 2>&1
+search_resume() { "$enas" search --resume "$1"; }
+search_same() {
+  cmp -s "$work/search-whole/architectures.csv" "$1/architectures.csv" \
+    && cmp -s "$work/search-whole/best_arch.txt" "$1/best_arch.txt"
+}
 for signal in TERM INT KILL; do
   run="$work/search-$signal"
-  code=$(stop_after "$signal" "$run/state.json" '"epoch": 1' "$enas" "${search_args[@]}" --out "$run")
-  if [ "$code" = "done" ]; then verdict "search: SIG$signal, resume" 1 "the run ended before the signal"; continue; fi
-  "$enas" search --resume "$run" >/dev/null 2>"$work/err" || true
-  if cmp -s "$work/search-whole/architectures.csv" "$run/architectures.csv" && cmp -s "$work/search-whole/best_arch.txt" "$run/best_arch.txt"; then
-    verdict "search: SIG$signal, resume" 0 "exit $code, architectures.csv and best_arch.txt identical"
-  else
-    verdict "search: SIG$signal, resume" 1 "exit $code; $(head -c 300 "$work/err")"
-  fi
+  resume_case "search, resume" "$signal" "$run" "$run/state.json" '"epoch": 1' search_resume search_same \
+    "architectures.csv and best_arch.txt identical" "$enas" "${search_args[@]}"
 done
 
 # ---- train
 train_args=(train --config configs/quick.yaml --arc "$PUBLISHED" --epochs 5 --set train.channels=8)
 "$enas" "${train_args[@]}" --out "$work/train-whole" >/dev/null 2>&1
+train_resume() { "$enas" train --resume "$1"; }
+train_same() {
+  cmp -s <(cut -d, -f1-5 "$work/train-whole/metrics.csv") <(cut -d, -f1-5 "$1/metrics.csv") \
+    && cmp -s "$work/train-whole/model.safetensors" "$1/model.safetensors"
+}
 for signal in TERM INT KILL; do
   run="$work/train-$signal"
-  code=$(stop_after "$signal" "$run/metrics.csv" '^1,' "$enas" "${train_args[@]}" --out "$run")
-  if [ "$code" = "done" ]; then verdict "train: SIG$signal, resume" 1 "the run ended before the signal"; continue; fi
-  "$enas" train --resume "$run" >/dev/null 2>"$work/err" || true
-  if cmp -s <(cut -d, -f1-5 "$work/train-whole/metrics.csv") <(cut -d, -f1-5 "$run/metrics.csv") \
-    && cmp -s "$work/train-whole/model.safetensors" "$run/model.safetensors"; then
-    verdict "train: SIG$signal, resume" 0 "exit $code, metrics.csv (seconds aside) and model identical"
-  else
-    verdict "train: SIG$signal, resume" 1 "exit $code; $(head -c 300 "$work/err")"
-  fi
+  resume_case "train, resume" "$signal" "$run" "$run/metrics.csv" '^1,' train_resume train_same \
+    "metrics.csv (seconds aside) and model identical" "$enas" "${train_args[@]}"
 done
 
 # ---- bench (a made-up table of every NB201 cell)
@@ -119,33 +133,27 @@ ops=(none skip_connect nor_conv_1x1 nor_conv_3x3 avg_pool_3x3)
     echo "|${ops[${v[0]}]}~0|+|${ops[${v[1]}]}~0|${ops[${v[2]}]}~1|+|${ops[${v[3]}]}~0|${ops[${v[4]}]}~1|${ops[${v[5]}]}~2|,$acc,$((acc + 10))"
   done
 } >"$table"
-bench_args=(bench --table "$table" --strategy random,reinforce --budget 60 --trials 150)
+bench_args=(bench --table "$table" --strategy random,reinforce --budget 60 --trials 600)
 "$enas" "${bench_args[@]}" --out "$work/bench-whole" >/dev/null 2>&1
+bench_resume() { "$enas" bench --resume "$1"; }
+bench_same() {
+  cmp -s "$work/bench-whole/trajectories.csv" "$1/trajectories.csv" && cmp -s "$work/bench-whole/plot.svg" "$1/plot.svg"
+}
 for signal in TERM KILL; do
   run="$work/bench-$signal"
-  code=$(stop_after "$signal" "$run/trials/random-00001.json" '' "$enas" "${bench_args[@]}" --out "$run")
-  if [ "$code" = "done" ]; then verdict "bench: SIG$signal, resume" 1 "the run ended before the signal"; continue; fi
-  "$enas" bench --resume "$run" >/dev/null 2>"$work/err" || true
-  if cmp -s "$work/bench-whole/trajectories.csv" "$run/trajectories.csv" && cmp -s "$work/bench-whole/plot.svg" "$run/plot.svg"; then
-    verdict "bench: SIG$signal, resume" 0 "exit $code, trajectories.csv and plot.svg identical"
-  else
-    verdict "bench: SIG$signal, resume" 1 "exit $code; $(head -c 300 "$work/err")"
-  fi
+  resume_case "bench, resume" "$signal" "$run" "$run/trials/random-00001.json" '' bench_resume bench_same \
+    "trajectories.csv and plot.svg identical" "$enas" "${bench_args[@]}"
 done
 
-# ---- proxy
+# ---- proxy: the same command again continues from OUT.partial
 proxy_args=(proxy --proxy synflow,params --sample 400 --seed 3)
 "$enas" "${proxy_args[@]}" --out "$work/proxy-whole.csv" >/dev/null 2>&1
+proxy_rerun() { "$enas" "${proxy_args[@]}" --out "$1"; }
+proxy_same() { cmp -s "$work/proxy-whole.csv" "$1"; }
 for signal in TERM INT; do
   out="$work/proxy-$signal.csv"
-  code=$(stop_after "$signal" "$out.partial" '' "$enas" "${proxy_args[@]}" --out "$out")
-  if [ "$code" = "done" ]; then verdict "proxy: SIG$signal, rerun" 1 "the run ended before the signal"; continue; fi
-  "$enas" "${proxy_args[@]}" --out "$out" >/dev/null 2>"$work/err" || true
-  if cmp -s "$work/proxy-whole.csv" "$out"; then
-    verdict "proxy: SIG$signal, rerun" 0 "exit $code, the CSV identical"
-  else
-    verdict "proxy: SIG$signal, rerun" 1 "exit $code; $(head -c 300 "$work/err")"
-  fi
+  resume_case "proxy, rerun" "$signal" "$out" "$out.partial" '' proxy_rerun proxy_same \
+    "the CSV identical" "$enas" "${proxy_args[@]}"
 done
 
 # ---- concurrent writers: a second search, a resume and a derive of a running search

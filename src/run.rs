@@ -59,6 +59,19 @@ impl RunDir {
         Ok((dir, lock))
     }
 
+    /// An unfinished run to continue (`--resume`), claimed for this process: opened, locked, and
+    /// refused when it already has its `summary.json` (`what`: "training", "bench").
+    pub fn resume(path: &Path, what: &str) -> Result<(RunDir, RunLock)> {
+        let dir = RunDir::open(path)?;
+        let lock = RunLock::acquire(&dir.path)?;
+        anyhow::ensure!(
+            !dir.file("summary.json").exists(),
+            "{} is a finished {what} run (it has summary.json): nothing to resume",
+            dir.path.display()
+        );
+        Ok((dir, lock))
+    }
+
     /// Opens an existing run directory, checking that it holds a run's config.
     pub fn open(path: &Path) -> Result<RunDir> {
         anyhow::ensure!(

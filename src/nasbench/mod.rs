@@ -10,7 +10,7 @@ mod resume;
 use crate::cli::{resolve, BenchArgs};
 use crate::parallel::par_map;
 use crate::proxy::engine::ProxyEngine;
-use crate::run::{RunDir, RunLock};
+use crate::run::RunDir;
 use crate::runtime;
 use anyhow::{Context, Result};
 use enas_controller::strategy::{self, warm, History};
@@ -55,13 +55,7 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
     // A new run's directory is made once the table has loaded: bad input leaves nothing behind.
     let (existing, cfg, inv) = match &a.resume {
         Some(path) => {
-            let dir = RunDir::open(path)?;
-            let lock = RunLock::acquire(&dir.path)?;
-            anyhow::ensure!(
-                !dir.file("summary.json").exists(),
-                "{} is a finished bench run (it has summary.json): nothing to resume",
-                dir.path.display()
-            );
+            let (dir, lock) = RunDir::resume(path, "bench")?;
             let cfg = dir.read_config()?;
             let inv = Invocation::read(&dir, &cfg)?;
             (Some((dir, lock)), cfg, inv)

@@ -172,18 +172,7 @@ impl Search {
                 // An interleaved architecture step (DARTS's) comes before its weight step.
                 if let (Some(k), false) = (self.method.arch_every(), warmup) {
                     if cursor.step % k.max(1) == 0 {
-                        let scored = {
-                            let mut ctx = ArchContext {
-                                net: &*self.net,
-                                device: &self.device,
-                                valid: &mut valid,
-                                dropout_seed,
-                                next_step: Some(WeightStep { batch: &batch, lr, opt: &self.child_opt }),
-                            };
-                            self.method.arch_step(&mut ctx, &mut cursor.rng)?
-                        };
-                        cursor.valid_used = valid.used;
-                        self.record(epoch, cursor, &scored)?;
+                        self.arch_step(epoch, cursor, &mut valid, dropout_seed, Some((&batch, lr)))?;
                     }
                 }
                 let path = if warmup {
@@ -206,18 +195,7 @@ impl Search {
         }
         let steps = self.arch_steps(epoch);
         while cursor.step < steps {
-            let scored = {
-                let mut ctx = ArchContext {
-                    net: &*self.net,
-                    device: &self.device,
-                    valid: &mut valid,
-                    dropout_seed,
-                    next_step: None,
-                };
-                self.method.arch_step(&mut ctx, &mut cursor.rng)?
-            };
-            cursor.valid_used = valid.used;
-            self.record(epoch, cursor, &scored)?;
+            self.arch_step(epoch, cursor, &mut valid, dropout_seed, None)?;
             cursor.step += 1;
             bar.inc(1);
             bar.set_message(format!("epoch {} architecture reward {:.3}", epoch + 1, cursor.mean_reward()));
@@ -244,6 +222,28 @@ impl Search {
         }
         cursor.next_epoch(self.cfg.seed);
         Ok(true)
+    }
+
+    /// One architecture step of the method at `cursor`, its scores recorded; `next` is the weight
+    /// step (batch, learning rate) that follows an interleaved one.
+    fn arch_step(
+        &mut self,
+        epoch: usize,
+        cursor: &mut Cursor,
+        valid: &mut ValidStream,
+        dropout_seed: u64,
+        next: Option<(&Batch, f64)>,
+    ) -> Result<()> {
+        let mut ctx = ArchContext {
+            net: &*self.net,
+            device: &self.device,
+            valid,
+            dropout_seed,
+            next_step: next.map(|(batch, lr)| WeightStep { batch, lr, opt: &self.child_opt }),
+        };
+        let scored = self.method.arch_step(&mut ctx, &mut cursor.rng)?;
+        cursor.valid_used = ctx.valid.used;
+        self.record(epoch, cursor, &scored)
     }
 
     /// Rows of `architectures.csv` for what an architecture step at `cursor` scored.

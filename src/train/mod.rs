@@ -2,7 +2,7 @@
 mod checkpoint;
 
 use crate::cli::{parse_arc, TrainArgs};
-use crate::run::{RunDir, RunLock};
+use crate::run::RunDir;
 use crate::runtime;
 use crate::runtime::stream_seed;
 use anyhow::{Context, Result};
@@ -36,13 +36,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     runtime::install_interrupt_handler()?;
     let (dir, _lock, cfg, arc_text, resume) = match &a.resume {
         Some(path) => {
-            let dir = RunDir::open(path)?;
-            let lock = RunLock::acquire(&dir.path)?;
-            anyhow::ensure!(
-                !dir.file("summary.json").exists(),
-                "{} is a finished training run (it has summary.json): nothing to resume",
-                dir.path.display()
-            );
+            let (dir, lock) = RunDir::resume(path, "training")?;
             let cfg = dir.read_config()?;
             let arc_path = dir.file(ARC_FILE);
             let arc = std::fs::read_to_string(&arc_path).with_context(|| format!("reading {}", arc_path.display()))?;
