@@ -236,7 +236,7 @@ struct Jobs<'a> {
 /// (stopped) run as they are; results come back in (strategy, trial) order.
 fn run_trials(jobs: &Jobs, kinds: &[StrategyKind], trials: usize, workers: usize) -> Result<Vec<Trial>> {
     let all: Vec<(StrategyKind, usize)> = kinds.iter().flat_map(|&k| (0..trials).map(move |t| (k, t))).collect();
-    let saved = all.iter().filter(|&&(k, t)| jobs.dir.file(&format!("trials/{k}-{t:05}.json")).exists()).count();
+    let saved = all.iter().filter(|&&(k, t)| resume::is_saved(jobs.dir, k, t)).count();
     if saved > 0 {
         eprintln!("{saved} of {} trials were completed before; running the other {}", all.len(), all.len() - saved);
     }

@@ -65,6 +65,11 @@ fn stem(strategy: StrategyKind, trial: usize) -> String {
     format!("{TRIALS}/{strategy}-{trial:05}")
 }
 
+/// Whether trial `(strategy, trial)` was completed and saved.
+pub fn is_saved(dir: &RunDir, strategy: StrategyKind, trial: usize) -> bool {
+    dir.file(&format!("{}.json", stem(strategy, trial))).exists()
+}
+
 /// Writes a completed trial: its queries, then its counts (which mark it complete).
 pub fn save_trial(dir: &RunDir, t: &Trial) -> Result<()> {
     std::fs::create_dir_all(dir.file(TRIALS)).with_context(|| format!("creating {}", dir.file(TRIALS).display()))?;
