@@ -50,18 +50,25 @@ pub struct SearchArgs {
     /// Seed (overrides seed).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Search space (overrides search.space): enas_micro, nb201 or darts.
+    #[arg(long, value_parser = name::<SpaceKind>())]
+    pub space: Option<SpaceKind>,
     /// A benchmark table to report the found cells' accuracy from (overrides search.table);
     /// only reports read it, never the search method.
     #[arg(long, value_name = "FILE")]
     pub table: Option<PathBuf>,
     /// Continue the search in DIR from its last checkpoint (its config.yaml is used as is).
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "set", "data", "out", "seed", "table"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "set", "data", "out", "seed", "space", "table"])]
     pub resume: Option<PathBuf>,
 }
 
 impl SearchArgs {
     pub fn load_config(&self) -> Result<Config> {
-        let mut cfg = self.cfg.load(&data_and_seed(self.data.as_deref(), self.seed))?;
+        let mut extra = data_and_seed(self.data.as_deref(), self.seed);
+        if let Some(space) = self.space {
+            extra.push(format!("search.space={space}"));
+        }
+        let mut cfg = self.cfg.load(&extra)?;
         if let Some(t) = &self.table {
             cfg.search.table = Some(t.clone());
         }
@@ -288,9 +295,13 @@ impl ConfigArgs {
 
 #[derive(Args)]
 pub struct InspectArgs {
-    /// ENAS arc text: 4 integers per node (x_input x_op y_input y_op), normal cell then reduction cell.
-    #[arg(long, allow_hyphen_values = true)]
-    pub arc: String,
+    /// Architecture text of `search.space`: ENAS arc (4 integers per node: x_input x_op y_input
+    /// y_op, normal cell then reduction cell) or a DARTS genotype.
+    #[arg(long, allow_hyphen_values = true, conflicts_with = "arc_file", required_unless_present = "arc_file")]
+    pub arc: Option<String>,
+    /// File holding the architecture text (e.g. a run's best_arch.txt).
+    #[arg(long, value_name = "FILE")]
+    pub arc_file: Option<PathBuf>,
     #[command(flatten)]
     pub cfg: ConfigArgs,
     /// Image channels (3 for CIFAR-10, 1 for MNIST).
@@ -339,15 +350,23 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    /// The arc text, from --arc or --arc-file.
     pub fn arc_text(&self) -> Result<String> {
-        match (&self.arc, &self.arc_file) {
-            (Some(a), _) => Ok(a.clone()),
-            (None, Some(f)) => {
-                std::fs::read_to_string(f).with_context(|| format!("reading the arc file {}", f.display()))
-            }
-            (None, None) => anyhow::bail!("give the architecture with --arc or --arc-file"),
-        }
+        arc_text(&self.arc, &self.arc_file)
+    }
+}
+
+impl InspectArgs {
+    pub fn arc_text(&self) -> Result<String> {
+        arc_text(&self.arc, &self.arc_file)
+    }
+}
+
+/// The architecture text of `--arc`, else of the file `--arc-file`.
+fn arc_text(arc: &Option<String>, file: &Option<PathBuf>) -> Result<String> {
+    match (arc, file) {
+        (Some(a), _) => Ok(a.clone()),
+        (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("reading the arc file {}", f.display())),
+        (None, None) => anyhow::bail!("give the architecture with --arc or --arc-file"),
     }
 }
 

@@ -115,6 +115,44 @@ pub fn nb201_activations(cells: usize, channels: usize, batch: usize, image: usi
     batch as f64 * per_image * F32
 }
 
+/// Channels per node and pixels of each of DARTS's `layers` cells: doubling (and halving) at the
+/// reduction cells `layers / 3` and `2 * layers / 3`.
+fn darts_cells(layers: usize, channels: usize, image: usize) -> Vec<(f64, f64)> {
+    let (mut c, mut hw) = (channels as f64, (image * image) as f64);
+    (0..layers)
+        .map(|l| {
+            if l == layers / 3 || l == 2 * layers / 3 {
+                c *= 2.0;
+                hw /= 4.0;
+            }
+            (c, hw)
+        })
+        .collect()
+}
+
+/// Weights of DARTS's search network: every op on every edge, `nodes` nodes per cell.
+pub fn darts_params(layers: usize, channels: usize, nodes: usize) -> f64 {
+    let n = nodes as f64;
+    let edges = n * (n + 3.0) / 2.0;
+    darts_cells(layers, channels, 32)
+        .iter()
+        // Per edge: sep 3x3 and 5x5 (two depthwise + pointwise each), dil 3x3 and 5x5, the
+        // factorized skip; per cell: the preprocessing of two inputs of up to `nodes` x 2C.
+        .map(|&(c, _)| edges * (6.0 * c * c + 102.0 * c) + 4.0 * n * c * c)
+        .sum::<f64>()
+        * 1.1
+}
+
+/// Activations kept for the backward pass of one DARTS mixed step: about 24 tensors per edge (the
+/// eight ops' intermediates) and a few per node and cell.
+pub fn darts_activations(layers: usize, channels: usize, nodes: usize, batch: usize, image: usize) -> f64 {
+    let n = nodes as f64;
+    let edges = n * (n + 3.0) / 2.0;
+    let per_image: f64 =
+        darts_cells(layers, channels, image).iter().map(|&(c, hw)| c * hw * (edges * 24.0 + 2.0 * n + 8.0)).sum();
+    batch as f64 * per_image * F32
+}
+
 /// Weights of the LSTM controller (LSTM, attention, embeddings, op logits).
 pub fn controller_params(lstm_size: usize, lstm_layers: usize) -> f64 {
     let h = lstm_size as f64;
@@ -149,6 +187,10 @@ pub fn search_parts(cfg: &Config, image: usize) -> Vec<Part> {
             micro_activations(c.layers, c.channels, c.nodes, batch, image),
         ),
         SpaceKind::Nb201 => (nb201_params(c.cells, c.channels), nb201_activations(c.cells, c.channels, batch, image)),
+        SpaceKind::Darts => (
+            darts_params(c.layers, c.channels, c.nodes),
+            darts_activations(c.layers, c.channels, c.nodes, batch, image),
+        ),
     };
     let ctl = controller_params(cfg.controller.lstm_size, cfg.controller.lstm_layers);
     vec![
@@ -191,6 +233,12 @@ mod tests {
             let root = InitRoot::new(0, &Device::Cpu);
             MicroNet::new(shape, &Weights::Shared, root.init()).unwrap();
             within_2x(micro_params(layers, channels, nodes, true), root.finish().num_params(), "micro supernet");
+        }
+        for (layers, channels, nodes) in [(8, 16, 4), (5, 8, 4), (3, 4, 2), (14, 16, 4)] {
+            let root = InitRoot::new(0, &Device::Cpu);
+            let shape = enas_child::DartsShape { in_channels: 3, channels, layers, nodes, classes: 10 };
+            enas_child::DartsSupernet::new(shape, root.init()).unwrap();
+            within_2x(darts_params(layers, channels, nodes), root.finish().num_params(), "darts supernet");
         }
         for (cells, channels) in [(1, 8), (5, 16), (2, 4)] {
             let root = InitRoot::new(0, &Device::Cpu);

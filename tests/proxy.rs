@@ -86,7 +86,7 @@ fn bad_proxy_input_is_a_clear_error() {
     assert!(stderr(&o).contains("unknown proxy \"fisher\"") && stderr(&o).contains("synflow"), "{}", stderr(&o));
     // `enas` is no space at all (the error names the spaces); `enas_micro` has no proxies.
     let o = enas(&["proxy", "--proxy", "synflow", "--sample", "2", "--space", "enas"]);
-    assert!(!o.status.success() && stderr(&o).contains("expected nb201 or enas_micro"), "{}", stderr(&o));
+    assert!(!o.status.success() && stderr(&o).contains("expected nb201, enas_micro or darts"), "{}", stderr(&o));
     let o = enas(&["proxy", "--proxy", "synflow", "--sample", "2", "--space", "enas_micro"]);
     assert!(!o.status.success() && stderr(&o).contains("--space nb201"), "{}", stderr(&o));
     let o = enas(&["proxy", "--proxy", "synflow", "--sample", "20000"]);

@@ -50,6 +50,8 @@ pub struct AuxHead {
     conv: Tensor,
     conv_bn: BatchNorm,
     fc: Tensor,
+    /// DARTS's form: the second convolution unpadded and the linear layer with a bias.
+    fc_bias: Option<Tensor>,
 }
 
 /// The `(out, n)` matrix averaging windows of `min(5, n)` pixels at stride 3 along one axis.
@@ -71,6 +73,10 @@ impl AuxHead {
     /// convolution, its BN, the linear layer (names `proj.conv`, `proj.bn.*`, `conv.conv`,
     /// `conv.bn.*`, `fc` under `init`'s prefix).
     pub fn new(c_in: usize, in_hw: (usize, usize), classes: usize, init: Init) -> Result<Self> {
+        AuxHead::build(c_in, in_hw, classes, &init)
+    }
+
+    fn build(c_in: usize, in_hw: (usize, usize), classes: usize, init: &Init) -> Result<Self> {
         let (h, w) = in_hw;
         if h == 0 || w == 0 {
             candle_core::bail!("aux head: empty input map {h}x{w}");
@@ -84,14 +90,26 @@ impl AuxHead {
         let fc = init.uniform("fc", &[classes, cc], 1.0 / (cc as f64).sqrt())?;
         Ok(AuxHead {
             in_hw,
-            pool_h: pool_matrix(h, &init)?,
-            pool_w: pool_matrix(w, &init)?.t()?.contiguous()?,
+            pool_h: pool_matrix(h, init)?,
+            pool_w: pool_matrix(w, init)?.t()?.contiguous()?,
             proj,
             proj_bn,
             conv,
             conv_bn,
             fc,
+            fc_bias: None,
         })
+    }
+
+    /// DARTS's `AuxiliaryHeadCIFAR` (its evaluation network's head, on the second reduction
+    /// cell's output): the same layers, but the second convolution without padding (a 1x1 map on
+    /// DARTS's 8x8 input, where its kernel is DARTS's 2x2) and the linear layer with a bias,
+    /// created after the weight (`fc.bias`).
+    pub fn darts(c_in: usize, in_hw: (usize, usize), classes: usize, init: Init) -> Result<Self> {
+        let mut head = AuxHead::build(c_in, in_hw, classes, &init)?;
+        let bound = 1.0 / (AUX_CONV_CHANNELS as f64).sqrt();
+        head.fc_bias = Some(init.uniform("fc.bias", &[classes], bound)?);
+        Ok(head)
     }
 
     /// Trainable scalars of the head.
@@ -102,6 +120,7 @@ impl AuxHead {
             + self.conv.elem_count()
             + 2 * AUX_CONV_CHANNELS
             + self.fc.elem_count()
+            + self.fc_bias.as_ref().map_or(0, |b| b.elem_count())
     }
 
     /// The input map size this head was built for.
@@ -123,10 +142,20 @@ impl AuxHead {
         let a = a.reshape((n, c, kh, kw))?;
         let a = ops::relu(&self.proj_bn.forward(&pointwise(&a, &mode.param(&self.proj))?, mode)?)?;
         // TF's SAME padding for a stride-1 (kh, kw) kernel: the extra pixel goes bottom/right.
-        let (top, left) = ((kh - 1) / 2, (kw - 1) / 2);
-        let a = a.pad_with_zeros(2, top, kh - 1 - top)?.pad_with_zeros(3, left, kw - 1 - left)?;
+        // DARTS's head pads nothing.
+        let a = match self.fc_bias {
+            Some(_) => a,
+            None => {
+                let (top, left) = ((kh - 1) / 2, (kw - 1) / 2);
+                a.pad_with_zeros(2, top, kh - 1 - top)?.pad_with_zeros(3, left, kw - 1 - left)?
+            }
+        };
         let a = a.conv2d(&mode.param(&self.conv), 0, 1, 1, 1)?;
         let a = ops::relu(&self.conv_bn.forward(&a, mode)?)?;
-        global_avg_pool(&a)?.matmul(&mode.param(&self.fc).t()?)
+        let logits = global_avg_pool(&a)?.matmul(&mode.param(&self.fc).t()?)?;
+        match &self.fc_bias {
+            Some(b) => logits.broadcast_add(&mode.param(b)),
+            None => Ok(logits),
+        }
     }
 }

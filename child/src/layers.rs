@@ -59,6 +59,27 @@ impl BatchNorm {
         })
     }
 
+    /// BatchNorm without learned scale and shift (PyTorch `affine=False`, as DARTS's search
+    /// network): scale 1 and shift 0 as constants outside the store; running statistics kept.
+    pub fn non_affine(c: usize, init: Init) -> Result<Self> {
+        let device = init.device();
+        Ok(BatchNorm {
+            gamma: Tensor::ones(c, init.dtype(), device)?,
+            beta: Tensor::zeros(c, init.dtype(), device)?,
+            running_mean: init.buffer("running_mean", &[c], 0.0)?,
+            running_var: init.buffer("running_var", &[c], 1.0)?,
+        })
+    }
+
+    /// With the affine scale and shift (`new`) or without (`non_affine`).
+    pub fn with_affine(c: usize, affine: bool, init: Init) -> Result<Self> {
+        if affine {
+            BatchNorm::new(c, init)
+        } else {
+            BatchNorm::non_affine(c, init)
+        }
+    }
+
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
         if mode == BnMode::Eval {
             return ops::batch_norm_eval(

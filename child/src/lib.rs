@@ -1,6 +1,7 @@
 //! enas-child: the child networks of enas in candle — custom ops, layers, the ENAS micro supernet
 //! and fixed networks, the NAS-Bench-201 network and its weight-sharing supernet, training utilities.
 pub mod aux_head;
+pub mod darts;
 pub mod dropout;
 pub mod forward;
 pub mod layers;
@@ -12,6 +13,7 @@ pub mod proxy;
 pub mod train;
 
 pub use aux_head::AuxHead;
+pub use darts::{DartsForward, DartsNet, DartsPath, DartsShape, DartsSupernet};
 pub use dropout::Dropout;
 pub use forward::Forward;
 pub use layers::BnMode;

@@ -1,7 +1,8 @@
 //! The ENAS controller's parameters and its LSTM cell, as `src/cifar10/micro_controller.py`
 //! of melodyguan/enas creates them: stacked LSTM weights without bias (`[2n, 4n]` per layer, gates
-//! in the order i, f, o, g), the start embedding `g_emb`, op embeddings, the op softmax and, for a
-//! space with input decisions (ENAS micro), the attention of input choices. One controller serves
+//! in the order i, f, o, g), the start embedding `g_emb`, op embeddings, the op softmax (one row or
+//! column per op of the space) and, for a space with input decisions (ENAS micro, DARTS), the
+//! attention of input choices. One controller serves
 //! every space: see `policy.rs` for how it walks a space's decisions. Every weight is uniform in `[-init_range, init_range]` except the op
 //! softmax bias, which starts at `controller.op_bias_init` (ENAS: `[10, 10, 0, 0, 0]`) and is trained like the rest.
 //!
@@ -9,6 +10,7 @@
 //! `save`/`load` write and read them as safetensors for checkpoints.
 use candle_core::{DType, Device, Tensor, Var};
 use enas_shared::search_config::ControllerConfig;
+use enas_shared::space::enas_micro::ENAS_OPS;
 use enas_shared::space::DecisionKind;
 use enas_shared::{Error, Result, Space};
 use rand::{Rng, SeedableRng};
@@ -16,8 +18,23 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Number of ops ENAS's micro space chooses among (`num_branches`).
+/// Number of ops ENAS's micro space chooses among (`num_branches`): the length of the config's
+/// per-op lists (`controller.op_bias_init`, `controller.normal_op_bias`).
 pub const NUM_OPS: usize = enas_shared::search_config::CONTROLLER_OPS;
+
+/// The config's per-op values (`op_bias_init`, `normal_op_bias`, [`NUM_OPS`] of them) for the ops
+/// of `space`: one per op in the space's order where it has that many ops (ENAS micro,
+/// NAS-Bench-201); otherwise (DARTS's seven) each op of the space takes the value the list gives
+/// the same op in ENAS's op order (sep_conv_3x3, sep_conv_5x5, avg_pool_3x3, max_pool_3x3,
+/// identity, as the config documents it), 0 for an op ENAS lacks (the dilated convs).
+pub(crate) fn op_values(values: &[f64], space: &Space) -> Vec<f32> {
+    let ops = space.ops();
+    if ops.len() == values.len() {
+        return values.iter().map(|&v| v as f32).collect();
+    }
+    let value = |op| ENAS_OPS.iter().position(|o| *o == op).and_then(|i| values.get(i)).map_or(0.0, |&v| v as f32);
+    ops.iter().map(|&op| value(op)).collect()
+}
 
 /// The LSTM state: `(c, h)` per layer, each `[1, lstm_size]`.
 pub type LstmState = Vec<(Tensor, Tensor)>;
@@ -57,18 +74,20 @@ impl Controller {
     ) -> Result<Self> {
         let space = space.into();
         cfg.validate("(controller)")?;
-        if space.ops().len() != NUM_OPS {
+        let decisions = space.decisions();
+        // Rows of the op embedding and columns of the op softmax: the choices of an op decision.
+        let num_ops = decisions.iter().find(|d| d.kind == DecisionKind::Op).map_or(0, |d| d.choices);
+        if decisions.iter().any(|d| d.kind == DecisionKind::Op && d.choices != num_ops) {
             return Err(Error::Arch(format!(
-                "the controller expects {NUM_OPS} ops, the space {} has {}",
-                space.name(),
-                space.ops().len()
+                "the controller needs one op count for every op decision of {}",
+                space.name()
             )));
         }
-        let decisions = space.decisions();
         let has_inputs = decisions.iter().any(|d| d.kind == DecisionKind::Input);
-        if has_inputs && !matches!(space, Space::EnasMicro(_)) {
+        if has_inputs && !matches!(space, Space::EnasMicro(_) | Space::Darts(_)) {
             return Err(Error::Arch(format!(
-                "the controller's input attention knows ENAS micro's layout only; {} has input decisions",
+                "the controller's input attention knows the ENAS micro / DARTS cell layout only; {} has input \
+                 decisions",
                 space.name()
             )));
         }
@@ -83,10 +102,10 @@ impl Controller {
             vars.push(uniform(format!("lstm.layer_{layer}.w"), 2 * n, 4 * n)?);
         }
         vars.push(uniform("g_emb".into(), 1, n)?);
-        vars.push(uniform("emb.w".into(), NUM_OPS, n)?);
-        vars.push(uniform("softmax.w".into(), n, NUM_OPS)?);
-        let b_soft: Vec<f32> = cfg.op_bias_init.iter().map(|&b| b as f32).collect();
-        vars.push(("softmax.b".into(), Var::from_vec(b_soft, (1, NUM_OPS), device)?));
+        vars.push(uniform("emb.w".into(), num_ops, n)?);
+        vars.push(uniform("softmax.w".into(), n, num_ops)?);
+        let b_soft = op_values(&cfg.op_bias_init, &space);
+        vars.push(("softmax.b".into(), Var::from_vec(b_soft, (1, num_ops), device)?));
         if has_inputs {
             vars.push(uniform("attention.w_1".into(), n, n)?);
             vars.push(uniform("attention.w_2".into(), n, n)?);

@@ -4,7 +4,8 @@
 //! and input `g_emb`, one LSTM step per decision in order, logits `h · w_soft + b_soft`, next input
 //! = the chosen op's embedding. This is ENAS's op choice without the attention.
 //!
-//! **ENAS micro**, exactly as ENAS's `MicroController._build_sampler`. Per cell, from the carried LSTM state (zeros before the normal cell; the reduction cell goes on
+//! **ENAS micro** (and DARTS's cell space, the same decisions over its seven ops), exactly as
+//! ENAS's `MicroController._build_sampler`. Per cell, from the carried LSTM state (zeros before the normal cell; the reduction cell goes on
 //! from where the normal cell ended):
 //! 1. two LSTM steps fed `g_emb` make the cell inputs' attention keys `h · w_attn_1`; the inputs'
 //!    anchors themselves (what a choice of them feeds back) are zeros;
@@ -17,9 +18,9 @@
 //! `c = tanh_constant` for inputs and `tanh_constant / op_tanh_reduce` for ops; the normal cell's op
 //! logits also get the constant `controller.normal_op_bias` (ENAS: `[0.25, 0.25, -0.25, -0.25,
 //! -0.25]`) after the tanh.
-use crate::lstm::{Controller, NUM_OPS};
+use crate::lstm::{op_values, Controller};
 use candle_core::{DType, Tensor, D};
-use enas_shared::{Error, Result, Space};
+use enas_shared::{Darts, EnasMicro, Error, Result, Space};
 use rand::Rng;
 use std::collections::BTreeMap;
 
@@ -115,7 +116,9 @@ impl Controller {
         let mut trace =
             Trace { values: vec![0; len], probs: vec![Vec::new(); len], chosen: BTreeMap::new(), entropy: 0.0 };
         match &self.space {
-            Space::EnasMicro(micro) => self.rollout_micro(micro.nodes, pick, &mut trace)?,
+            Space::EnasMicro(EnasMicro { nodes }) | Space::Darts(Darts { nodes }) => {
+                self.rollout_micro(*nodes, pick, &mut trace)?
+            }
             _ => self.rollout_ops(len, pick, &mut trace)?,
         }
         let log_prob = trace.log_prob()?;
@@ -143,7 +146,7 @@ impl Controller {
         Ok(())
     }
 
-    /// ENAS's micro sampler for both cells.
+    /// ENAS's micro sampler for both cells (ENAS micro's or DARTS's: the op count is the space's).
     fn rollout_micro(
         &self,
         nodes: usize,
@@ -152,8 +155,8 @@ impl Controller {
     ) -> Result<()> {
         let n = self.cfg.lstm_size;
         let op_c = self.cfg.tanh_constant.map(|c| c / self.cfg.op_tanh_reduce);
-        let bias: Vec<f32> = self.cfg.normal_op_bias.iter().map(|&b| b as f32).collect();
-        let normal_bias = Tensor::from_vec(bias, (1, NUM_OPS), &self.device)?;
+        let bias = op_values(&self.cfg.normal_op_bias, &self.space);
+        let normal_bias = Tensor::from_vec(bias, (1, self.b_soft().dim(1)?), &self.device)?;
         let zeros = Tensor::zeros((1, n), DType::F32, &self.device)?;
         let mut state = self.zero_state()?;
         for cell in 0..2 {

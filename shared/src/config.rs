@@ -142,6 +142,11 @@ pub struct TrainConfig {
     pub channels: usize,
     /// The weight optimiser and its learning-rate schedule.
     pub sgd: SgdConfig,
+    /// Weight of the auxiliary head's loss (0: no head). ENAS and DARTS: 0.4.
+    pub aux_weight: f64,
+    /// DARTS's drop-path: each op other than the identity dropped per image with this
+    /// probability times the fraction of epochs done (DARTS: 0.2). DARTS space only.
+    pub drop_path_prob: f64,
 }
 
 impl Default for TrainConfig {
@@ -153,6 +158,8 @@ impl Default for TrainConfig {
             layers: 6,
             channels: 20,
             sgd: SgdConfig::default(),
+            aux_weight: 0.0,
+            drop_path_prob: 0.0,
         }
     }
 }
@@ -295,6 +302,15 @@ impl Config {
         }
         self.child.validate(origin)?;
         self.train.sgd.validate(origin, "train.sgd")?;
+        if !(self.train.aux_weight >= 0.0 && self.train.aux_weight.is_finite()) {
+            return bad(
+                "train.aux_weight",
+                format!("must be a finite number at least 0, got {}", self.train.aux_weight),
+            );
+        }
+        if !(0.0..1.0).contains(&self.train.drop_path_prob) {
+            return bad("train.drop_path_prob", format!("must be in [0, 1), got {}", self.train.drop_path_prob));
+        }
         self.search.sgd.validate(origin, "search.sgd")?;
         for (key, v) in [
             ("search.epochs", self.search.epochs),

@@ -22,4 +22,4 @@ pub use config::{ChildConfig, Config, DeviceKind, SgdConfig, TrainConfig};
 pub use error::{Error, Result};
 pub use op::OpKind;
 pub use proxy_kind::ProxyKind;
-pub use space::{EnasMicro, Nb201, Space, SpaceKind};
+pub use space::{Darts, EnasMicro, Nb201, Space, SpaceKind};

@@ -1,5 +1,6 @@
 //! Building a search: data, the supernet for the configured space, its weight optimiser, and the
 //! method for the configured strategy. The one place that maps config choices to implementations.
+use super::darts_space::DartsSearch;
 use super::method::{Method, Sampled};
 use super::nb201::Nb201Search;
 use super::supernet::{MicroSupernet, Supernet};
@@ -7,7 +8,9 @@ use super::{warm, Search};
 use crate::run::RunDir;
 use crate::runtime::{self, stream_seed};
 use anyhow::Result;
-use enas_child::{InitRoot, MicroNet, MicroShape, Nb201Shape, Nb201Supernet, SgdNesterov, Weights};
+use enas_child::{
+    DartsShape, DartsSupernet, InitRoot, MicroNet, MicroShape, Nb201Shape, Nb201Supernet, SgdNesterov, Weights,
+};
 use enas_controller::strategy;
 use enas_shared::data::{load_splits, Dataset};
 use enas_shared::strategy_config::StrategyKind;
@@ -96,6 +99,25 @@ fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Resu
             };
             let net = Nb201Supernet::new(shape, root.init())?;
             Box::new(Nb201Search { net, store: root.finish(), space: Space::Nb201(Nb201), hw })
+        }
+        SpaceKind::Darts => {
+            let c = &cfg.child;
+            anyhow::ensure!(
+                c.keep_prob == 1.0 && c.aux_weight == 0.0,
+                "child.keep_prob and child.aux_weight are ENAS's micro-child options; DARTS's search network has \
+                 neither (set them to 1.0 and 0.0)"
+            );
+            let shape = DartsShape {
+                in_channels: train.channels,
+                channels: c.channels,
+                layers: c.layers,
+                nodes: c.nodes,
+                classes: train.classes,
+            };
+            let net = DartsSupernet::new(shape, root.init())?;
+            let darts = enas_shared::space::darts::Darts::new(c.nodes);
+            let space = Space::Darts(darts.clone());
+            Box::new(DartsSearch { net, store: root.finish(), darts, space, hw })
         }
     })
 }

@@ -2,8 +2,9 @@
 //! supernet is the softmax(α)-weighted sum of its ops (`Path::Mixed`); the shared weights train
 //! on that mixture with α fixed (a detached tensor), and an architecture step before each weight
 //! step moves α by Adam along the gradient of the validation loss: at the current weights (first
-//! order) or after a virtual step of them (second order, `unrolled.rs`). The derived cell takes
-//! each edge's strongest op (NAS-Bench-201's rule).
+//! order) or after a virtual step of them (second order, `unrolled.rs`). The derived cell is the
+//! space's rule on softmax(α): each edge's strongest op on NAS-Bench-201, each node's two
+//! strongest edges other than `none` on the DARTS space.
 use super::method::{Candidates, Method, Scored};
 use super::supernet::{ArchContext, Path};
 use super::ArchRow;
@@ -23,7 +24,7 @@ const ADAM_EPS: f64 = 1e-8;
 pub struct Darts {
     cfg: DartsConfig,
     space: Space,
-    /// Rows (decisions) and columns (choices) of α.
+    /// Rows (edges) and columns (ops) of α: `Space::mixture`.
     shape: (usize, usize),
     state: State,
 }
@@ -41,17 +42,17 @@ struct State {
 impl Darts {
     /// α drawn as `init_std` x standard normal from `rng` (DARTS: 1e-3 * randn).
     pub fn new(cfg: &DartsConfig, space: &Space, rng: &mut ChaCha8Rng) -> Result<Darts> {
-        let decisions = space.decisions();
-        let choices = decisions.first().map(|d| d.choices).unwrap_or(0);
-        anyhow::ensure!(
-            matches!(space, Space::Nb201(_)) && decisions.iter().all(|d| d.choices == choices),
-            "search.strategy darts needs search.space nb201 in this release (the {} space has no mixed supernet)",
-            space.name()
-        );
-        let n = decisions.len() * choices;
+        let (rows, ops) = space.mixture().with_context(|| {
+            format!(
+                "search.strategy darts needs a space with a continuous relaxation (nb201 or darts); the {} space \
+                 has no mixed supernet",
+                space.name()
+            )
+        })?;
+        let n = rows * ops.len();
         let alpha = (0..n).map(|_| cfg.init_std * standard_normal(rng)).collect();
         let state = State { alpha, m: vec![0.0; n], v: vec![0.0; n], t: 0 };
-        Ok(Darts { cfg: cfg.clone(), space: space.clone(), shape: (decisions.len(), choices), state })
+        Ok(Darts { cfg: cfg.clone(), space: space.clone(), shape: (rows, ops.len()), state })
     }
 
     fn alpha_tensor(&self, device: &Device) -> Result<Tensor> {
@@ -73,14 +74,10 @@ impl Darts {
         out
     }
 
-    /// Each edge's op with the largest α (the first on a tie).
-    pub fn argmax(&self) -> Vec<usize> {
-        let cols = self.shape.1;
-        self.state
-            .alpha
-            .chunks(cols)
-            .map(|row| row.iter().enumerate().fold(0, |best, (j, &a)| if a > row[best] { j } else { best }))
-            .collect()
+    /// The derived architecture: the space's rule on softmax(α) (NAS-Bench-201: each edge's
+    /// strongest op; DARTS: each node's two strongest edges other than `none`).
+    pub fn derive(&self) -> Result<Vec<usize>> {
+        Ok(self.space.derive(&self.weights())?)
     }
 
     /// One Adam step of α along `grad` (PyTorch's Adam with L2 weight decay).
@@ -157,7 +154,7 @@ impl Method for Darts {
         );
         self.adam(&g);
         let valid_acc = correct(&logits, &y)? as f64 / batch.n as f64;
-        Ok(vec![Scored { values: self.argmax(), valid_acc, told: None }])
+        Ok(vec![Scored { values: self.derive()?, valid_acc, told: None }])
     }
 
     fn baseline(&self) -> f64 {
@@ -166,11 +163,11 @@ impl Method for Darts {
 
     /// The derived cell only: DARTS's rule leaves no choice to score.
     fn candidates(&self, _n: usize, _rng: &mut ChaCha8Rng, _queried: &[ArchRow]) -> Result<Candidates> {
-        Ok(Candidates { kind: "argmax of the architecture weights", draws: vec![(self.argmax(), f64::NAN, 1)] })
+        Ok(Candidates { kind: "derived from the architecture weights", draws: vec![(self.derive()?, f64::NAN, 1)] })
     }
 
     fn current(&self, _queried: &[ArchRow]) -> Result<Option<Vec<usize>>> {
-        Ok(Some(self.argmax()))
+        Ok(Some(self.derive()?))
     }
 
     fn draw_uniform(&self, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
@@ -237,15 +234,15 @@ mod tests {
     }
 
     #[test]
-    fn weights_are_row_softmaxes_and_argmax_takes_the_largest() {
+    fn weights_are_row_softmaxes_and_nb201_derives_the_largest() {
         let mut d = darts();
         d.state.alpha = (0..30).map(|i| ((i * 7) % 5) as f64).collect();
         let w = d.weights();
         for row in w.chunks(5) {
             assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         }
-        let argmax = d.argmax();
-        for (r, &j) in argmax.iter().enumerate() {
+        let derived = d.derive().unwrap();
+        for (r, &j) in derived.iter().enumerate() {
             let row = &d.state.alpha[r * 5..r * 5 + 5];
             assert!(row.iter().all(|&a| a <= row[j]));
         }
@@ -281,7 +278,7 @@ mod tests {
             ArchContext { net: &net, device: &Device::Cpu, valid: &mut valid, dropout_seed: 0, next_step: None };
         let scored = d.arch_step(&mut ctx, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
         assert_eq!(scored.len(), 1);
-        assert_eq!(scored[0].values, d.argmax());
+        assert_eq!(scored[0].values, d.derive().unwrap());
         assert_ne!(d.state.alpha, before_alpha, "the architecture step did not move alpha");
         assert_eq!(d.state.t, 1);
         let after_w: Vec<Vec<f32>> =
@@ -298,6 +295,6 @@ mod tests {
             &Space::from(&enas_shared::EnasMicro::new(5)),
             &mut ChaCha8Rng::seed_from_u64(1),
         );
-        assert!(e.err().unwrap().to_string().contains("nb201"));
+        assert!(e.err().unwrap().to_string().contains("nb201 or darts"));
     }
 }

@@ -7,6 +7,7 @@
 mod build;
 mod checkpoint;
 mod darts;
+mod darts_space;
 mod method;
 mod nb201;
 mod report;

@@ -1,19 +1,19 @@
 //! `enas train`: one fixed architecture trained from scratch, as ENAS retrains its derived cells.
 mod checkpoint;
+pub mod net;
 
-use crate::cli::{parse_arc, TrainArgs};
+use crate::cli::TrainArgs;
 use crate::run::RunDir;
 use crate::runtime;
 use crate::runtime::stream_seed;
 use anyhow::{Context, Result};
 use candle_core::Device;
 use checkpoint::Position;
-use enas_child::{
-    clip_grad_norm, correct, cross_entropy, sgd_lr, BnMode, InitRoot, MicroNet, MicroShape, SgdNesterov, Weights,
-};
+use enas_child::{clip_grad_norm, correct, sgd_lr, SgdNesterov};
 use enas_shared::data::{batches, load_splits, num_batches, Dataset, LoaderOptions};
 use enas_shared::{Arch, Config};
 use indicatif::{ProgressBar, ProgressStyle};
+use net::FixedNet;
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -64,7 +64,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
             let cfg = a.cfg.load(&extra)?.with_absolute_paths();
             let origin = a.arc_file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "--arc".into());
             let arc = a.arc_text()?;
-            parse_arc(&cfg, &arc, &origin)?;
+            net::parse(&cfg, &arc, &origin)?;
             crate::memory::check_train(&cfg)?;
             let (dir, lock) = RunDir::create_new(a.out.as_deref(), "train")?;
             dir.write_config(&cfg)?;
@@ -73,7 +73,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
         }
     };
     runtime::init_threads(cfg.threads);
-    let arch = parse_arc(&cfg, &arc_text, &dir.file(ARC_FILE).display().to_string())?;
+    let arch = net::parse(&cfg, &arc_text, &dir.file(ARC_FILE).display().to_string())?;
     let summary = match train_fixed(&cfg, &arch, &dir, resume)? {
         Outcome::Finished(s) => s,
         Outcome::Stopped(pos) => {
@@ -124,17 +124,8 @@ fn train_fixed(cfg: &Config, arch: &Arch, dir: &RunDir, resume: bool) -> Result<
     let splits = load_splits(&cfg.data)?;
     let test_held_out = splits.test_held_out;
     let (train, valid, test) = (Arc::new(splits.train), Arc::new(splits.valid), Arc::new(splits.test));
-    let shape = MicroShape {
-        in_channels: train.channels,
-        classes: train.classes,
-        layers: cfg.train.layers,
-        channels: cfg.train.channels,
-        nodes: cfg.child.nodes,
-    };
-    let root = InitRoot::new(cfg.seed, &device);
-    let net = MicroNet::new(shape, &Weights::Fixed(arch.clone()), root.init())?;
-    let store = root.finish();
-    let params = store.num_params();
+    let (net, store) = net::build(cfg, arch, (train.channels, (train.height, train.width), train.classes), &device)?;
+    let params = net.params();
     let t = &cfg.train;
     let mut opt = SgdNesterov::new(store.vars.clone(), t.sgd.momentum, t.sgd.weight_decay);
     let (mut pos, mut rows) = if resume {
@@ -168,8 +159,8 @@ fn train_fixed(cfg: &Config, arch: &Arch, dir: &RunDir, resume: bool) -> Result<
         let loader = batches(train.clone(), opts, stream_seed(cfg.seed, epoch, 0));
         for batch in loader.skip(pos.step) {
             let (x, y) = (batch.x.to_device(&device)?, batch.y.to_device(&device)?);
-            let logits = net.forward(&x, arch, BnMode::Train)?;
-            let loss = cross_entropy(&logits, &y)?;
+            let progress = (epoch * steps + pos.step) as f64 / (steps * t.epochs) as f64;
+            let (loss, logits) = net.train_loss(&x, &y, stream_seed(cfg.seed, epoch, 1 + pos.step as u64), progress)?;
             let mut grads = loss.backward()?;
             if t.sgd.grad_clip > 0.0 {
                 clip_grad_norm(&store.vars, &mut grads, t.sgd.grad_clip)?;
@@ -202,7 +193,7 @@ fn train_fixed(cfg: &Config, arch: &Arch, dir: &RunDir, resume: bool) -> Result<
                 return Ok(Outcome::Stopped(pos));
             }
         }
-        let valid_acc = evaluate(&net, arch, &valid, t.eval_batch_size, &device)?;
+        let valid_acc = evaluate(&*net, &valid, t.eval_batch_size, &device)?;
         rows.push(MetricsRow {
             epoch: epoch + 1,
             lr,
@@ -235,7 +226,7 @@ fn train_fixed(cfg: &Config, arch: &Arch, dir: &RunDir, resume: bool) -> Result<
         }
     }
     bar.finish_and_clear();
-    let test_acc = evaluate(&net, arch, &test, t.eval_batch_size, &device)?.unwrap_or(f64::NAN);
+    let test_acc = evaluate(&*net, &test, t.eval_batch_size, &device)?.unwrap_or(f64::NAN);
     store.save(&dir.file("model.safetensors")).context("saving model.safetensors")?;
     let seconds = seconds_before + started.elapsed().as_secs_f64();
     let summary = serde_json::json!({
@@ -246,7 +237,8 @@ fn train_fixed(cfg: &Config, arch: &Arch, dir: &RunDir, resume: bool) -> Result<
         "epochs": t.epochs,
         "seconds": seconds,
         "threads": runtime::threads(),
-        "arc": enas_shared::EnasMicro::new(cfg.child.nodes).format(arch)?,
+        "arc": net.arc_text()?,
+        "space": cfg.search.space,
         "config": serde_json::to_value(cfg)?,
     });
     dir.write_json("summary.json", &summary)?;
@@ -256,21 +248,15 @@ fn train_fixed(cfg: &Config, arch: &Arch, dir: &RunDir, resume: bool) -> Result<
     Ok(Outcome::Finished(TrainSummary { test_acc, test_images: test.len(), params, seconds }))
 }
 
-/// Accuracy of `arch` on a whole dataset with running BatchNorm statistics; `None` when it is empty.
-pub fn evaluate(
-    net: &MicroNet,
-    arch: &Arch,
-    data: &Arc<Dataset>,
-    batch_size: usize,
-    device: &Device,
-) -> Result<Option<f64>> {
+/// Accuracy of `net` on a whole dataset with running BatchNorm statistics; `None` when it is empty.
+pub fn evaluate(net: &dyn FixedNet, data: &Arc<Dataset>, batch_size: usize, device: &Device) -> Result<Option<f64>> {
     if data.is_empty() {
         return Ok(None);
     }
     let opts = LoaderOptions { batch_size, shuffle: false, augment: false, drop_last: false };
     let mut right = 0;
     for batch in batches(data.clone(), opts, 0) {
-        let logits = net.forward(&batch.x.to_device(device)?, arch, BnMode::Eval)?;
+        let logits = net.eval_logits(&batch.x.to_device(device)?)?;
         right += correct(&logits, &batch.y.to_device(device)?)?;
     }
     Ok(Some(right as f64 / data.len() as f64))

@@ -1,8 +1,9 @@
 //! Sampling is reproducible from the RNG, always valid, and scored the same as teacher forcing.
 use crate::controller;
-use enas_controller::ControllerConfig;
+use candle_core::Device;
+use enas_controller::{Controller, ControllerConfig};
 use enas_shared::space::DecisionKind;
-use enas_shared::EnasMicro;
+use enas_shared::{Darts, EnasMicro};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -136,5 +137,41 @@ fn uniform_draws_are_uniform_and_paired_with_the_controllers() {
     let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(5), ChaCha8Rng::seed_from_u64(5));
     for _ in 0..20 {
         assert_eq!(c.sample(&mut a).unwrap().values, c.sample_uniform(&mut b).unwrap().values);
+    }
+}
+
+/// The controller walks DARTS's cell space as it walks ENAS micro's (the same decisions over seven
+/// ops): its op embedding and softmax have seven rows / columns, the config's op prior lands on
+/// the same ops (the sep convs), and every sample is a valid DARTS vector that scores the same
+/// under teacher forcing, every choice of every decision (the dilated convs included) reached.
+#[test]
+fn samples_valid_darts_space_vectors() {
+    let cfg = ControllerConfig::default();
+    let space = Darts::new(4);
+    let c = Controller::new(&cfg, space.clone(), 0, &Device::Cpu).unwrap();
+    let var = |name: &str| c.vars().iter().find(|(n, _)| n == name).unwrap().1.as_tensor().clone();
+    assert_eq!(var("emb.w").dims(), &[7, cfg.lstm_size]);
+    assert_eq!(var("softmax.w").dims(), &[cfg.lstm_size, 7]);
+    // DARTS's order: max_pool, avg_pool, skip, sep3, sep5, dil3, dil5; ENAS's prior is on the sep convs.
+    let b: Vec<f32> = var("softmax.b").flatten_all().unwrap().to_vec1().unwrap();
+    assert_eq!(b, vec![0.0, 0.0, 0.0, 10.0, 10.0, 0.0, 0.0]);
+    let decisions = space.decisions();
+    let mut seen = decisions.iter().map(|d| vec![false; d.choices]).collect::<Vec<_>>();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for i in 0..300 {
+        let s = c.sample(&mut rng).unwrap();
+        assert_eq!(s.values.len(), 32);
+        space.validate(&s.values).unwrap();
+        space.format(&space.from_values(&s.values).unwrap()).unwrap();
+        for (pos, v) in s.values.iter().enumerate() {
+            seen[pos][*v] = true;
+        }
+        if i < 5 {
+            let t = c.evaluate(&s.values).unwrap();
+            assert!((s.log_prob_value().unwrap() - t.log_prob_value().unwrap()).abs() < 1e-5);
+        }
+    }
+    for (pos, s) in seen.iter().enumerate() {
+        assert!(s.iter().all(|x| *x), "{}: not every choice sampled in 300 arcs: {s:?}", decisions[pos].label);
     }
 }

@@ -2,8 +2,8 @@
 //! branch picks an input among the two cell inputs and the earlier nodes, and an op among ENAS's five.
 //! The arc text is ENAS's own: 4 integers per node `x_input x_op y_input y_op`, the normal cell's
 //! nodes first, then the reduction cell's.
-use super::{Decision, DecisionKind};
-use crate::arch::{Arch, Branch, Cell, Node};
+use super::two_branch::two_branch_methods;
+use crate::arch::Arch;
 use crate::error::{clip, strip_bom};
 use crate::{Error, OpKind, Result};
 
@@ -26,85 +26,7 @@ impl EnasMicro {
         "enas_micro"
     }
 
-    pub fn ops(&self) -> &'static [OpKind] {
-        &ENAS_OPS
-    }
-
-    /// The decisions in ENAS sampling order: per cell, per node: x input, x op, y input, y op.
-    pub fn decisions(&self) -> Vec<Decision> {
-        let mut out = Vec::with_capacity(8 * self.nodes);
-        for cell in ["normal", "reduce"] {
-            for node in 0..self.nodes {
-                for (what, kind, choices) in [
-                    ("x_input", DecisionKind::Input, node + 2),
-                    ("x_op", DecisionKind::Op, ENAS_OPS.len()),
-                    ("y_input", DecisionKind::Input, node + 2),
-                    ("y_op", DecisionKind::Op, ENAS_OPS.len()),
-                ] {
-                    let label = format!("{cell} node {node} {what}");
-                    out.push(Decision { kind, choices, label });
-                }
-            }
-        }
-        out
-    }
-
-    /// Checks a vector of choices against the decisions, naming the first position out of range.
-    pub fn validate(&self, values: &[usize]) -> Result<()> {
-        let decisions = self.decisions();
-        if values.len() != decisions.len() {
-            return Err(Error::Arch(format!(
-                "expected {} integers (8 per node for {} nodes: normal then reduction cell), got {}",
-                decisions.len(),
-                self.nodes,
-                values.len()
-            )));
-        }
-        for (pos, (v, d)) in values.iter().zip(&decisions).enumerate() {
-            if *v >= d.choices {
-                return Err(Error::Arch(format!(
-                    "value {v} at position {pos} ({}) is out of range: allowed 0..={}",
-                    d.label,
-                    d.choices - 1
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Builds the architecture from a checked vector of choices.
-    pub fn from_values(&self, values: &[usize]) -> Result<Arch> {
-        self.validate(values)?;
-        let cell = |vals: &[usize]| Cell {
-            nodes: vals
-                .chunks(4)
-                .map(|c| Node {
-                    x: Branch { input: c[0], op: ENAS_OPS[c[1]] },
-                    y: Branch { input: c[2], op: ENAS_OPS[c[3]] },
-                })
-                .collect(),
-        };
-        let half = 4 * self.nodes;
-        Ok(Arch { normal: cell(&values[..half]), reduce: cell(&values[half..]) })
-    }
-
-    /// The vector of choices of an architecture (the inverse of `from_values`).
-    pub fn to_values(&self, arch: &Arch) -> Result<Vec<usize>> {
-        let op_index = |op: OpKind| {
-            ENAS_OPS
-                .iter()
-                .position(|o| *o == op)
-                .ok_or_else(|| Error::Arch(format!("op {op} is not in the ENAS micro space")))
-        };
-        let mut out = Vec::with_capacity(8 * self.nodes);
-        for cell in [&arch.normal, &arch.reduce] {
-            for n in &cell.nodes {
-                out.extend([n.x.input, op_index(n.x.op)?, n.y.input, op_index(n.y.op)?]);
-            }
-        }
-        self.validate(&out)?;
-        Ok(out)
-    }
+    two_branch_methods!(&ENAS_OPS, "ENAS micro");
 
     /// Parses ENAS arc text: whitespace- or comma-separated integers (a leading UTF-8 byte-order
     /// mark, as some editors write, is dropped).

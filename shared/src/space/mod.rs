@@ -1,8 +1,11 @@
 //! Search spaces as lists of categorical decisions. A strategy proposes a vector of choices; the
 //! space checks it, turns it into an architecture and formats it as text.
+pub mod darts;
 pub mod enas_micro;
 pub mod nb201;
+mod two_branch;
 
+pub use darts::{Darts, DARTS_OPS};
 pub use enas_micro::EnasMicro;
 pub use nb201::Nb201;
 
@@ -34,15 +37,18 @@ pub enum SpaceKind {
     EnasMicro,
     /// NAS-Bench-201's cell space.
     Nb201,
+    /// DARTS's cell space (`child.nodes` intermediate nodes per cell).
+    Darts,
 }
 
 impl SpaceKind {
-    pub const ALL: [SpaceKind; 2] = [SpaceKind::EnasMicro, SpaceKind::Nb201];
+    pub const ALL: [SpaceKind; 3] = [SpaceKind::EnasMicro, SpaceKind::Nb201, SpaceKind::Darts];
 
     pub fn name(self) -> &'static str {
         match self {
             SpaceKind::EnasMicro => "enas_micro",
             SpaceKind::Nb201 => "nb201",
+            SpaceKind::Darts => "darts",
         }
     }
 
@@ -51,6 +57,7 @@ impl SpaceKind {
         match self {
             SpaceKind::EnasMicro => Space::EnasMicro(EnasMicro::new(nodes)),
             SpaceKind::Nb201 => Space::Nb201(Nb201),
+            SpaceKind::Darts => Space::Darts(Darts::new(nodes)),
         }
     }
 }
@@ -65,7 +72,10 @@ impl std::str::FromStr for SpaceKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<SpaceKind> {
         SpaceKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            Error::Name(format!("unknown search space `{}`; expected nb201 or enas_micro", crate::error::clip(s)))
+            Error::Name(format!(
+                "unknown search space `{}`; expected nb201, enas_micro or darts",
+                crate::error::clip(s)
+            ))
         })
     }
 }
@@ -78,10 +88,13 @@ pub enum Space {
     EnasMicro(EnasMicro),
     /// NAS-Bench-201's cell space.
     Nb201(Nb201),
+    /// DARTS's cell space.
+    Darts(Darts),
 }
 
 impl Space {
-    /// A space by its command-line name: `nb201`, or `enas_micro` with `nodes` nodes per cell.
+    /// A space by its command-line name: `nb201`, or `enas_micro` or `darts` with `nodes` nodes
+    /// per cell.
     pub fn by_name(name: &str, nodes: usize) -> Result<Space> {
         Ok(name.parse::<SpaceKind>()?.space(nodes))
     }
@@ -90,6 +103,7 @@ impl Space {
         match self {
             Space::EnasMicro(s) => s.name(),
             Space::Nb201(s) => s.name(),
+            Space::Darts(s) => s.name(),
         }
     }
 
@@ -98,6 +112,7 @@ impl Space {
         match self {
             Space::EnasMicro(s) => s.ops(),
             Space::Nb201(s) => s.ops(),
+            Space::Darts(s) => s.ops(),
         }
     }
 
@@ -106,6 +121,7 @@ impl Space {
         match self {
             Space::EnasMicro(s) => s.decisions(),
             Space::Nb201(s) => s.decisions(),
+            Space::Darts(s) => s.decisions(),
         }
     }
 
@@ -114,6 +130,7 @@ impl Space {
         match self {
             Space::EnasMicro(s) => s.validate(values),
             Space::Nb201(s) => s.validate(values),
+            Space::Darts(s) => s.validate(values),
         }
     }
 
@@ -122,6 +139,7 @@ impl Space {
         match self {
             Space::EnasMicro(s) => s.to_values(&s.parse(text)?),
             Space::Nb201(s) => s.parse(text),
+            Space::Darts(s) => s.to_values(&s.parse(text)?),
         }
     }
 
@@ -130,6 +148,33 @@ impl Space {
         match self {
             Space::EnasMicro(s) => s.format(&s.from_values(values)?),
             Space::Nb201(s) => s.format(values),
+            Space::Darts(s) => s.format(&s.from_values(values)?),
+        }
+    }
+
+    /// The continuous relaxation DARTS's optimiser searches: its rows (edges, every cell's) and
+    /// the ops of its columns. NAS-Bench-201: one row per edge over its five ops, `none` included;
+    /// DARTS: `2 * edges` rows (the normal cell's edges, then the reduction cell's) over
+    /// [`DARTS_OPS`]; ENAS micro has none (its edges are sampled, not mixed).
+    pub fn mixture(&self) -> Option<(usize, &'static [OpKind])> {
+        match self {
+            Space::EnasMicro(_) => None,
+            Space::Nb201(_) => Some((nb201::NB201_EDGES.len(), &nb201::NB201_OPS)),
+            Space::Darts(s) => Some((2 * s.edges(), &DARTS_OPS)),
+        }
+    }
+
+    /// The vector of choices that the relaxation's weights (row-major, of `mixture()`'s shape)
+    /// stand for. NAS-Bench-201: each edge's largest weight (the first on a tie); DARTS: DARTS's
+    /// rule ([`Darts::derive`]); ENAS micro has no relaxation: an error.
+    pub fn derive(&self, weights: &[f64]) -> Result<Vec<usize>> {
+        match self {
+            Space::EnasMicro(s) => Err(Error::Arch(format!(
+                "the {} space has no continuous relaxation to derive a cell from (nb201 and darts have one)",
+                s.name()
+            ))),
+            Space::Nb201(s) => s.derive(weights),
+            Space::Darts(s) => s.derive(weights),
         }
     }
 
@@ -157,8 +202,39 @@ impl From<Nb201> for Space {
     }
 }
 
+impl From<Darts> for Space {
+    fn from(s: Darts) -> Space {
+        Space::Darts(s)
+    }
+}
+
+impl From<&Darts> for Space {
+    fn from(s: &Darts) -> Space {
+        Space::Darts(s.clone())
+    }
+}
+
 impl From<&Space> for Space {
     fn from(s: &Space) -> Space {
         s.clone()
     }
+}
+
+/// Checks the relaxation's weights of `space`: `rows * cols` finite numbers.
+fn check_weights(space: &str, weights: &[f64], rows: usize, cols: usize) -> Result<()> {
+    if weights.len() != rows * cols {
+        return Err(Error::Arch(format!(
+            "the {space} space's relaxation has {rows} x {cols} = {} weights (edges x ops, row-major), got {}",
+            rows * cols,
+            weights.len()
+        )));
+    }
+    if let Some(i) = weights.iter().position(|w| !w.is_finite()) {
+        let (row, col) = (i / cols, i % cols);
+        return Err(Error::Arch(format!(
+            "{space} relaxation weight {} (edge {row}, op {col}) is not finite",
+            weights[i]
+        )));
+    }
+    Ok(())
 }

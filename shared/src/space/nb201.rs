@@ -112,6 +112,15 @@ impl Nb201 {
         Ok(values)
     }
 
+    /// The op values of the relaxation's weights (row-major `[6, 5]`, edges in decision order,
+    /// columns in [`NB201_OPS`] order): each edge's largest weight, the first on a tie.
+    pub fn derive(&self, weights: &[f64]) -> Result<Vec<usize>> {
+        let cols = NB201_OPS.len();
+        super::check_weights(self.name(), weights, NB201_EDGES.len(), cols)?;
+        let argmax = |row: &[f64]| (1..row.len()).fold(0, |best, k| if row[k] > row[best] { k } else { best });
+        Ok(weights.chunks(cols).map(argmax).collect())
+    }
+
     /// The benchmark's text form of a vector of choices.
     pub fn format(&self, values: &[usize]) -> Result<String> {
         let ops = self.ops_of(values)?;

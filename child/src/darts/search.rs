@@ -1,0 +1,188 @@
+//! DARTS's search network: every edge of every cell holds all eight ops of `DARTS_OPS`, normal
+//! cells sharing one set of architecture weights and reduction cells another. Run either as
+//! DARTS's continuous relaxation (each edge the weighted sum of its ops) or as one path (each node
+//! the sum of two ops on two chosen inputs, ENAS-style sampling on the DARTS space).
+use super::ops::{EdgeOp, Preprocess};
+use super::{check_shape, sum_terms, CellPlan, Classifier, DartsShape, Stem};
+use crate::layers::BnMode;
+use crate::params::Init;
+use candle_core::{Result, Tensor};
+use enas_shared::space::darts::DARTS_OPS;
+use enas_shared::{Arch, Cell};
+
+/// Which network a forward pass runs.
+pub enum DartsPath<'a> {
+    /// The mixture: `(2 * edges, 8)` weights, the normal cell's edges then the reduction cell's,
+    /// columns in `DARTS_OPS` order (typically softmax(α) per row; gradients reach them).
+    Mixed(&'a Tensor),
+    /// One architecture: each node sums its two branches' ops.
+    Single(&'a Arch),
+}
+
+/// Edges of a cell with `nodes` nodes (node `i` has `i + 2` inputs).
+pub fn cell_edges(nodes: usize) -> usize {
+    (0..nodes).map(|i| i + 2).sum()
+}
+
+/// The index of the edge into node `node` from state `input` (0, 1: the cell's inputs).
+pub fn edge_index(node: usize, input: usize) -> usize {
+    node * (node + 3) / 2 + input
+}
+
+struct MixedCell {
+    pre0: Preprocess,
+    pre1: Preprocess,
+    /// Per edge, one op per `DARTS_OPS` entry.
+    edges: Vec<Vec<EdgeOp>>,
+    reduction: bool,
+}
+
+impl MixedCell {
+    fn new(plan: CellPlan, nodes: usize, init: Init) -> Result<Self> {
+        let pre0 = Preprocess::new(plan.c_pp, plan.c, plan.reduction_prev, false, init.pp("preprocess0"))?;
+        let pre1 = Preprocess::new(plan.c_p, plan.c, false, false, init.pp("preprocess1"))?;
+        let mut edges = Vec::with_capacity(cell_edges(nodes));
+        for node in 0..nodes {
+            for input in 0..node + 2 {
+                let stride = if plan.reduction && input < 2 { 2 } else { 1 };
+                let init = init.pp(format!("edges.{}", edge_index(node, input)));
+                edges.push(
+                    DARTS_OPS
+                        .iter()
+                        .map(|&op| EdgeOp::new(op, plan.c, stride, true, init.pp("ops")))
+                        .collect::<Result<_>>()?,
+                );
+            }
+        }
+        Ok(MixedCell { pre0, pre1, edges, reduction: plan.reduction })
+    }
+
+    /// The cell's output for inputs `s0`, `s1`; `node(i, states)` gives node `i`'s sum (`None`:
+    /// every term was `none`, and the node is zeros).
+    fn forward(
+        &self,
+        s0: &Tensor,
+        s1: &Tensor,
+        nodes: usize,
+        mode: BnMode,
+        mut node: impl FnMut(&Self, usize, &[Tensor]) -> Result<Option<Tensor>>,
+    ) -> Result<Tensor> {
+        let mut states = vec![self.pre0.forward(s0, mode)?, self.pre1.forward(s1, mode)?];
+        for i in 0..nodes {
+            let s = match node(self, i, &states)? {
+                Some(s) => s,
+                None => zeros_like_node(&states[1], self.reduction)?,
+            };
+            states.push(s);
+        }
+        Tensor::cat(&states[2..], 1)
+    }
+}
+
+/// Zeros of a node's shape: the preprocessed input's, halved (rounded up) in a reduction cell.
+fn zeros_like_node(input: &Tensor, reduction: bool) -> Result<Tensor> {
+    let (n, c, h, w) = input.dims4()?;
+    let (h, w) = if reduction { (h.div_ceil(2), w.div_ceil(2)) } else { (h, w) };
+    Tensor::zeros((n, c, h, w), input.dtype(), input.device())
+}
+
+/// The DARTS search network. Its weights are created in a fixed order from `Init` (the order
+/// PyTorch registers the reference network's parameters) and live in the caller's `ParamStore`.
+pub struct DartsSupernet {
+    shape: DartsShape,
+    stem: Stem,
+    cells: Vec<MixedCell>,
+    classifier: Classifier,
+}
+
+impl DartsSupernet {
+    pub fn new(shape: DartsShape, init: Init) -> Result<Self> {
+        check_shape(&shape)?;
+        let stem = Stem::new(&shape, &init)?;
+        let cells = shape
+            .plans()
+            .into_iter()
+            .enumerate()
+            .map(|(i, plan)| MixedCell::new(plan, shape.nodes, init.pp(format!("cells.{i}"))))
+            .collect::<Result<_>>()?;
+        let classifier = Classifier::new(shape.out_channels(), shape.classes, &init)?;
+        Ok(DartsSupernet { shape, stem, cells, classifier })
+    }
+
+    pub fn shape(&self) -> DartsShape {
+        self.shape
+    }
+
+    /// Logits `(N, classes)` of `path` for images `(N, in_channels, H, W)`.
+    pub fn forward(&self, x: &Tensor, path: &DartsPath, mode: BnMode) -> Result<Tensor> {
+        let nodes = self.shape.nodes;
+        let edges = cell_edges(nodes);
+        if let DartsPath::Mixed(w) = path {
+            if w.dims() != [2 * edges, DARTS_OPS.len()] {
+                candle_core::bail!("mixed-op weights must be ({}, {}), got {:?}", 2 * edges, DARTS_OPS.len(), w.dims());
+            }
+        }
+        if let DartsPath::Single(arch) = path {
+            check_arch(arch, nodes)?;
+        }
+        let mut s0 = self.stem.forward(x, mode)?;
+        let mut s1 = s0.clone();
+        for cell in &self.cells {
+            let out = match path {
+                DartsPath::Mixed(w) => {
+                    let w = w.narrow(0, if cell.reduction { edges } else { 0 }, edges)?;
+                    cell.forward(&s0, &s1, nodes, mode, |cell, i, states| {
+                        sum_terms((0..i + 2).flat_map(|j| {
+                            let e = edge_index(i, j);
+                            let (ops, w, h) = (&cell.edges[e], &w, &states[j]);
+                            ops.iter().enumerate().map(move |(k, op)| {
+                                Ok(match op.forward(h, mode)? {
+                                    Some(y) => Some(y.broadcast_mul(&w.get(e)?.get(k)?)?),
+                                    None => None,
+                                })
+                            })
+                        }))
+                    })?
+                }
+                DartsPath::Single(arch) => {
+                    let c: &Cell = if cell.reduction { &arch.reduce } else { &arch.normal };
+                    cell.forward(&s0, &s1, nodes, mode, |cell, i, states| {
+                        let n = &c.nodes[i];
+                        sum_terms([n.x, n.y].into_iter().map(|b| {
+                            let k = op_column(b.op)?;
+                            cell.edges[edge_index(i, b.input)][k].forward(&states[b.input], mode)
+                        }))
+                    })?
+                }
+            };
+            (s0, s1) = (s1, out);
+        }
+        self.classifier.forward(&s1, mode)
+    }
+}
+
+/// The column of `op` in `DARTS_OPS`.
+fn op_column(op: enas_shared::OpKind) -> Result<usize> {
+    DARTS_OPS
+        .iter()
+        .position(|&o| o == op)
+        .ok_or_else(|| candle_core::Error::Msg(format!("`{}` is not a DARTS op", op.name())))
+}
+
+/// An architecture fits a network with `nodes` nodes per cell: every input is an earlier state.
+pub(crate) fn check_arch(arch: &Arch, nodes: usize) -> Result<()> {
+    for (name, cell) in [("normal", &arch.normal), ("reduce", &arch.reduce)] {
+        if cell.nodes.len() != nodes {
+            candle_core::bail!("the {name} cell has {} nodes, the network {nodes}", cell.nodes.len());
+        }
+        for (i, n) in cell.nodes.iter().enumerate() {
+            for b in [n.x, n.y] {
+                if b.input >= i + 2 {
+                    candle_core::bail!("{name} cell node {i} reads state {}, which is not before it", b.input);
+                }
+                op_column(b.op)?;
+            }
+        }
+    }
+    Ok(())
+}
