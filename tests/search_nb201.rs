@@ -261,3 +261,53 @@ fn second_order_darts_searches_nb201() {
     }
     assert_ne!(weights[0], weights[1], "second order moved alpha exactly as first order did");
 }
+
+/// DARTS+'s early stop: with `darts.stop_at_skips = 1` a search ends at the first epoch boundary
+/// where its derived cell holds a skip: the same run as without the rule up to that epoch (the
+/// same genotypes.csv lines), that epoch's cell returned, and summary.json saying why. The first
+/// seed whose unstopped run derives a skip within 6 epochs is the case.
+#[test]
+fn darts_plus_stops_when_the_derived_cell_holds_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.csv");
+    write_table(&table);
+    let run = |name: String, seed: &str, stop: &str| {
+        let out = dir.path().join(name);
+        let set = format!("darts.stop_at_skips={stop}");
+        let extra = [
+            "--seed",
+            seed,
+            "--set",
+            "search.strategy=darts",
+            "--set",
+            "search.epochs=6",
+            "--set",
+            &set,
+            "--set",
+            "darts.arch_lr=0.05",
+        ];
+        let o = enas(&nb201_args(out.to_str().unwrap(), table.to_str().unwrap(), &extra));
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    };
+    let cell = |line: &str| line.split(',').nth(1).unwrap().to_string();
+    for seed in ["0", "1", "2", "3", "4", "5"] {
+        let full = run(format!("full{seed}"), seed, "0");
+        let g = read(&full.join("genotypes.csv"));
+        assert_eq!(g.lines().count(), 1 + 6);
+        assert!(json(&full.join("summary.json")).get("stopped_early").is_none());
+        // The rule is asked from the end of epoch 1 on, before epoch 6 starts.
+        let Some(at) = g.lines().skip(1).take(5).position(|l| cell(l).contains("skip_connect")) else { continue };
+        let epochs = at + 1;
+        let stopped = run(format!("stopped{seed}"), seed, "1");
+        let s = read(&stopped.join("genotypes.csv"));
+        let expected: Vec<&str> = g.lines().take(1 + epochs).collect();
+        assert_eq!(s.lines().collect::<Vec<_>>(), expected, "seed {seed}");
+        let summary = json(&stopped.join("summary.json"));
+        assert!(summary["stopped_early"].as_str().unwrap().contains("stop_at_skips = 1"), "{summary}");
+        assert_eq!(summary["epochs"], epochs);
+        assert_eq!(summary["best_arc"].as_str().unwrap(), cell(expected[epochs]));
+        return;
+    }
+    panic!("no seed derived a skip within 5 epochs; the rule was never exercised");
+}

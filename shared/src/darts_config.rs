@@ -20,6 +20,13 @@ pub struct DartsConfig {
     pub arch_weight_decay: f64,
     /// The standard deviation of α's initial values (DARTS: 1e-3 x standard normal).
     pub init_std: f64,
+    /// DARTS- (Chu et al., ICLR 2021): an auxiliary skip connection on every edge, its weight
+    /// `aux_skip` at the start decaying linearly to 0 over the search epochs (DARTS-: 1.0), added
+    /// to the mixture outside the softmax; 0 is off.
+    pub aux_skip: f64,
+    /// DARTS+ (Liang et al. 2019), its first criterion: stop the search once the derived normal
+    /// cell holds this many skip connections (DARTS+: 2), and return that cell; 0 is off.
+    pub stop_at_skips: usize,
 }
 
 impl Default for DartsConfig {
@@ -31,6 +38,8 @@ impl Default for DartsConfig {
             arch_beta2: 0.999,
             arch_weight_decay: 1e-3,
             init_std: 1e-3,
+            aux_skip: 0.0,
+            stop_at_skips: 0,
         }
     }
 }
@@ -53,6 +62,9 @@ impl DartsConfig {
         }
         if !(self.arch_weight_decay >= 0.0 && self.arch_weight_decay.is_finite()) {
             return bad("arch_weight_decay", format!("{} must be a non-negative number", self.arch_weight_decay));
+        }
+        if !(self.aux_skip >= 0.0 && self.aux_skip.is_finite()) {
+            return bad("aux_skip", format!("{} must be a non-negative number (DARTS-: 1.0; 0: off)", self.aux_skip));
         }
         if !(self.init_std >= 0.0 && self.init_std.is_finite()) {
             return bad("init_std", format!("{} must be a non-negative number", self.init_std));

@@ -61,6 +61,7 @@ impl Search {
             arch_rows: Vec::new(),
             epoch_rows: Vec::new(),
             genotype_rows: Vec::new(),
+            stopped: None,
         })
     }
 

@@ -13,7 +13,7 @@ use candle_core::{Device, Tensor, Var};
 use enas_child::{correct, cross_entropy, BnMode};
 use enas_controller::strategy::{self, Draw};
 use enas_shared::darts_config::DartsConfig;
-use enas_shared::Space;
+use enas_shared::{OpKind, Space};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,10 @@ pub struct Darts {
     space: Space,
     /// Rows (edges) and columns (ops) of α: `Space::mixture`.
     shape: (usize, usize),
+    /// The column of `skip_connect`, for DARTS-'s auxiliary skip.
+    skip: Option<usize>,
+    /// This epoch's weight of the auxiliary skip (DARTS-), 0 when off.
+    beta: f64,
     state: State,
 }
 
@@ -52,7 +56,13 @@ impl Darts {
         let n = rows * ops.len();
         let alpha = (0..n).map(|_| cfg.init_std * standard_normal(rng)).collect();
         let state = State { alpha, m: vec![0.0; n], v: vec![0.0; n], t: 0 };
-        Ok(Darts { cfg: cfg.clone(), space: space.clone(), shape: (rows, ops.len()), state })
+        let skip = ops.iter().position(|&op| op == OpKind::Identity);
+        anyhow::ensure!(
+            cfg.aux_skip == 0.0 || skip.is_some(),
+            "darts.aux_skip needs a skip_connect op, and the {} space has none",
+            space.name()
+        );
+        Ok(Darts { cfg: cfg.clone(), space: space.clone(), shape: (rows, ops.len()), skip, beta: 0.0, state })
     }
 
     fn alpha_tensor(&self, device: &Device) -> Result<Tensor> {
@@ -72,6 +82,21 @@ impl Darts {
             out.extend(e.iter().map(|x| x / sum));
         }
         out
+    }
+
+    /// The mixture's weights from α's tensor: softmax per row, plus DARTS-'s auxiliary skip
+    /// (`beta` on the skip column, outside the softmax) when on.
+    pub(super) fn mixture(&self, alpha: &Tensor) -> candle_core::Result<Tensor> {
+        let w = softmax_rows(alpha)?;
+        match self.skip {
+            Some(j) if self.beta > 0.0 => {
+                let (rows, cols) = self.shape;
+                let mut offset = vec![0f32; rows * cols];
+                offset.iter_mut().skip(j).step_by(cols).for_each(|x| *x = self.beta as f32);
+                w + Tensor::from_vec(offset, self.shape, alpha.device())?
+            }
+            _ => Ok(w),
+        }
     }
 
     /// The derived architecture: the space's rule on softmax(α) (NAS-Bench-201: each edge's
@@ -111,8 +136,24 @@ pub(super) fn softmax_rows(a: &Tensor) -> candle_core::Result<Tensor> {
 impl Method for Darts {
     /// The mixture at the current α, detached: the weight step does not move α.
     fn train_path(&mut self, _rng: &mut ChaCha8Rng) -> Result<Path> {
-        let w: Vec<f32> = self.weights().iter().map(|&x| x as f32).collect();
-        Ok(Path::Mixed(Tensor::from_vec(w, self.shape, &Device::Cpu)?))
+        Ok(Path::Mixed(self.mixture(&self.alpha_tensor(&Device::Cpu)?)?.detach()))
+    }
+
+    /// DARTS-'s auxiliary skip weight for the epoch: `aux_skip * (1 - epoch / epochs)`.
+    fn start_epoch(&mut self, epoch: usize, epochs: usize) {
+        self.beta = self.cfg.aux_skip * (1.0 - epoch as f64 / epochs.max(1) as f64);
+    }
+
+    /// DARTS+'s first criterion: the derived normal cell holds `stop_at_skips` skips.
+    fn stop_reason(&self) -> Result<Option<String>> {
+        let k = self.cfg.stop_at_skips;
+        if k == 0 {
+            return Ok(None);
+        }
+        let skips = self.space.normal_ops(&self.derive()?)?.iter().filter(|&&op| op == OpKind::Identity).count();
+        Ok((skips >= k).then(|| {
+            format!("the derived normal cell holds {skips} skip connections (darts.stop_at_skips = {k}, DARTS+)")
+        }))
     }
 
     /// No architecture steps after the weight steps: they come one before each weight step.
@@ -135,13 +176,13 @@ impl Method for Darts {
         let batch = ctx.valid.next_batch()?;
         let (x, y) = (batch.x.to_device(ctx.device)?, batch.y.to_device(ctx.device)?);
         let alpha = Var::from_tensor(&self.alpha_tensor(ctx.device)?)?;
-        let logits = ctx.net.forward(&x, &Path::Mixed(softmax_rows(alpha.as_tensor())?), BnMode::Train)?;
+        let logits = ctx.net.forward(&x, &Path::Mixed(self.mixture(alpha.as_tensor())?), BnMode::Train)?;
         let loss = cross_entropy(&logits, &y)?;
         let g = if self.cfg.order == 2 {
             let step = ctx.next_step.as_ref().context(
                 "second-order DARTS needs the weight step that follows its architecture step (an interleaved step)",
             )?;
-            super::unrolled::alpha_grad(ctx.net, &alpha, &x, &y, step)?
+            super::unrolled::alpha_grad(ctx.net, &|a| self.mixture(a), &alpha, &x, &y, step)?
         } else {
             let grads = loss.backward()?;
             let g = grads.get(alpha.as_tensor()).context("no gradient reached the architecture weights")?;
@@ -286,6 +327,34 @@ mod tests {
         assert_eq!(before_w, after_w, "the architecture step changed a shared weight");
         let Path::Mixed(w) = d.train_path(&mut ChaCha8Rng::seed_from_u64(0)).unwrap() else { panic!("not mixed") };
         assert!(!w.is_variable() && !w.track_op(), "the weight step's mixture carries a graph back to alpha");
+    }
+
+    /// DARTS-: β = aux_skip x (1 - epoch / epochs) is added to the skip column of every edge,
+    /// outside the softmax; the other columns are softmax(α) unchanged; gradients still reach α.
+    #[test]
+    fn the_auxiliary_skip_decays_linearly_and_adds_to_the_skip_column_only() {
+        let mut d = darts();
+        d.cfg.aux_skip = 1.0;
+        let skip = enas_shared::space::nb201::NB201_OPS.iter().position(|&o| o == OpKind::Identity).unwrap();
+        assert_eq!(d.skip, Some(skip));
+        for (epoch, beta) in [(0, 1.0), (5, 0.5), (9, 0.1)] {
+            d.start_epoch(epoch, 10);
+            assert!((d.beta - beta).abs() < 1e-12, "epoch {epoch}: {}", d.beta);
+        }
+        d.start_epoch(5, 10);
+        let alpha = Var::from_tensor(&d.alpha_tensor(&Device::Cpu).unwrap()).unwrap();
+        let mixed = d.mixture(alpha.as_tensor()).unwrap();
+        let plain = softmax_rows(alpha.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for (i, (m, p)) in mixed.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().zip(&plain).enumerate() {
+            let extra = if i % 5 == skip { 0.5 } else { 0.0 };
+            assert!((m - p - extra).abs() < 1e-6, "entry {i}: {m} vs {p} + {extra}");
+        }
+        let g = mixed.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+        assert!(g.get(alpha.as_tensor()).is_some());
+        // Off (the default): the mixture is the softmax.
+        let d = darts();
+        let mixed = d.mixture(&d.alpha_tensor(&Device::Cpu).unwrap()).unwrap();
+        assert_eq!(mixed.flatten_all().unwrap().to_vec1::<f32>().unwrap(), plain);
     }
 
     #[test]

@@ -53,6 +53,15 @@ pub trait Method {
         None
     }
 
+    /// Called at the start of every epoch (a resumed one included), before its steps.
+    fn start_epoch(&mut self, _epoch: usize, _epochs: usize) {}
+
+    /// Why the search should end now, before its configured epochs (an early-stopping rule of
+    /// the method); asked after every epoch.
+    fn stop_reason(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// One architecture step; returns what it scored, in order.
     fn arch_step(&mut self, ctx: &mut ArchContext, rng: &mut ChaCha8Rng) -> Result<Vec<Scored>>;
 

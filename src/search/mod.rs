@@ -62,6 +62,8 @@ pub struct Search {
     pub epoch_rows: Vec<EpochRow>,
     /// `genotypes.csv`: a method's architecture weights after every epoch (DARTS).
     pub genotype_rows: Vec<rows::GenotypeRow>,
+    /// Why the method ended the search before its epochs, if it did.
+    pub stopped: Option<String>,
 }
 
 pub fn run(a: &SearchArgs) -> Result<ExitCode> {
@@ -103,6 +105,21 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
     }
     let bar = progress(&search, &cursor);
     while cursor.epoch < search.cfg.search.epochs {
+        // A method's early stop is asked at epoch boundaries after its first architecture epoch
+        // (so a resumed run asks again, of the same restored state, and stops alike).
+        let boundary = cursor.phase == Phase::Child && cursor.step == 0;
+        if boundary && cursor.epoch > search.cfg.search.warmup_epochs {
+            if let Some(reason) = search.method.stop_reason()? {
+                let line = format!("stopping after epoch {}: {reason}", cursor.epoch);
+                if bar.is_hidden() {
+                    eprintln!("{line}")
+                } else {
+                    bar.println(line)
+                }
+                search.stopped = Some(format!("after epoch {}: {reason}", cursor.epoch));
+                break;
+            }
+        }
         let finished = search.run_epoch(&mut cursor, &bar)?;
         search.save_checkpoint(&cursor)?;
         if !finished {
@@ -154,6 +171,7 @@ impl Search {
     fn run_epoch(&mut self, cursor: &mut Cursor, bar: &ProgressBar) -> Result<bool> {
         let started = Instant::now();
         let epoch = cursor.epoch;
+        self.method.start_epoch(epoch, self.cfg.search.epochs);
         let lr = sgd_lr(&self.cfg.search.sgd, epoch as f64, self.cfg.search.epochs);
         let seed = self.cfg.seed;
         let batch_size = self.cfg.search.reward_batch_size;

@@ -24,6 +24,9 @@ impl Search {
             "proxy_evaluations": self.warm.evaluations,
             "proxy_seconds": self.warm.seconds,
         });
+        if let Some(reason) = &self.stopped {
+            summary["stopped_early"] = reason.clone().into();
+        }
         if let Some(acc) = self.table_acc_of(&best.arc)? {
             summary["table_column"] = self.cfg.bench.final_column.clone().into();
             summary["best_table_acc"] = acc.into();

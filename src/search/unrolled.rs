@@ -4,24 +4,29 @@
 //! the Hessian-vector product by central finite differences,
 //!   (∇α L_train(w⁺, α) − ∇α L_train(w⁻, α)) / 2ε,   w± = w ± ε ∇w' L_val(w', α),   ε = 0.01 / ‖∇w' L_val‖.
 //! The shared weights are moved for the virtual step and the differences and restored exactly
-//! (their values are saved first); nothing else of the supernet changes (BatchNorm keeps no
-//! statistics in search).
+//! (their values are saved first). The NAS-Bench-201 supernet keeps no BatchNorm statistics;
+//! the DARTS-space one updates its running statistics in these passes too, as DARTS's own
+//! unrolled passes run in training mode (search scores with batch statistics, never these).
 use super::supernet::{Path, Supernet, WeightStep};
 use anyhow::{Context, Result};
 use candle_core::{Tensor, Var};
 use enas_child::{cross_entropy, BnMode};
 
-/// The loss of the mixed network at softmax(`alpha`) on (`x`, `y`), and its gradients: with
+/// The mixture's weights from α (softmax per row, and any auxiliary skip).
+pub type Mix<'a> = &'a dyn Fn(&Tensor) -> candle_core::Result<Tensor>;
+
+/// The loss of the mixed network at `mix(alpha)` on (`x`, `y`), and its gradients: with
 /// respect to `alpha`, and (when `weights`) to every shared weight, in the store's order (a
 /// weight the loss does not reach gets zeros).
 fn loss_grads(
     net: &dyn Supernet,
+    mix: Mix,
     alpha: &Var,
     x: &Tensor,
     y: &Tensor,
     weights: bool,
 ) -> Result<(f64, Vec<f64>, Vec<Tensor>)> {
-    let logits = net.forward(x, &Path::Mixed(super::darts::softmax_rows(alpha.as_tensor())?), BnMode::Train)?;
+    let logits = net.forward(x, &Path::Mixed(mix(alpha.as_tensor())?), BnMode::Train)?;
     let loss = cross_entropy(&logits, y)?;
     let grads = loss.backward()?;
     let ga = grads.get(alpha.as_tensor()).context("no gradient reached the architecture weights")?;
@@ -51,7 +56,14 @@ fn set_weights(net: &dyn Supernet, base: &[Tensor], dir: Option<(&[Tensor], f64)
 
 /// The second-order gradient of the validation loss on (`xv`, `yv`) with respect to `alpha`,
 /// through the virtual weight step `step` on its training batch. Restores the weights.
-pub fn alpha_grad(net: &dyn Supernet, alpha: &Var, xv: &Tensor, yv: &Tensor, step: &WeightStep) -> Result<Vec<f64>> {
+pub fn alpha_grad(
+    net: &dyn Supernet,
+    mix: Mix,
+    alpha: &Var,
+    xv: &Tensor,
+    yv: &Tensor,
+    step: &WeightStep,
+) -> Result<Vec<f64>> {
     let device = alpha.device();
     let (xt, yt) = (step.batch.x.to_device(device)?, step.batch.y.to_device(device)?);
     let vars = &net.store().vars;
@@ -59,7 +71,7 @@ pub fn alpha_grad(net: &dyn Supernet, alpha: &Var, xv: &Tensor, yv: &Tensor, ste
     let result = (|| -> Result<Vec<f64>> {
         // The virtual step: w' = w - ξ (momentum * buf + ∇w L_train + λ w), as DARTS's
         // `_compute_unrolled_model` takes it.
-        let (_, _, gw) = loss_grads(net, alpha, &xt, &yt, true)?;
+        let (_, _, gw) = loss_grads(net, mix, alpha, &xt, &yt, true)?;
         let bufs = step.opt.momentum_buffers();
         let mut unrolled = Vec::with_capacity(vars.len());
         for (i, w) in w0.iter().enumerate() {
@@ -70,7 +82,7 @@ pub fn alpha_grad(net: &dyn Supernet, alpha: &Var, xv: &Tensor, yv: &Tensor, ste
             unrolled.push((w - (d * step.lr)?)?);
         }
         set_weights(net, &unrolled, None)?;
-        let (_, g_alpha, dw) = loss_grads(net, alpha, xv, yv, true)?;
+        let (_, g_alpha, dw) = loss_grads(net, mix, alpha, xv, yv, true)?;
         // ε = 0.01 / ‖∇w' L_val‖ (DARTS's `r / concat(vector).norm()`).
         let norm: f64 = dw
             .iter()
@@ -83,9 +95,9 @@ pub fn alpha_grad(net: &dyn Supernet, alpha: &Var, xv: &Tensor, yv: &Tensor, ste
         );
         let eps = 0.01 / norm;
         set_weights(net, &w0, Some((&dw, eps)))?;
-        let (_, g_plus, _) = loss_grads(net, alpha, &xt, &yt, false)?;
+        let (_, g_plus, _) = loss_grads(net, mix, alpha, &xt, &yt, false)?;
         set_weights(net, &w0, Some((&dw, -eps)))?;
-        let (_, g_minus, _) = loss_grads(net, alpha, &xt, &yt, false)?;
+        let (_, g_minus, _) = loss_grads(net, mix, alpha, &xt, &yt, false)?;
         Ok(g_alpha
             .iter()
             .zip(g_plus.iter().zip(&g_minus))
@@ -184,6 +196,10 @@ mod tests {
     /// itself (independent of the Hessian-vector formula under test), with momentum buffers in
     /// the virtual step; the first-order gradient does not (the check can tell them apart); the
     /// weights come back exactly.
+    fn softmax(a: &Tensor) -> candle_core::Result<Tensor> {
+        crate::search::darts::softmax_rows(a)
+    }
+
     #[test]
     fn the_second_order_gradient_matches_differences_of_the_unrolled_loss() {
         let net = Smooth::new();
@@ -196,12 +212,12 @@ mod tests {
         let step = WeightStep { batch: &train, lr, opt: &opt };
         let alpha0: Vec<f32> = (0..30).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.1).collect();
         let var = |a: &[f32]| Var::from_tensor(&Tensor::from_vec(a.to_vec(), (6, 5), &Device::Cpu).unwrap()).unwrap();
-        let got = alpha_grad(&net, &var(&alpha0), &valid.x, &valid.y, &step).unwrap();
-        let first = loss_grads(&net, &var(&alpha0), &valid.x, &valid.y, false).unwrap().1;
+        let got = alpha_grad(&net, &softmax, &var(&alpha0), &valid.x, &valid.y, &step).unwrap();
+        let first = loss_grads(&net, &softmax, &var(&alpha0), &valid.x, &valid.y, false).unwrap().1;
 
         let w0: Vec<Tensor> = net.store().vars.iter().map(|v| v.as_tensor().copy().unwrap()).collect();
         let unrolled_loss = |a: &[f32]| -> f64 {
-            let (_, _, gw) = loss_grads(&net, &var(a), &train.x, &train.y, true).unwrap();
+            let (_, _, gw) = loss_grads(&net, &softmax, &var(a), &train.x, &train.y, true).unwrap();
             let w1: Vec<Tensor> = w0
                 .iter()
                 .zip(&gw)
@@ -212,7 +228,7 @@ mod tests {
                 })
                 .collect();
             set_weights(&net, &w1, None).unwrap();
-            let l = loss_grads(&net, &var(a), &valid.x, &valid.y, false).unwrap().0;
+            let l = loss_grads(&net, &softmax, &var(a), &valid.x, &valid.y, false).unwrap().0;
             set_weights(&net, &w0, None).unwrap();
             l
         };

@@ -164,6 +164,17 @@ impl Space {
         }
     }
 
+    /// The ops of the normal cell of a vector of choices, one per branch (NAS-Bench-201: its one
+    /// cell's six edges; DARTS and ENAS micro: two per node), e.g. to count its skip connections.
+    pub fn normal_ops(&self, values: &[usize]) -> Result<Vec<OpKind>> {
+        let two_branch = |arch: crate::Arch| arch.normal.nodes.iter().flat_map(|n| [n.x.op, n.y.op]).collect();
+        Ok(match self {
+            Space::EnasMicro(s) => two_branch(s.from_values(values)?),
+            Space::Nb201(s) => s.ops_of(values)?,
+            Space::Darts(s) => two_branch(s.from_values(values)?),
+        })
+    }
+
     /// The vector of choices that the relaxation's weights (row-major, of `mixture()`'s shape)
     /// stand for. NAS-Bench-201: each edge's largest weight (the first on a tie); DARTS: DARTS's
     /// rule ([`Darts::derive`]); ENAS micro has no relaxation: an error.
