@@ -204,6 +204,10 @@ pub struct BenchStepArgs {
     /// Fixed ENAS arc; default: a new random arc every step, as ENAS training does.
     #[arg(long, allow_hyphen_values = true)]
     pub arc: Option<String>,
+    /// The supernet: enas_micro (an ENAS training step) or darts (a first-order DARTS search
+    /// iteration, the peer of torch_darts_search.py).
+    #[arg(long, default_value = "enas_micro", value_parser = name::<SpaceKind>())]
+    pub space: SpaceKind,
     #[command(flatten)]
     pub cfg: ConfigArgs,
     /// Timed steps.

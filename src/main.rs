@@ -1,4 +1,5 @@
 //! `enas`: neural architecture search on candle. See `enas --help`.
+mod bench_darts;
 mod bench_step;
 mod checkpoint_io;
 mod cli;
@@ -54,7 +55,11 @@ fn run() -> Result<ExitCode> {
         Command::Derive(a) => derive::run(&a),
         Command::Export(a) => export::run(&a),
         Command::Bench(a) => return nasbench::run(&a),
-        Command::BenchStep(a) => bench_step::run(&a),
+        Command::BenchStep(a) => match a.space {
+            enas_shared::SpaceKind::Darts => bench_darts::run(&a),
+            enas_shared::SpaceKind::EnasMicro => bench_step::run(&a),
+            other => anyhow::bail!("bench-step times the enas_micro and darts supernets, not {other}"),
+        },
         Command::Proxy(a) => return proxy::run(&a),
     }?;
     Ok(ExitCode::SUCCESS)

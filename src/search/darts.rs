@@ -128,7 +128,7 @@ fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
 }
 
 /// Row-wise softmax of a 2-D tensor, differentiable.
-pub(super) fn softmax_rows(a: &Tensor) -> candle_core::Result<Tensor> {
+pub fn softmax_rows(a: &Tensor) -> candle_core::Result<Tensor> {
     let e = a.broadcast_sub(&a.max_keepdim(1)?)?.exp()?;
     e.broadcast_div(&e.sum_keepdim(1)?)
 }

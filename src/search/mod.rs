@@ -24,6 +24,7 @@ use crate::runtime::{self, interrupted, stream_seed};
 use anyhow::Result;
 use candle_core::Device;
 use checkpoint::{Cursor, Phase, CHECKPOINT_STATE};
+pub use darts::softmax_rows;
 use enas_child::{clip_grad_norm, correct, sgd_lr, SgdNesterov};
 use enas_controller::strategy::uniform;
 use enas_shared::data::{batches, num_batches, Batch, Dataset, LoaderOptions};
