@@ -10,6 +10,8 @@ mod darts;
 mod darts_space;
 mod method;
 mod nb201;
+#[cfg(test)]
+mod planted;
 mod report;
 mod rows;
 mod summary;
