@@ -52,13 +52,14 @@ fn darts_searches_the_darts_space_and_its_genotype_retrains() {
     // genotypes.csv: a row per epoch, 2 x 14 edges x 8 ops of weights, each edge's summing to 1.
     let g = read(&out.join("genotypes.csv"));
     assert_eq!(g.lines().count(), 3, "{g}");
+    assert_eq!(g.lines().next().unwrap(), "epoch,genotype,entropy,hessian_eig,weights");
     let mut r = csv::Reader::from_reader(g.as_bytes());
     for row in r.records() {
         let row = row.unwrap();
         assert!(row[1].starts_with("Genotype("));
         // Edges separated by `;`, each edge's eight weights by spaces.
-        let w: Vec<f64> = row[3].split([';', ' ']).map(|t| t.parse().unwrap()).collect();
-        assert_eq!(w.len(), 28 * 8, "{}", &row[3]);
+        let w: Vec<f64> = row[4].split([';', ' ']).map(|t| t.parse().unwrap()).collect();
+        assert_eq!(w.len(), 28 * 8, "{}", &row[4]);
         for edge in w.chunks(8) {
             assert!((edge.iter().sum::<f64>() - 1.0).abs() < 1e-5);
         }

@@ -148,7 +148,7 @@ fn kill_and_resume(strategy: &str) {
     if strategy == "darts" {
         let g = read(&whole.join("genotypes.csv"));
         assert_eq!(g.lines().count(), 1 + 4, "{g}");
-        assert_eq!(g.lines().next().unwrap(), "epoch,genotype,entropy,weights");
+        assert_eq!(g.lines().next().unwrap(), "epoch,genotype,entropy,hessian_eig,weights");
         assert_eq!(g, read(&killed.join("genotypes.csv")));
     }
     // epochs.csv without its wall-time column.

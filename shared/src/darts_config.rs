@@ -27,6 +27,16 @@ pub struct DartsConfig {
     /// DARTS+ (Liang et al. 2019), its first criterion: stop the search once the derived normal
     /// cell holds this many skip connections (DARTS+: 2), and return that cell; 0 is off.
     pub stop_at_skips: usize,
+    /// RobustDARTS (Zela et al. 2020): measure the dominant eigenvalue of the validation loss's
+    /// Hessian with respect to α after every epoch (written to `genotypes.csv`).
+    pub hessian_eigen: bool,
+    /// RobustDARTS's early stop (DARTS-ES): with the eigenvalue averaged over `eigen_window`
+    /// epochs, stop once its value `eigen_window` epochs before over its value now falls below
+    /// this ratio (R-DARTS: 0.75), returning the cell of `eigen_window` epochs before; 0 is off.
+    /// Needs `hessian_eigen`.
+    pub stop_eigen_ratio: f64,
+    /// The window and lag of the early stop, in epochs (R-DARTS: 5).
+    pub eigen_window: usize,
 }
 
 impl Default for DartsConfig {
@@ -40,6 +50,9 @@ impl Default for DartsConfig {
             init_std: 1e-3,
             aux_skip: 0.0,
             stop_at_skips: 0,
+            hessian_eigen: false,
+            stop_eigen_ratio: 0.0,
+            eigen_window: 5,
         }
     }
 }
@@ -65,6 +78,18 @@ impl DartsConfig {
         }
         if !(self.aux_skip >= 0.0 && self.aux_skip.is_finite()) {
             return bad("aux_skip", format!("{} must be a non-negative number (DARTS-: 1.0; 0: off)", self.aux_skip));
+        }
+        if !(0.0..1.0).contains(&self.stop_eigen_ratio) {
+            return bad(
+                "stop_eigen_ratio",
+                format!("{} must be in [0, 1) (R-DARTS: 0.75; 0: off)", self.stop_eigen_ratio),
+            );
+        }
+        if self.stop_eigen_ratio > 0.0 && !self.hessian_eigen {
+            return bad("stop_eigen_ratio", "needs darts.hessian_eigen: true (the rule reads the eigenvalues)".into());
+        }
+        if self.eigen_window == 0 {
+            return bad("eigen_window", "must be at least 1 epoch".into());
         }
         if !(self.init_std >= 0.0 && self.init_std.is_finite()) {
             return bad("init_std", format!("{} must be a non-negative number", self.init_std));

@@ -41,6 +41,11 @@ struct State {
     v: Vec<f64>,
     /// Adam steps taken.
     t: u64,
+    /// After every epoch: the derived cell, and (RobustDARTS) the Hessian's dominant eigenvalue.
+    #[serde(default)]
+    derived: Vec<Vec<usize>>,
+    #[serde(default)]
+    eigen: Vec<f64>,
 }
 
 impl Darts {
@@ -55,7 +60,7 @@ impl Darts {
         })?;
         let n = rows * ops.len();
         let alpha = (0..n).map(|_| cfg.init_std * standard_normal(rng)).collect();
-        let state = State { alpha, m: vec![0.0; n], v: vec![0.0; n], t: 0 };
+        let state = State { alpha, m: vec![0.0; n], v: vec![0.0; n], t: 0, derived: vec![], eigen: vec![] };
         let skip = ops.iter().position(|&op| op == OpKind::Identity);
         anyhow::ensure!(
             cfg.aux_skip == 0.0 || skip.is_some(),
@@ -68,6 +73,12 @@ impl Darts {
     fn alpha_tensor(&self, device: &Device) -> Result<Tensor> {
         let a: Vec<f32> = self.state.alpha.iter().map(|&x| x as f32).collect();
         Ok(Tensor::from_vec(a, self.shape, device)?)
+    }
+
+    /// α, row-major.
+    #[cfg(test)]
+    pub fn alpha_values(&self) -> Vec<f64> {
+        self.state.alpha.clone()
     }
 
     /// softmax(α) per row, as numbers.
@@ -99,6 +110,21 @@ impl Darts {
         }
     }
 
+    /// RobustDARTS's early stop: the epoch whose cell to return, once its rule has fired.
+    fn eigen_stop(&self) -> Option<usize> {
+        let c = &self.cfg;
+        super::hessian::early_stop(&self.state.eigen, c.eigen_window, c.eigen_window, c.stop_eigen_ratio)
+    }
+
+    /// The cell the method returns: the derived one, or the one of the epoch RobustDARTS's
+    /// early stop went back to.
+    fn chosen(&self) -> Result<Vec<usize>> {
+        match self.eigen_stop().and_then(|i| self.state.derived.get(i)) {
+            Some(values) => Ok(values.clone()),
+            None => self.derive(),
+        }
+    }
+
     /// The derived architecture: the space's rule on softmax(α) (NAS-Bench-201: each edge's
     /// strongest op; DARTS: each node's two strongest edges other than `none`).
     pub fn derive(&self) -> Result<Vec<usize>> {
@@ -121,7 +147,7 @@ impl Darts {
 }
 
 /// A standard normal draw (Box-Muller), from the method's seeded stream.
-fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
+pub(super) fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
     let u1: f64 = 1.0 - rng.random::<f64>();
     let u2: f64 = rng.random();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
@@ -144,16 +170,46 @@ impl Method for Darts {
         self.beta = self.cfg.aux_skip * (1.0 - epoch as f64 / epochs.max(1) as f64);
     }
 
-    /// DARTS+'s first criterion: the derived normal cell holds `stop_at_skips` skips.
+    /// DARTS+'s first criterion (the derived normal cell holds `stop_at_skips` skips), then
+    /// RobustDARTS's (the Hessian's eigenvalue rose by the ratio over the window).
     fn stop_reason(&self) -> Result<Option<String>> {
         let k = self.cfg.stop_at_skips;
-        if k == 0 {
-            return Ok(None);
+        if k > 0 {
+            let skips = self.space.normal_ops(&self.derive()?)?.iter().filter(|&&op| op == OpKind::Identity).count();
+            if skips >= k {
+                return Ok(Some(format!(
+                    "the derived normal cell holds {skips} skip connections (darts.stop_at_skips = {k}, DARTS+)"
+                )));
+            }
         }
-        let skips = self.space.normal_ops(&self.derive()?)?.iter().filter(|&&op| op == OpKind::Identity).count();
-        Ok((skips >= k).then(|| {
-            format!("the derived normal cell holds {skips} skip connections (darts.stop_at_skips = {k}, DARTS+)")
+        Ok(self.eigen_stop().map(|i| {
+            let w = self.cfg.eigen_window;
+            format!(
+                "the Hessian's dominant eigenvalue, averaged over {w} epochs, rose past 1/{} of its value {w} epochs \
+                 before (darts.stop_eigen_ratio, RobustDARTS); returning the cell of epoch {}",
+                self.cfg.stop_eigen_ratio,
+                i + 1
+            )
         }))
+    }
+
+    /// Records the epoch's derived cell, and measures RobustDARTS's eigenvalue on the next
+    /// validation minibatch when `darts.hessian_eigen`.
+    fn end_epoch(&mut self, ctx: &mut ArchContext, rng: &mut ChaCha8Rng) -> Result<()> {
+        self.state.derived.push(self.derive()?);
+        if self.cfg.hessian_eigen {
+            let batch = ctx.valid.next_batch()?;
+            let (x, y) = (batch.x.to_device(ctx.device)?, batch.y.to_device(ctx.device)?);
+            let mix = |a: &Tensor| self.mixture(a);
+            let alpha = self.state.alpha.clone();
+            let lambda = super::hessian::dominant_eigenvalue(ctx.net, &mix, &alpha, self.shape, &x, &y, rng)?;
+            self.state.eigen.push(lambda);
+        }
+        Ok(())
+    }
+
+    fn curvature(&self) -> Option<f64> {
+        self.cfg.hessian_eigen.then(|| self.state.eigen.last().copied()).flatten()
     }
 
     /// No architecture steps after the weight steps: they come one before each weight step.
@@ -204,11 +260,11 @@ impl Method for Darts {
 
     /// The derived cell only: DARTS's rule leaves no choice to score.
     fn candidates(&self, _n: usize, _rng: &mut ChaCha8Rng, _queried: &[ArchRow]) -> Result<Candidates> {
-        Ok(Candidates { kind: "derived from the architecture weights", draws: vec![(self.derive()?, f64::NAN, 1)] })
+        Ok(Candidates { kind: "derived from the architecture weights", draws: vec![(self.chosen()?, f64::NAN, 1)] })
     }
 
     fn current(&self, _queried: &[ArchRow]) -> Result<Option<Vec<usize>>> {
-        Ok(Some(self.derive()?))
+        Ok(Some(self.chosen()?))
     }
 
     fn draw_uniform(&self, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {

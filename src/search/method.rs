@@ -62,6 +62,18 @@ pub trait Method {
         Ok(None)
     }
 
+    /// Called after every epoch's steps, with the supernet and the epoch's validation stream
+    /// (RobustDARTS measures its curvature here).
+    fn end_epoch(&mut self, _ctx: &mut ArchContext, _rng: &mut ChaCha8Rng) -> Result<()> {
+        Ok(())
+    }
+
+    /// The dominant eigenvalue of the validation loss's Hessian with respect to the method's
+    /// architecture weights at the last epoch's end, if it measures one; for `genotypes.csv`.
+    fn curvature(&self) -> Option<f64> {
+        None
+    }
+
     /// One architecture step; returns what it scored, in order.
     fn arch_step(&mut self, ctx: &mut ArchContext, rng: &mut ChaCha8Rng) -> Result<Vec<Scored>>;
 

@@ -8,6 +8,7 @@ mod build;
 mod checkpoint;
 mod darts;
 mod darts_space;
+mod hessian;
 mod method;
 mod nb201;
 #[cfg(test)]
@@ -138,6 +139,14 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
+    // A rule that fires after the last epoch still decides what is returned (RobustDARTS's goes
+    // back to an earlier cell): say so.
+    if search.stopped.is_none() && cursor.epoch == search.cfg.search.epochs {
+        if let Some(reason) = search.method.stop_reason()? {
+            eprintln!("at the end of epoch {}: {reason}", cursor.epoch);
+            search.stopped = Some(format!("at the end of the last epoch ({}): {reason}", cursor.epoch));
+        }
+    }
     let derived = crate::derive::derive(&search, search.cfg.search.derive_samples, cursor.epoch as u64, Source::Method);
     let best = match derived.map(|mut c| c.swap_remove(0)) {
         Err(_) if interrupted() => {
@@ -226,6 +235,10 @@ impl Search {
                 return Ok(false);
             }
         }
+        let mut ctx =
+            ArchContext { net: &*self.net, device: &self.device, valid: &mut valid, dropout_seed, next_step: None };
+        self.method.end_epoch(&mut ctx, &mut cursor.rng)?;
+        cursor.valid_used = valid.used;
         cursor.seconds += started.elapsed().as_secs_f64();
         let mut row = cursor.epoch_row(lr, self.method.baseline());
         if let Some(values) = self.method.current(&self.arch_rows)? {
@@ -233,7 +246,8 @@ impl Search {
             row.current_table_acc = self.table_acc(&values)?.unwrap_or(f64::NAN);
         }
         if let Some(dist) = self.method.distribution() {
-            self.genotype_rows.push(rows::GenotypeRow::new(epoch + 1, row.current.clone(), &dist));
+            let curvature = self.method.curvature();
+            self.genotype_rows.push(rows::GenotypeRow::new(epoch + 1, row.current.clone(), &dist, curvature));
         }
         self.epoch_rows.push(row);
         let line = self.epoch_rows.last().expect("just pushed").describe();

@@ -66,13 +66,16 @@ pub struct GenotypeRow {
     /// The mean over decisions of the entropy (nats) of their choice distribution.
     #[serde(with = "fixed6")]
     pub entropy: f64,
+    /// RobustDARTS's dominant eigenvalue of the validation loss's Hessian w.r.t. α at the
+    /// epoch's end, when measured (`darts.hessian_eigen`); empty otherwise.
+    pub hessian_eig: Option<f64>,
     /// The distribution of each decision (softmax(α) of each edge), six decimals, decisions
     /// separated by `;` and choices by spaces, in the space's op order.
     pub weights: String,
 }
 
 impl GenotypeRow {
-    pub fn new(epoch: usize, genotype: String, dist: &[Vec<f64>]) -> GenotypeRow {
+    pub fn new(epoch: usize, genotype: String, dist: &[Vec<f64>], hessian_eig: Option<f64>) -> GenotypeRow {
         let entropy =
             dist.iter().map(|p| -p.iter().filter(|&&x| x > 0.0).map(|&x| x * x.ln()).sum::<f64>()).sum::<f64>()
                 / dist.len().max(1) as f64;
@@ -81,7 +84,7 @@ impl GenotypeRow {
             .map(|p| p.iter().map(|x| format!("{x:.6}")).collect::<Vec<_>>().join(" "))
             .collect::<Vec<_>>()
             .join(";");
-        GenotypeRow { epoch, genotype, entropy, weights }
+        GenotypeRow { epoch, genotype, entropy, hessian_eig, weights }
     }
 }
 
