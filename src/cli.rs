@@ -3,6 +3,7 @@
 //! `--help` lists the names.
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use enas_shared::objective::ObjectiveKind;
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::{Config, EnasMicro, ProxyKind, SpaceKind};
 use std::path::PathBuf;
@@ -177,12 +178,25 @@ pub struct BenchArgs {
     /// proxy settings only); each reused score still counts the seconds it first cost.
     #[arg(long, value_name = "FILE")]
     pub proxy_cache: Option<PathBuf>,
+    /// What is reported: `reward` (the best-rewarded architecture's final value) or `pareto`
+    /// (also the regret under cost budgets and the hypervolume of the found front; needs
+    /// --cost-table and --cost-column).
+    #[arg(long, default_value = "reward", value_parser = name::<ObjectiveKind>())]
+    pub objective: ObjectiveKind,
+    /// A CSV table of a cost per architecture, joined on bench.arch_column (e.g.
+    /// ../shared/data/nb201/latency_pixel3.csv).
+    #[arg(long, value_name = "FILE")]
+    pub cost_table: Option<PathBuf>,
+    /// The cost table's column to minimise (e.g. latency_pixel3_ms).
+    #[arg(long, value_name = "NAME")]
+    pub cost_column: Option<String>,
     #[command(flatten)]
     pub cfg: ConfigArgs,
     /// Continue the bench run in DIR: the trials it completed are kept, the others run (its
     /// config.yaml and bench.json are used as they are).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["table", "space", "strategy", "budget", "trials", "seed",
-        "reward_column", "final_column", "out", "data", "proxy_cache", "config", "set"])]
+        "reward_column", "final_column", "out", "data", "proxy_cache", "objective", "cost_table", "cost_column",
+        "config", "set"])]
     pub resume: Option<PathBuf>,
 }
 

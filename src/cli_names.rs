@@ -2,6 +2,7 @@
 //! parsers that parse them into their enums and list the names in `--help` and in errors.
 use anyhow::Result;
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
+use enas_shared::objective::ObjectiveKind;
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::{ProxyKind, SpaceKind};
 use std::fmt::Display;
@@ -22,6 +23,12 @@ impl Names for SpaceKind {
 impl Names for StrategyKind {
     fn names() -> Vec<&'static str> {
         StrategyKind::ALL.iter().map(|k| k.name()).collect()
+    }
+}
+
+impl Names for ObjectiveKind {
+    fn names() -> Vec<&'static str> {
+        ObjectiveKind::ALL.iter().map(|k| k.name()).collect()
     }
 }
 

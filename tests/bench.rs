@@ -286,3 +286,77 @@ fn a_stopped_or_killed_bench_resumes_to_the_same_results() {
         assert_eq!(summary_without_seconds(&whole), summary_without_seconds(&out), "SIG{signal}");
     }
 }
+
+/// A cost per cell of `write_table`'s first `n`: `(i * 7919) % 1000 / 10` ms, written in `order`.
+fn write_costs(path: &Path, n: usize, order: &[usize]) {
+    let mut text = String::from("index,arch,latency_ms\n");
+    for &i in order.iter().filter(|&&i| i < n) {
+        let values: Vec<usize> = (0..6).map(|k| (i / 5usize.pow(k as u32)) % 5).collect();
+        text.push_str(&format!("{i},{},{}\n", Nb201.format(&values).unwrap(), ((i * 7919) % 1000) as f64 / 10.0));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// `--objective pareto`: regret and hypervolume per strategy and budget in summary.json; the join
+/// is by architecture (a shuffled cost table gives the same numbers); a table architecture the
+/// cost table lacks is an error naming it, before any output.
+#[test]
+fn pareto_bench_reports_regret_and_hypervolume_joined_by_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    let (table, costs, shuffled, short) =
+        (dir.path().join("t.csv"), dir.path().join("c.csv"), dir.path().join("s.csv"), dir.path().join("m.csv"));
+    let n = 15_625;
+    write_table(&table, n);
+    write_costs(&costs, n, &(0..n).collect::<Vec<_>>());
+    write_costs(&shuffled, n, &(0..n).map(|i| (i * 1237) % n).collect::<Vec<_>>());
+    write_costs(&short, n, &(0..n - 1).collect::<Vec<_>>());
+    let run = |cost: &Path, out: &str| {
+        enas(&[
+            "bench",
+            "--table",
+            table.to_str().unwrap(),
+            "--strategy",
+            "random,evolution",
+            "--budget",
+            "60",
+            "--trials",
+            "4",
+            "--objective",
+            "pareto",
+            "--cost-table",
+            cost.to_str().unwrap(),
+            "--cost-column",
+            "latency_ms",
+            "--out",
+            dir.path().join(out).to_str().unwrap(),
+        ])
+    };
+    let summary = |out: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(out).join("summary.json")).unwrap()).unwrap()
+    };
+    let o = run(&costs, "a");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("mean regret under 9 cost budgets"));
+    let a = summary("a");
+    for s in ["random", "evolution"] {
+        for b in ["25", "50", "60"] {
+            let e = &a["strategies"][s]["budgets"][b];
+            let (r, h) = (e["regret"]["mean"].as_f64().unwrap(), e["hypervolume"]["mean"].as_f64().unwrap());
+            assert!(r >= 0.0 && (0.0..=1.0).contains(&h), "{s} {b}: regret {r}, hypervolume {h}");
+        }
+    }
+    let o = run(&shuffled, "b");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let b = summary("b");
+    for s in ["random", "evolution"] {
+        assert_eq!(a["strategies"][s]["budgets"], b["strategies"][s]["budgets"], "{s}");
+    }
+    let o = run(&short, "c");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let missing = Nb201.format(&(0..6).map(|k| ((n - 1) / 5usize.pow(k as u32)) % 5).collect::<Vec<_>>()).unwrap();
+    assert!(err.contains("m.csv") && err.contains(&missing), "{err}");
+    assert!(!dir.path().join("c").exists(), "a failed bench left a directory");
+    let o = enas(&["bench", "--table", table.to_str().unwrap(), "--objective", "pareto"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs --cost-table FILE and --cost-column NAME"));
+}

@@ -3,6 +3,7 @@
 //! after every query a trial reports the final column of the architecture with the best reward so
 //! far (what a researcher would publish for it). Trials run in parallel, each on its own seed, so
 //! results do not depend on the thread count.
+mod pareto;
 mod plot;
 mod report;
 mod resume;
@@ -14,6 +15,7 @@ use crate::run::RunDir;
 use crate::runtime;
 use anyhow::{Context, Result};
 use enas_controller::strategy::{self, warm, History};
+use enas_shared::objective::ObjectiveKind;
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::table::{Columns, Table, TableEvaluator};
 use enas_shared::{Config, Space};
@@ -77,6 +79,8 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
                     .as_deref()
                     .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
                 data_given: a.data.is_some(),
+                objective: a.objective,
+                cost: cost_args(a)?,
                 config: cfg.to_yaml(),
             };
             (None, cfg, inv)
@@ -109,6 +113,15 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
         table.optimum(),
         loaded.elapsed().as_secs_f64()
     );
+    // The Pareto report's costs, every architecture of the table joined (before any output).
+    let costs = match &inv.cost {
+        Some((path, column)) => {
+            let costs = enas_shared::cost::Costs::load(path, &space, &columns.arch, column)?;
+            costs.for_table(&table)?;
+            Some(costs)
+        }
+        None => None,
+    };
     // Trials run one per core; each trial's kernels stay on its own thread.
     let workers = runtime::job_workers(cfg.threads);
     let engine = proxy_engine(&cfg, &space, &kinds, inv.data_given, inv.proxy_cache.as_deref())?;
@@ -165,13 +178,38 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
         "wall_seconds": wall,
         "threads": workers,
     });
-    dir.write_json("summary.json", &summary.to_json(meta))?;
+    let mut json = summary.to_json(meta);
+    if let Some(costs) = &costs {
+        let p = pareto::ParetoSummary::new(&trials, &kinds, inv.budget, &table, costs)?;
+        println!("{}", p.table(&costs.column, inv.trials));
+        p.extend_json(&mut json);
+        json["cost_table"] = costs.path.display().to_string().into();
+        json["cost_column"] = costs.column.clone().into();
+    }
+    dir.write_json("summary.json", &json)?;
     report::write_trajectories(&dir, &trials)?;
     dir.write_text("plot.svg", &plot::svg(&summary, &columns.report))?;
     // Every trial is in trajectories.csv now; the per-trial files only served a resume.
     let _ = std::fs::remove_dir_all(dir.file("trials"));
     eprintln!("wrote trajectories.csv, summary.json and plot.svg to {}", dir.path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The cost table and column of a Pareto report: both given with `--objective pareto`, neither
+/// without.
+fn cost_args(a: &BenchArgs) -> Result<Option<(std::path::PathBuf, String)>> {
+    match (a.objective, &a.cost_table, &a.cost_column) {
+        (ObjectiveKind::Pareto, Some(t), Some(c)) => {
+            Ok(Some((std::path::absolute(t).unwrap_or_else(|_| t.to_path_buf()), c.clone())))
+        }
+        (ObjectiveKind::Pareto, _, _) => {
+            anyhow::bail!("--objective pareto needs --cost-table FILE and --cost-column NAME (the cost to minimise)")
+        }
+        (ObjectiveKind::Reward, None, None) => Ok(None),
+        (ObjectiveKind::Reward, _, _) => {
+            anyhow::bail!("--cost-table and --cost-column are read by --objective pareto; add it, or drop them")
+        }
+    }
 }
 
 /// What `--strategy all` runs: every strategy the space supports (the proxy-guided ones need

@@ -9,6 +9,7 @@ use super::{Step, Trial};
 use crate::checkpoint_io::check_unchanged;
 use crate::run::RunDir;
 use anyhow::{Context, Result};
+use enas_shared::objective::ObjectiveKind;
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::{Config, SpaceKind};
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,11 @@ pub struct Invocation {
     pub proxy_cache: Option<PathBuf>,
     /// Whether `--data` was given (the data proxies need it).
     pub data_given: bool,
+    /// `--objective`, and the cost table and column a Pareto report reads.
+    #[serde(default)]
+    pub objective: ObjectiveKind,
+    #[serde(default)]
+    pub cost: Option<(PathBuf, String)>,
     /// The resolved config (YAML): a resume refuses a `config.yaml` changed since.
     pub config: String,
 }
