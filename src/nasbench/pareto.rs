@@ -19,6 +19,9 @@ use enas_shared::pareto::{hypervolume_2d, pareto_front};
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::table::Table;
 
+/// One query as the measure sees it: (reward, final value, cost).
+type Query = (f64, f64, f64);
+
 /// The percentiles of the cost budgets.
 const PERCENTILES: [f64; 9] = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0];
 
@@ -54,7 +57,7 @@ impl Frontier {
     }
 
     /// Mean regret over the budgets of `queried` = (reward, final, cost) of each query.
-    pub fn regret(&self, queried: &[(f64, f64, f64)]) -> f64 {
+    pub fn regret(&self, queried: &[Query]) -> f64 {
         let mut sum = 0.0;
         for (k, &b) in self.budgets.iter().enumerate() {
             // The best reward within the budget; the first query wins a tie, as in the bench's
@@ -70,7 +73,7 @@ impl Frontier {
     }
 
     /// The found front's hypervolume over the true front's.
-    pub fn hypervolume(&self, queried: &[(f64, f64, f64)]) -> f64 {
+    pub fn hypervolume(&self, queried: &[Query]) -> f64 {
         let points: Vec<(f64, Vec<f64>)> = queried.iter().map(|q| (q.0, vec![q.2])).collect();
         let front: Vec<(f64, f64)> = pareto_front(&points).into_iter().map(|i| (queried[i].1, queried[i].2)).collect();
         hypervolume_2d(&front, self.reference) / self.true_hypervolume
@@ -91,7 +94,7 @@ impl ParetoSummary {
         let checkpoints = checkpoints(budget);
         let mut strategies = Vec::new();
         for &kind in kinds {
-            let mut per_trial: Vec<Vec<(f64, f64, f64)>> = Vec::new();
+            let mut per_trial: Vec<Vec<Query>> = Vec::new();
             for t in trials.iter().filter(|t| t.strategy == kind) {
                 let q = t
                     .steps
@@ -100,7 +103,7 @@ impl ParetoSummary {
                     .collect::<Result<Vec<_>>>()?;
                 per_trial.push(q);
             }
-            let at = |b: usize, f: &dyn Fn(&[(f64, f64, f64)]) -> f64| {
+            let at = |b: usize, f: &dyn Fn(&[Query]) -> f64| {
                 Stats::of(&per_trial.iter().map(|q| f(&q[..b.min(q.len())])).collect::<Vec<_>>())
             };
             let row = checkpoints
@@ -192,13 +195,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (t, cost) = table(dir.path());
         let f = Frontier::new(&t, &cost);
-        let exact: Vec<(f64, f64, f64)> = t.rows.iter().zip(&cost).map(|(r, &c)| (r.report, r.report, c)).collect();
+        let exact: Vec<Query> = t.rows.iter().zip(&cost).map(|(r, &c)| (r.report, r.report, c)).collect();
         assert_eq!(f.regret(&exact), 0.0);
         assert!((f.hypervolume(&exact) - 1.0).abs() < 1e-12);
-        let noisy: Vec<(f64, f64, f64)> = t.rows.iter().zip(&cost).map(|(r, &c)| (r.reward, r.report, c)).collect();
+        let noisy: Vec<Query> = t.rows.iter().zip(&cost).map(|(r, &c)| (r.reward, r.report, c)).collect();
         let mut want = 0.0;
         for (k, &b) in f.budgets.iter().enumerate() {
-            let within: Vec<&(f64, f64, f64)> = noisy.iter().filter(|q| q.2 <= b).collect();
+            let within: Vec<&Query> = noisy.iter().filter(|q| q.2 <= b).collect();
             let top = within.iter().map(|q| q.0).fold(f64::NEG_INFINITY, f64::max);
             let first_top = within.iter().find(|q| q.0 == top).unwrap();
             want += f.best_within[k] - first_top.1;
