@@ -1,0 +1,120 @@
+//! Unit tests of the DARTS method: Adam as PyTorch's, softmax and derivation, the architect
+//! moving α only, DARTS-'s auxiliary skip.
+use super::*;
+use rand::SeedableRng;
+
+fn darts() -> Darts {
+    Darts::new(&DartsConfig::default(), &Space::Nb201(enas_shared::Nb201), &mut ChaCha8Rng::seed_from_u64(1)).unwrap()
+}
+
+/// `torch.optim.Adam([a], lr=0.1, betas=(0.5, 0.999), weight_decay=0.01)` by its documented
+/// update (g += wd*a; bias-corrected moments; a -= lr*m̂/(√v̂ + 1e-8)), with a = 1.0 and
+/// gradients 0.2 then -0.4: Adam's first step moves by exactly lr (to 0.9), the second as
+/// written out below.
+#[test]
+fn adam_follows_pytorch() {
+    let mut d = darts();
+    d.cfg = DartsConfig { arch_lr: 0.1, arch_beta1: 0.5, arch_beta2: 0.999, arch_weight_decay: 0.01, ..d.cfg };
+    let n = d.state.alpha.len();
+    d.state.alpha = vec![1.0; n];
+    d.adam(&vec![0.2; n]);
+    // |m̂| = √v̂ = |g|: a step of lr, less the ε in the denominator.
+    let step1 = 1.0 - 0.1 * 0.21 / (0.21 + 1e-8);
+    assert!((d.state.alpha[0] - step1).abs() < 1e-12, "{}", d.state.alpha[0]);
+    d.adam(&vec![-0.4; n]);
+    // Step 2 by the formulas: g = -0.4 + 0.01*0.9 = -0.391.
+    let g1: f64 = 0.2 + 0.01;
+    let g2: f64 = -0.4 + 0.01 * step1;
+    let m = 0.5 * (0.5 * g1) + 0.5 * g2;
+    let v = 0.999 * (0.001 * g1 * g1) + 0.001 * g2 * g2;
+    let expected = step1 - 0.1 * (m / 0.75) / ((v / (1.0 - 0.999f64.powi(2))).sqrt() + 1e-8);
+    assert!((d.state.alpha[0] - expected).abs() < 1e-12, "{} vs {expected}", d.state.alpha[0]);
+}
+
+#[test]
+fn weights_are_row_softmaxes_and_nb201_derives_the_largest() {
+    let mut d = darts();
+    d.state.alpha = (0..30).map(|i| ((i * 7) % 5) as f64).collect();
+    let w = d.weights();
+    for row in w.chunks(5) {
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+    let derived = d.derive().unwrap();
+    for (r, &j) in derived.iter().enumerate() {
+        let row = &d.state.alpha[r * 5..r * 5 + 5];
+        assert!(row.iter().all(|&a| a <= row[j]));
+    }
+    let t =
+        softmax_rows(&d.alpha_tensor(&Device::Cpu).unwrap()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    for (a, b) in t.iter().zip(&w) {
+        assert!((*a as f64 - b).abs() < 1e-6);
+    }
+}
+
+/// The architecture step moves α and no shared weight; the weight step's mixture is a
+/// constant (no gradient can reach α through it).
+#[test]
+fn the_architect_moves_alpha_only() {
+    use crate::search::nb201::Nb201Search;
+    use crate::search::supernet::{Supernet, ValidStream};
+    use enas_child::{InitRoot, Nb201Shape, Nb201Supernet};
+    let root = InitRoot::new(0, &Device::Cpu);
+    let shape = Nb201Shape { in_channels: 3, channels: 4, cells: 1, classes: 10 };
+    let net = Nb201Supernet::new(shape, root.init()).unwrap();
+    let net = Nb201Search { net, store: root.finish(), space: Space::Nb201(enas_shared::Nb201), hw: (32, 32) };
+    let data = std::sync::Arc::new(enas_shared::data::synthetic::generate_set(40, 3, 1));
+    let mut valid = ValidStream::new(data, 20, 0, 0, 0);
+    let mut d = darts();
+    let before_w: Vec<Vec<f32>> =
+        net.store().vars.iter().map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap()).collect();
+    let before_alpha = d.state.alpha.clone();
+    let mut ctx = ArchContext { net: &net, device: &Device::Cpu, valid: &mut valid, dropout_seed: 0, next_step: None };
+    let scored = d.arch_step(&mut ctx, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+    assert_eq!(scored.len(), 1);
+    assert_eq!(scored[0].values, d.derive().unwrap());
+    assert_ne!(d.state.alpha, before_alpha, "the architecture step did not move alpha");
+    assert_eq!(d.state.t, 1);
+    let after_w: Vec<Vec<f32>> =
+        net.store().vars.iter().map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap()).collect();
+    assert_eq!(before_w, after_w, "the architecture step changed a shared weight");
+    let Path::Mixed(w) = d.train_path(&mut ChaCha8Rng::seed_from_u64(0)).unwrap() else { panic!("not mixed") };
+    assert!(!w.is_variable() && !w.track_op(), "the weight step's mixture carries a graph back to alpha");
+}
+
+/// DARTS-: β = aux_skip x (1 - epoch / epochs) is added to the skip column of every edge,
+/// outside the softmax; the other columns are softmax(α) unchanged; gradients still reach α.
+#[test]
+fn the_auxiliary_skip_decays_linearly_and_adds_to_the_skip_column_only() {
+    let mut d = darts();
+    d.cfg.aux_skip = 1.0;
+    let skip = enas_shared::space::nb201::NB201_OPS.iter().position(|&o| o == OpKind::Identity).unwrap();
+    assert_eq!(d.skip, Some(skip));
+    for (epoch, beta) in [(0, 1.0), (5, 0.5), (9, 0.1)] {
+        d.start_epoch(epoch, 10);
+        assert!((d.beta - beta).abs() < 1e-12, "epoch {epoch}: {}", d.beta);
+    }
+    d.start_epoch(5, 10);
+    let alpha = Var::from_tensor(&d.alpha_tensor(&Device::Cpu).unwrap()).unwrap();
+    let mixed = d.mixture(alpha.as_tensor()).unwrap();
+    let plain = softmax_rows(alpha.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    for (i, (m, p)) in mixed.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().zip(&plain).enumerate() {
+        let extra = if i % 5 == skip { 0.5 } else { 0.0 };
+        assert!((m - p - extra).abs() < 1e-6, "entry {i}: {m} vs {p} + {extra}");
+    }
+    let g = mixed.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+    assert!(g.get(alpha.as_tensor()).is_some());
+    // Off (the default): the mixture is the softmax.
+    let d = darts();
+    let mixed = d.mixture(&d.alpha_tensor(&Device::Cpu).unwrap()).unwrap();
+    assert_eq!(mixed.flatten_all().unwrap().to_vec1::<f32>().unwrap(), plain);
+}
+
+#[test]
+fn the_micro_space_is_refused() {
+    let e = Darts::new(
+        &DartsConfig::default(),
+        &Space::from(&enas_shared::EnasMicro::new(5)),
+        &mut ChaCha8Rng::seed_from_u64(1),
+    );
+    assert!(e.err().unwrap().to_string().contains("nb201 or darts"));
+}
