@@ -324,6 +324,13 @@ impl Config {
                 return bad(key, "must be at least 1, got 0".into());
             }
         }
+        if self.search.strategy.needs_cost() {
+            let msg = format!(
+                "`{}` needs a cost per query, which enas search has not yet; it runs in enas bench --objective pareto",
+                self.search.strategy
+            );
+            return bad("search.strategy", msg);
+        }
         self.controller.validate(origin)?;
         self.darts.validate(origin)?;
         self.strategy.validate(origin)?;

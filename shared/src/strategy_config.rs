@@ -29,6 +29,12 @@ pub enum StrategyKind {
     /// `proxy-local` with the pool ranked by a vote of several proxies (`strategy.proxy.vote`).
     #[serde(rename = "vote-local")]
     VoteLocal,
+    /// Pareto evolution for accuracy against a cost (NSGA-II's selection, Deb et al. 2002): the
+    /// population keeps the `strategy.evolution.population` best by non-dominated rank and
+    /// crowding distance; each child mutates a parent drawn from the population's Pareto front.
+    /// It needs a cost per architecture (`enas bench --objective pareto`).
+    #[serde(rename = "pareto-evolution")]
+    ParetoEvolution,
     /// DARTS (Liu et al. 2019): architecture weights trained by gradient through the mixed
     /// supernet (`darts:`); `enas search` only (it needs a supernet, not a table).
     Darts,
@@ -36,7 +42,7 @@ pub enum StrategyKind {
 
 impl StrategyKind {
     /// Every strategy, in the order tables list them.
-    pub const ALL: [StrategyKind; 7] = [
+    pub const ALL: [StrategyKind; 8] = [
         StrategyKind::Random,
         StrategyKind::Evolution,
         StrategyKind::Local,
@@ -44,6 +50,7 @@ impl StrategyKind {
         StrategyKind::ProxyEvolution,
         StrategyKind::ProxyLocal,
         StrategyKind::VoteLocal,
+        StrategyKind::ParetoEvolution,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +62,7 @@ impl StrategyKind {
             StrategyKind::ProxyEvolution => "proxy-evolution",
             StrategyKind::ProxyLocal => "proxy-local",
             StrategyKind::VoteLocal => "vote-local",
+            StrategyKind::ParetoEvolution => "pareto-evolution",
             StrategyKind::Darts => "darts",
         }
     }
@@ -66,6 +74,11 @@ impl StrategyKind {
             StrategyKind::VoteLocal => cfg.vote.clone(),
             _ => Vec::new(),
         }
+    }
+
+    /// Whether the strategy needs a cost beside the reward of every query (Pareto search).
+    pub fn needs_cost(self) -> bool {
+        self == StrategyKind::ParetoEvolution
     }
 
     /// Parses a name; the error lists the known ones.

@@ -123,6 +123,8 @@ pub struct Evaluation {
     pub reward: f64,
     /// A value reported beside it, where the evaluator has one (a table's final column).
     pub report: Option<f64>,
+    /// A cost to minimise, where the evaluator knows one (a cost table's column); not a query.
+    pub cost: Option<f64>,
 }
 
 /// Scores architectures for a strategy: a table lookup, or a network evaluated with shared
@@ -131,9 +133,10 @@ pub trait Evaluator {
     fn evaluate(&mut self, values: &[usize]) -> Result<Evaluation>;
 }
 
-/// A table as an evaluator.
+/// A table as an evaluator, with costs from a cost table when given.
 pub struct TableEvaluator<'a> {
     pub table: &'a Table,
+    pub costs: Option<&'a crate::cost::Costs>,
 }
 
 impl Evaluator for TableEvaluator<'_> {
@@ -151,6 +154,7 @@ impl Evaluator for TableEvaluator<'_> {
                 ),
             )
         })?;
-        Ok(Evaluation { reward: row.reward, report: Some(row.report) })
+        let cost = self.costs.map(|c| c.get(values)).transpose()?;
+        Ok(Evaluation { reward: row.reward, report: Some(row.report), cost })
     }
 }

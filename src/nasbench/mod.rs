@@ -71,7 +71,7 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
             let inv = Invocation {
                 table: std::path::absolute(table).unwrap_or_else(|_| table.to_path_buf()),
                 space: a.space,
-                strategies: resolve("--strategy", &a.strategy, || all_strategies(&space))?,
+                strategies: resolve("--strategy", &a.strategy, || all_strategies(&space, a.objective))?,
                 budget: a.budget,
                 trials: a.trials,
                 proxy_cache: a
@@ -135,7 +135,15 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
         }
     };
     let started = Instant::now();
-    let jobs = Jobs { cfg: &cfg, space: &space, table: &table, budget: inv.budget, engine: engine.as_ref(), dir: &dir };
+    let jobs = Jobs {
+        cfg: &cfg,
+        space: &space,
+        table: &table,
+        costs: costs.as_ref(),
+        budget: inv.budget,
+        engine: engine.as_ref(),
+        dir: &dir,
+    };
     let trials = run_trials(&jobs, &kinds, inv.trials, workers);
     match (&engine, &inv.proxy_cache) {
         // Kept even when a trial failed or a stop came.
@@ -212,12 +220,16 @@ fn cost_args(a: &BenchArgs) -> Result<Option<(std::path::PathBuf, String)>> {
     }
 }
 
-/// What `--strategy all` runs: every strategy the space supports (the proxy-guided ones need
-/// NAS-Bench-201).
-fn all_strategies(space: &Space) -> Vec<StrategyKind> {
+/// What `--strategy all` runs: every strategy the space and objective support (the proxy-guided
+/// ones need NAS-Bench-201, the Pareto ones `--objective pareto`).
+fn all_strategies(space: &Space, objective: ObjectiveKind) -> Vec<StrategyKind> {
     let proxies = matches!(space, Space::Nb201(_));
+    let costs = objective == ObjectiveKind::Pareto;
     let cfg = enas_shared::strategy_config::ProxyConfig::default();
-    StrategyKind::ALL.into_iter().filter(|k| proxies || k.proxies(&cfg).is_empty()).collect()
+    StrategyKind::ALL
+        .into_iter()
+        .filter(|k| (proxies || k.proxies(&cfg).is_empty()) && (costs || !k.needs_cost()))
+        .collect()
 }
 
 /// The seed of trial `trial`: the same for every strategy, so trial k of two strategies starts
@@ -264,6 +276,8 @@ struct Jobs<'a> {
     cfg: &'a Config,
     space: &'a Space,
     table: &'a Table,
+    /// The cost table of `--objective pareto`, told to the strategies with each reward.
+    costs: Option<&'a enas_shared::cost::Costs>,
     budget: usize,
     engine: Option<&'a ProxyEngine>,
     /// Where each trial is saved as it completes, and found again on a resume.
@@ -284,8 +298,7 @@ fn run_trials(jobs: &Jobs, kinds: &[StrategyKind], trials: usize, workers: usize
         }
         // A stop lets the running trials finish (and be saved) and starts no new one.
         anyhow::ensure!(!runtime::interrupted(), "interrupted");
-        let t = run_trial(jobs.cfg, jobs.space, jobs.table, kind, trial, jobs.budget, jobs.engine)
-            .with_context(|| format!("strategy {kind}, trial {trial}"))?;
+        let t = run_trial(jobs, kind, trial).with_context(|| format!("strategy {kind}, trial {trial}"))?;
         resume::save_trial(jobs.dir, &t)?;
         Ok(t)
     })
@@ -293,15 +306,8 @@ fn run_trials(jobs: &Jobs, kinds: &[StrategyKind], trials: usize, workers: usize
 
 /// One trial: a fresh strategy and history, `budget` queries; a proxy-guided strategy first
 /// scores its pool (no query) and starts from the ranking.
-fn run_trial(
-    cfg: &Config,
-    space: &Space,
-    table: &Table,
-    kind: StrategyKind,
-    trial: usize,
-    budget: usize,
-    engine: Option<&ProxyEngine>,
-) -> Result<Trial> {
+fn run_trial(jobs: &Jobs, kind: StrategyKind, trial: usize) -> Result<Trial> {
+    let (cfg, space, table, budget, engine) = (jobs.cfg, jobs.space, jobs.table, jobs.budget, jobs.engine);
     let started = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(trial_seed(cfg.seed, trial));
     let proxies = kind.proxies(&cfg.strategy.proxy);
@@ -320,7 +326,7 @@ fn run_trial(
     }
     let mut strat = strategy::build_with_starts(kind, space, &cfg.strategy, &cfg.bench.controller, starts, &mut rng)?;
     let mut history = History::new(cfg.strategy.repeats);
-    let mut evaluator = TableEvaluator { table };
+    let mut evaluator = TableEvaluator { table, costs: jobs.costs };
     let mut steps = Vec::with_capacity(budget);
     let mut best: Option<(f64, f64)> = None;
     let mut failure = None;

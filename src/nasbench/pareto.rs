@@ -122,13 +122,13 @@ impl ParetoSummary {
              over {trials} trials after N queries\ncost budgets (10th to 90th percentile): {}\n",
             self.budgets.iter().map(|b| format!("{b:.4}")).collect::<Vec<_>>().join(", ")
         );
-        out.push_str(&format!("{:<15}", "strategy"));
+        out.push_str(&format!("{:<17}", "strategy"));
         for b in &self.checkpoints {
             out.push_str(&format!(" {:>20}", format!("N={b}")));
         }
         out.push('\n');
         for (kind, row) in &self.strategies {
-            out.push_str(&format!("{:<15}", kind.name()));
+            out.push_str(&format!("{:<17}", kind.name()));
             for (r, h) in row {
                 out.push_str(&format!(" {:>20}", format!("{:.2} ± {:.2} / {:.3}", r.mean, r.std, h.mean)));
             }

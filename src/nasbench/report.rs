@@ -89,13 +89,13 @@ impl Summary {
             "mean best-so-far {column} over {} trials after N queries: mean ± std (standard error); optimum {}\n",
             self.trials, self.optimum
         );
-        out.push_str(&format!("{:<15}", "strategy"));
+        out.push_str(&format!("{:<17}", "strategy"));
         for b in &self.checkpoints {
             out.push_str(&format!(" {:>20}", format!("N={b}")));
         }
         out.push_str(&format!(" {:>10} {:>12} {:>14}\n", "s/trial", "proxy evals", "proxy s/trial"));
         for s in &self.strategies {
-            out.push_str(&format!("{:<15}", s.kind.name()));
+            out.push_str(&format!("{:<17}", s.kind.name()));
             for b in &self.checkpoints {
                 let st = s.curve[b - 1];
                 out.push_str(&format!(" {:>20}", format!("{:.2} ± {:.2} ({:.3})", st.mean, st.std, st.sem)));

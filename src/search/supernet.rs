@@ -197,6 +197,6 @@ impl Evaluator for ArchContext<'_> {
         let batch = self.valid.next_batch().map_err(|e| enas_shared::Error::Arch(format!("{e:#}")))?;
         let acc = batch_accuracy(self.net, self.device, batch, &Path::Single(values.to_vec()), seed)
             .map_err(|e| enas_shared::Error::Arch(format!("{e:#}")))?;
-        Ok(Evaluation { reward: acc, report: None })
+        Ok(Evaluation { reward: acc, report: None, cost: None })
     }
 }

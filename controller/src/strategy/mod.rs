@@ -7,6 +7,7 @@
 //! from the history for free, so duplicates never count against a budget.
 mod evolution;
 mod local;
+mod pareto;
 mod random;
 mod rl;
 mod tensors_json;
@@ -14,6 +15,7 @@ pub mod warm;
 
 pub use evolution::Evolution;
 pub use local::LocalSearch;
+pub use pareto::ParetoEvolution;
 pub use random::RandomSearch;
 pub use rl::ReinforceStrategy;
 
@@ -89,6 +91,12 @@ pub trait Strategy: Send {
 
     /// The reward of the last proposal.
     fn tell(&mut self, values: &[usize], reward: f64, rng: &mut ChaCha8Rng) -> Result<()>;
+
+    /// The reward of the last proposal and its cost, where the evaluator knows one; a strategy
+    /// that ignores costs is told the reward alone.
+    fn tell_cost(&mut self, values: &[usize], reward: f64, _cost: Option<f64>, rng: &mut ChaCha8Rng) -> Result<()> {
+        self.tell(values, reward, rng)
+    }
 
     /// Proposals that did not come from the strategy's own rule but from a uniform fallback (a
     /// converged REINFORCE policy); reports print it when it is not zero.
@@ -208,6 +216,7 @@ pub fn build_seeded(
         StrategyKind::ProxyLocal | StrategyKind::VoteLocal => {
             Box::new(LocalSearch::new(decisions, cfg.local.clone()).with_starts(kind, starts))
         }
+        StrategyKind::ParetoEvolution => Box::new(ParetoEvolution::new(decisions, cfg.evolution.clone())),
         StrategyKind::Darts => {
             return Err(Error::Name(
                 "darts trains architecture weights by gradient through a supernet: it is a method of \
@@ -271,7 +280,7 @@ pub fn run(
         }
         let eval = evaluator.evaluate(&values)?;
         history.record(&values, eval.reward);
-        strategy.tell(&values, eval.reward, rng)?;
+        strategy.tell_cost(&values, eval.reward, eval.cost, rng)?;
         on_query(&Query { index, values, eval });
     }
     Ok(())

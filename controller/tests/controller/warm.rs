@@ -40,7 +40,7 @@ struct Constant;
 
 impl Evaluator for Constant {
     fn evaluate(&mut self, _: &[usize]) -> Result<Evaluation> {
-        Ok(Evaluation { reward: 1.0, report: None })
+        Ok(Evaluation { reward: 1.0, report: None, cost: None })
     }
 }
 
