@@ -345,6 +345,9 @@ fn pareto_bench_reports_regret_and_hypervolume_joined_by_architecture() {
             assert!(r >= 0.0 && (0.0..=1.0).contains(&h), "{s} {b}: regret {r}, hypervolume {h}");
         }
     }
+    let svg = std::fs::read_to_string(dir.path().join("a").join("pareto.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("true front") && svg.contains("evolution"), "{svg}");
+    assert!(!svg.contains("NaN") && !svg.contains("inf"), "pareto.svg has non-finite coordinates");
     let o = run(&shuffled, "b");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let b = summary("b");

@@ -4,6 +4,7 @@
 //! far (what a researcher would publish for it). Trials run in parallel, each on its own seed, so
 //! results do not depend on the thread count.
 mod pareto;
+mod pareto_plot;
 mod plot;
 mod report;
 mod resume;
@@ -191,6 +192,7 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
         let p = pareto::ParetoSummary::new(&trials, &kinds, inv.budget, &table, costs)?;
         println!("{}", p.table(&costs.column, inv.trials));
         p.extend_json(&mut json);
+        dir.write_text("pareto.svg", &pareto_plot::svg(&p, &columns.report, &costs.column))?;
         json["cost_table"] = costs.path.display().to_string().into();
         json["cost_column"] = costs.column.clone().into();
     }
@@ -199,7 +201,8 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
     dir.write_text("plot.svg", &plot::svg(&summary, &columns.report))?;
     // Every trial is in trajectories.csv now; the per-trial files only served a resume.
     let _ = std::fs::remove_dir_all(dir.file("trials"));
-    eprintln!("wrote trajectories.csv, summary.json and plot.svg to {}", dir.path.display());
+    let pareto = if costs.is_some() { ", pareto.svg" } else { "" };
+    eprintln!("wrote trajectories.csv, summary.json{pareto} and plot.svg to {}", dir.path.display());
     Ok(ExitCode::SUCCESS)
 }
 

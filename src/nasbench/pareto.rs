@@ -86,6 +86,17 @@ pub struct ParetoSummary {
     pub budgets: Vec<f64>,
     pub checkpoints: Vec<usize>,
     pub strategies: Vec<(StrategyKind, Vec<(Stats, Stats)>)>,
+    /// For the plot: the table's true front as (cost, final value), by cost; per strategy, the
+    /// front its first trial found, and its mean regret at every `plot_step`-th query.
+    pub true_front: Vec<(f64, f64)>,
+    pub found: Vec<Vec<(f64, f64)>>,
+    pub regret_curves: Vec<Vec<(usize, f64)>>,
+}
+
+/// (cost, final) of the front of `points` = (reward, final, cost) by reward and cost.
+fn found_front(points: &[Query]) -> Vec<(f64, f64)> {
+    let p: Vec<(f64, Vec<f64>)> = points.iter().map(|q| (q.0, vec![q.2])).collect();
+    pareto_front(&p).into_iter().map(|i| (points[i].2, points[i].1)).collect()
 }
 
 impl ParetoSummary {
@@ -93,6 +104,8 @@ impl ParetoSummary {
         let frontier = Frontier::new(table, &costs.for_table(table)?);
         let checkpoints = checkpoints(budget);
         let mut strategies = Vec::new();
+        let (mut found, mut regret_curves) = (Vec::new(), Vec::new());
+        let step = (budget / 60).max(1);
         for &kind in kinds {
             let mut per_trial: Vec<Vec<Query>> = Vec::new();
             for t in trials.iter().filter(|t| t.strategy == kind) {
@@ -111,8 +124,21 @@ impl ParetoSummary {
                 .map(|&b| (at(b, &|q| frontier.regret(q)), at(b, &|q| frontier.hypervolume(q))))
                 .collect();
             strategies.push((kind, row));
+            found.push(per_trial.first().map(|q| found_front(q)).unwrap_or_default());
+            let queries: Vec<usize> = (1..=budget).filter(|q| q % step == 0 || *q == 1).collect();
+            regret_curves.push(queries.iter().map(|&b| (b, at(b, &|q| frontier.regret(q)).mean)).collect());
         }
-        Ok(ParetoSummary { budgets: frontier.budgets.clone(), checkpoints, strategies })
+        let table_points: Vec<Query> =
+            table.rows.iter().zip(costs.for_table(table)?).map(|(r, c)| (r.report, r.report, c)).collect();
+        let true_front = found_front(&table_points);
+        Ok(ParetoSummary {
+            budgets: frontier.budgets.clone(),
+            checkpoints,
+            strategies,
+            true_front,
+            found,
+            regret_curves,
+        })
     }
 
     /// The printed table: per strategy and checkpoint, `regret ± std / hypervolume`.
