@@ -27,7 +27,9 @@ impl Path {
         match self {
             Path::Single(values) => Ok(values),
             Path::Mixed(_) => {
-                anyhow::bail!("the {space} supernet runs single paths only; a mixed path (DARTS) needs the nb201 or darts space")
+                anyhow::bail!(
+                    "the {space} supernet runs single paths only; a mixed path (DARTS) needs the nb201 or darts space"
+                )
             }
         }
     }
