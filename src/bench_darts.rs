@@ -10,7 +10,7 @@ use crate::runtime;
 use crate::search::softmax_rows;
 use anyhow::{Context, Result};
 use candle_core::{Tensor, Var};
-use enas_child::darts::{cell_edges, DartsPath, DartsShape, DartsSupernet};
+use enas_child::darts::{DartsPath, DartsShape, DartsSupernet};
 use enas_child::{clip_grad_norm, cross_entropy, BnMode, InitRoot, SgdNesterov};
 use enas_shared::space::darts::DARTS_OPS;
 use rand::{Rng, SeedableRng};
@@ -55,7 +55,7 @@ pub fn run(a: &BenchStepArgs) -> Result<()> {
         ))
     };
     let ((xt, yt), (xv, yv)) = (batch()?, batch()?);
-    let rows = 2 * cell_edges(c.nodes);
+    let rows = 2 * enas_shared::Darts::new(c.nodes).edges();
     let alpha = Var::from_tensor(&(Tensor::randn(0f32, 1e-3, (rows, DARTS_OPS.len()), &device)?))?;
     let mut times = Vec::new();
     for step in 0..a.warmup + a.steps {

@@ -10,7 +10,6 @@
 //! `cargo run --release -p enas-child --example darts_dump -- OUT_DIR [ALPHA_SCALE] [CHANNELS] [LAYERS]`
 //! (defaults: α scale 1e-3, 4 channels, 5 layers: both reductions and a factorized preprocess).
 use candle_core::{Device, Tensor, Var};
-use enas_child::darts::cell_edges;
 use enas_child::{cross_entropy, BnMode, DartsPath, DartsShape, DartsSupernet, InitRoot};
 use std::collections::HashMap;
 
@@ -32,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pixels: Vec<f32> = (0..n * 3 * hw * hw).map(|i| (0.37 * i as f32 + 0.1).sin()).collect();
     let x = Tensor::from_vec(pixels, (n, 3, hw, hw), &dev)?;
     let y = Tensor::from_vec((0..n as u32).map(|i| i % 10).collect::<Vec<_>>(), n, &dev)?;
-    let rows = 2 * cell_edges(shape.nodes);
+    let rows = 2 * enas_shared::Darts::new(shape.nodes).edges();
     let a: Vec<f32> =
         (0..rows * 8).map(|i| (scale * ((1.3 * i as f64).sin() + 0.5 * (0.11 * i as f64).cos())) as f32).collect();
     let alpha = Var::from_tensor(&Tensor::from_vec(a, (rows, 8), &dev)?)?;

@@ -3,7 +3,7 @@
 //! listing (`../shared/reference/nas-overview.txt`).
 use candle_core::{DType, Device, Tensor};
 use enas_child::darts::ops::relu_dw_pw_dilated;
-use enas_child::darts::{darts_cost, edge_index, DartsForward, DartsNet, DartsPath, DartsShape, DartsSupernet, Holds};
+use enas_child::darts::{darts_cost, DartsForward, DartsNet, DartsPath, DartsShape, DartsSupernet, Holds};
 use enas_child::{BnMode, InitRoot};
 use enas_shared::space::darts::{Darts, DARTS_OPS};
 use enas_shared::{Arch, OpKind};
@@ -90,7 +90,7 @@ fn a_one_hot_mixture_equals_the_single_path() {
     for (r, cell) in [&arch.normal, &arch.reduce].into_iter().enumerate() {
         for (i, n) in cell.nodes.iter().enumerate() {
             for b in [n.x, n.y] {
-                let e = r * edges + edge_index(i, b.input);
+                let e = r * edges + Darts::edge_index(i, b.input);
                 w[e * 8] = 0.0;
                 w[e * 8 + DARTS_OPS.iter().position(|&o| o == b.op).unwrap()] = 1.0;
             }

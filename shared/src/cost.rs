@@ -45,14 +45,6 @@ impl Costs {
     pub fn for_table(&self, table: &Table) -> Result<Vec<f64>> {
         table.rows.iter().map(|r| self.get(&r.values)).collect()
     }
-
-    pub fn len(&self) -> usize {
-        self.by_values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_values.is_empty()
-    }
 }
 
 #[cfg(test)]

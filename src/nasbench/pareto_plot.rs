@@ -2,6 +2,7 @@
 //! against cost, black) and the front each strategy's first trial found; right, each strategy's
 //! mean regret under the cost budgets against queries.
 use super::pareto::ParetoSummary;
+use super::plot::COLOURS;
 use std::fmt::Write;
 
 const PANEL: f64 = 420.0;
@@ -9,7 +10,6 @@ const H: f64 = 460.0;
 const PAD: f64 = 60.0;
 const TOP: f64 = 40.0;
 const LEGEND: f64 = 170.0;
-const COLOURS: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
 
 /// A linear map of `lo..hi` onto `a..b`.
 fn scale(lo: f64, hi: f64, a: f64, b: f64) -> impl Fn(f64) -> f64 {

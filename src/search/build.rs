@@ -87,11 +87,7 @@ fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Resu
         }
         SpaceKind::Nb201 => {
             let c = &cfg.child;
-            anyhow::ensure!(
-                c.keep_prob == 1.0 && c.aux_weight == 0.0,
-                "child.keep_prob and child.aux_weight are ENAS's micro-child options; the nb201 space has \
-                 neither (set them to 1.0 and 0.0)"
-            );
+            no_micro_options(c, "the nb201 space has")?;
             let shape = Nb201Shape {
                 in_channels: train.channels,
                 channels: c.channels,
@@ -103,11 +99,7 @@ fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Resu
         }
         SpaceKind::Darts => {
             let c = &cfg.child;
-            anyhow::ensure!(
-                c.keep_prob == 1.0 && c.aux_weight == 0.0,
-                "child.keep_prob and child.aux_weight are ENAS's micro-child options; DARTS's search network has \
-                 neither (set them to 1.0 and 0.0)"
-            );
+            no_micro_options(c, "DARTS's search network has")?;
             let shape = DartsShape {
                 in_channels: train.channels,
                 channels: c.channels,
@@ -121,6 +113,15 @@ fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Resu
             Box::new(DartsSearch { net, store: root.finish(), darts, space, hw })
         }
     })
+}
+
+/// Refuses ENAS's dropout and auxiliary head for a network that has neither (`which` names it).
+fn no_micro_options(c: &enas_shared::ChildConfig, which: &str) -> Result<()> {
+    anyhow::ensure!(
+        c.keep_prob == 1.0 && c.aux_weight == 0.0,
+        "child.keep_prob and child.aux_weight are ENAS's micro-child options; {which} neither (set them to 1.0 and 0.0)"
+    );
+    Ok(())
 }
 
 /// The method of `search.strategy`, and what its warm start cost.

@@ -6,11 +6,11 @@
 //!
 //! The eigenvalue is taken by power iteration on Hessian-vector products, each the central
 //! difference of two α-gradients: H v ≈ (∇α L(α + εv) − ∇α L(α − εv)) / 2ε, ε = 0.01, ‖v‖ = 1.
-use super::supernet::{Path, Supernet};
+use super::supernet::Supernet;
 use super::unrolled::Mix;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use candle_core::{Tensor, Var};
-use enas_child::{cross_entropy, BnMode};
+use enas_child::BnMode;
 use rand_chacha::ChaCha8Rng;
 
 /// Power iterations per measurement (two gradient passes each).
@@ -29,10 +29,7 @@ pub(super) fn grad(
 ) -> Result<Vec<f64>> {
     let a: Vec<f32> = alpha.iter().map(|&v| v as f32).collect();
     let var = Var::from_tensor(&Tensor::from_vec(a, shape, x.device())?)?;
-    let logits = net.forward(x, &Path::Mixed(mix(var.as_tensor())?), BnMode::BatchStats)?;
-    let grads = cross_entropy(&logits, y)?.backward()?;
-    let g = grads.get(var.as_tensor()).context("no gradient reached the architecture weights")?;
-    Ok(g.flatten_all()?.to_vec1::<f32>()?.into_iter().map(f64::from).collect())
+    Ok(super::unrolled::loss_grads(net, mix, &var, (x, y), false, BnMode::BatchStats)?.1)
 }
 
 fn normalise(v: &mut [f64]) -> f64 {

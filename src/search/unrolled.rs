@@ -17,16 +17,16 @@ pub type Mix<'a> = &'a dyn Fn(&Tensor) -> candle_core::Result<Tensor>;
 
 /// The loss of the mixed network at `mix(alpha)` on (`x`, `y`), and its gradients: with
 /// respect to `alpha`, and (when `weights`) to every shared weight, in the store's order (a
-/// weight the loss does not reach gets zeros).
-fn loss_grads(
+/// weight the loss does not reach gets zeros). BatchNorm runs in `mode`.
+pub(super) fn loss_grads(
     net: &dyn Supernet,
     mix: Mix,
     alpha: &Var,
-    x: &Tensor,
-    y: &Tensor,
+    (x, y): (&Tensor, &Tensor),
     weights: bool,
+    mode: BnMode,
 ) -> Result<(f64, Vec<f64>, Vec<Tensor>)> {
-    let logits = net.forward(x, &Path::Mixed(mix(alpha.as_tensor())?), BnMode::Train)?;
+    let logits = net.forward(x, &Path::Mixed(mix(alpha.as_tensor())?), mode)?;
     let loss = cross_entropy(&logits, y)?;
     let grads = loss.backward()?;
     let ga = grads.get(alpha.as_tensor()).context("no gradient reached the architecture weights")?;
@@ -71,7 +71,7 @@ pub fn alpha_grad(
     let result = (|| -> Result<Vec<f64>> {
         // The virtual step: w' = w - ξ (momentum * buf + ∇w L_train + λ w), as DARTS's
         // `_compute_unrolled_model` takes it.
-        let (_, _, gw) = loss_grads(net, mix, alpha, &xt, &yt, true)?;
+        let (_, _, gw) = loss_grads(net, mix, alpha, (&xt, &yt), true, BnMode::Train)?;
         let bufs = step.opt.momentum_buffers();
         let mut unrolled = Vec::with_capacity(vars.len());
         for (i, w) in w0.iter().enumerate() {
@@ -82,7 +82,7 @@ pub fn alpha_grad(
             unrolled.push((w - (d * step.lr)?)?);
         }
         set_weights(net, &unrolled, None)?;
-        let (_, g_alpha, dw) = loss_grads(net, mix, alpha, xv, yv, true)?;
+        let (_, g_alpha, dw) = loss_grads(net, mix, alpha, (xv, yv), true, BnMode::Train)?;
         // ε = 0.01 / ‖∇w' L_val‖ (DARTS's `r / concat(vector).norm()`).
         let norm: f64 = dw
             .iter()
@@ -95,9 +95,9 @@ pub fn alpha_grad(
         );
         let eps = 0.01 / norm;
         set_weights(net, &w0, Some((&dw, eps)))?;
-        let (_, g_plus, _) = loss_grads(net, mix, alpha, &xt, &yt, false)?;
+        let (_, g_plus, _) = loss_grads(net, mix, alpha, (&xt, &yt), false, BnMode::Train)?;
         set_weights(net, &w0, Some((&dw, -eps)))?;
-        let (_, g_minus, _) = loss_grads(net, mix, alpha, &xt, &yt, false)?;
+        let (_, g_minus, _) = loss_grads(net, mix, alpha, (&xt, &yt), false, BnMode::Train)?;
         Ok(g_alpha
             .iter()
             .zip(g_plus.iter().zip(&g_minus))
@@ -213,11 +213,11 @@ mod tests {
         let alpha0: Vec<f32> = (0..30).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.1).collect();
         let var = |a: &[f32]| Var::from_tensor(&Tensor::from_vec(a.to_vec(), (6, 5), &Device::Cpu).unwrap()).unwrap();
         let got = alpha_grad(&net, &softmax, &var(&alpha0), &valid.x, &valid.y, &step).unwrap();
-        let first = loss_grads(&net, &softmax, &var(&alpha0), &valid.x, &valid.y, false).unwrap().1;
+        let first = loss_grads(&net, &softmax, &var(&alpha0), (&valid.x, &valid.y), false, BnMode::Train).unwrap().1;
 
         let w0: Vec<Tensor> = net.store().vars.iter().map(|v| v.as_tensor().copy().unwrap()).collect();
         let unrolled_loss = |a: &[f32]| -> f64 {
-            let (_, _, gw) = loss_grads(&net, &softmax, &var(a), &train.x, &train.y, true).unwrap();
+            let (_, _, gw) = loss_grads(&net, &softmax, &var(a), (&train.x, &train.y), true, BnMode::Train).unwrap();
             let w1: Vec<Tensor> = w0
                 .iter()
                 .zip(&gw)
@@ -228,7 +228,7 @@ mod tests {
                 })
                 .collect();
             set_weights(&net, &w1, None).unwrap();
-            let l = loss_grads(&net, &softmax, &var(a), &valid.x, &valid.y, false).unwrap().0;
+            let l = loss_grads(&net, &softmax, &var(a), (&valid.x, &valid.y), false, BnMode::Train).unwrap().0;
             set_weights(&net, &w0, None).unwrap();
             l
         };

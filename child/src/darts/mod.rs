@@ -19,7 +19,7 @@ mod search;
 
 pub use count::{darts_cost, Holds};
 pub use eval::{DartsForward, DartsNet};
-pub use search::{cell_edges, edge_index, DartsPath, DartsSupernet};
+pub use search::{DartsPath, DartsSupernet};
 
 use crate::layers::{global_avg_pool, BatchNorm, BnMode};
 use crate::params::Init;

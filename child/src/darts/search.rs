@@ -8,6 +8,7 @@ use crate::layers::BnMode;
 use crate::params::Init;
 use candle_core::{Result, Tensor};
 use enas_shared::space::darts::DARTS_OPS;
+use enas_shared::Darts;
 use enas_shared::{Arch, Cell};
 
 /// Which network a forward pass runs.
@@ -17,16 +18,6 @@ pub enum DartsPath<'a> {
     Mixed(&'a Tensor),
     /// One architecture: each node sums its two branches' ops.
     Single(&'a Arch),
-}
-
-/// Edges of a cell with `nodes` nodes (node `i` has `i + 2` inputs).
-pub fn cell_edges(nodes: usize) -> usize {
-    (0..nodes).map(|i| i + 2).sum()
-}
-
-/// The index of the edge into node `node` from state `input` (0, 1: the cell's inputs).
-pub fn edge_index(node: usize, input: usize) -> usize {
-    node * (node + 3) / 2 + input
 }
 
 struct MixedCell {
@@ -41,11 +32,11 @@ impl MixedCell {
     fn new(plan: CellPlan, nodes: usize, init: Init) -> Result<Self> {
         let pre0 = Preprocess::new(plan.c_pp, plan.c, plan.reduction_prev, false, init.pp("preprocess0"))?;
         let pre1 = Preprocess::new(plan.c_p, plan.c, false, false, init.pp("preprocess1"))?;
-        let mut edges = Vec::with_capacity(cell_edges(nodes));
+        let mut edges = Vec::with_capacity(Darts::new(nodes).edges());
         for node in 0..nodes {
             for input in 0..node + 2 {
                 let stride = if plan.reduction && input < 2 { 2 } else { 1 };
-                let init = init.pp(format!("edges.{}", edge_index(node, input)));
+                let init = init.pp(format!("edges.{}", Darts::edge_index(node, input)));
                 edges.push(
                     DARTS_OPS
                         .iter()
@@ -116,7 +107,7 @@ impl DartsSupernet {
     /// Logits `(N, classes)` of `path` for images `(N, in_channels, H, W)`.
     pub fn forward(&self, x: &Tensor, path: &DartsPath, mode: BnMode) -> Result<Tensor> {
         let nodes = self.shape.nodes;
-        let edges = cell_edges(nodes);
+        let edges = Darts::new(nodes).edges();
         if let DartsPath::Mixed(w) = path {
             if w.dims() != [2 * edges, DARTS_OPS.len()] {
                 candle_core::bail!("mixed-op weights must be ({}, {}), got {:?}", 2 * edges, DARTS_OPS.len(), w.dims());
@@ -133,7 +124,7 @@ impl DartsSupernet {
                     let w = w.narrow(0, if cell.reduction { edges } else { 0 }, edges)?;
                     cell.forward(&s0, &s1, nodes, mode, |cell, i, states| {
                         sum_terms((0..i + 2).flat_map(|j| {
-                            let e = edge_index(i, j);
+                            let e = Darts::edge_index(i, j);
                             let (ops, w, h) = (&cell.edges[e], &w, &states[j]);
                             ops.iter().enumerate().map(move |(k, op)| {
                                 Ok(match op.forward(h, mode)? {
@@ -150,7 +141,7 @@ impl DartsSupernet {
                         let n = &c.nodes[i];
                         sum_terms([n.x, n.y].into_iter().map(|b| {
                             let k = op_column(b.op)?;
-                            cell.edges[edge_index(i, b.input)][k].forward(&states[b.input], mode)
+                            cell.edges[Darts::edge_index(i, b.input)][k].forward(&states[b.input], mode)
                         }))
                     })?
                 }

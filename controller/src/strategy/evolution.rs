@@ -58,16 +58,54 @@ impl Evolution {
     /// `parent` with `mutations` distinct decisions (among those with a choice) each changed to
     /// another value, uniformly.
     pub fn mutate(&self, parent: &[usize], rng: &mut ChaCha8Rng) -> Vec<usize> {
-        let free: Vec<usize> = (0..self.decisions.len()).filter(|&i| self.decisions[i].choices > 1).collect();
-        let mut child = parent.to_vec();
-        let k = self.cfg.mutations.min(free.len());
-        for i in sample(rng, free.len(), k) {
-            let pos = free[i];
-            let other = rng.random_range(0..self.decisions[pos].choices - 1);
-            child[pos] = if other >= parent[pos] { other + 1 } else { other };
-        }
-        child
+        mutate(&self.decisions, self.cfg.mutations, parent, rng)
     }
+}
+
+/// `parent` with `mutations` distinct decisions (among those with a choice) each changed to
+/// another value, uniformly.
+fn mutate(decisions: &[Decision], mutations: usize, parent: &[usize], rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let free: Vec<usize> = (0..decisions.len()).filter(|&i| decisions[i].choices > 1).collect();
+    let mut child = parent.to_vec();
+    for i in sample(rng, free.len(), mutations.min(free.len())) {
+        let pos = free[i];
+        let other = rng.random_range(0..decisions[pos].choices - 1);
+        child[pos] = if other >= parent[pos] { other + 1 } else { other };
+    }
+    child
+}
+
+/// How a mutating strategy keeps its proposals new: whether its last proposal was a fallback, and
+/// how many were.
+pub(super) struct Retries<'a> {
+    pub stuck: &'a mut bool,
+    pub fallbacks: &'a mut usize,
+}
+
+/// A mutation (`mutations` decisions) of a parent drawn by `parent` that the history does not
+/// know, tried `MAX_DRAWS` times (`STUCK_RETRY_DRAWS` while stuck); failing that (the budget
+/// nears the space's size), a uniform unknown architecture, enumerated if need be, so that the
+/// budget is always spent, counted as a fallback.
+pub(super) fn new_mutant<'p>(
+    decisions: &[Decision],
+    mutations: usize,
+    retries: Retries,
+    history: &History,
+    rng: &mut ChaCha8Rng,
+    mut parent: impl FnMut(&mut ChaCha8Rng) -> &'p [usize],
+) -> Result<Vec<usize>> {
+    let draws = if *retries.stuck { STUCK_RETRY_DRAWS } else { MAX_DRAWS };
+    for _ in 0..draws {
+        let p = parent(rng);
+        let child = mutate(decisions, mutations, p, rng);
+        if history.known(&child).is_none() {
+            *retries.stuck = false;
+            return Ok(child);
+        }
+    }
+    *retries.fallbacks += 1;
+    *retries.stuck = true;
+    uniform_unknown(decisions, history, rng)
 }
 
 impl Strategy for Evolution {
@@ -79,23 +117,17 @@ impl Strategy for Evolution {
         if self.state.told < self.cfg.population || self.state.population.is_empty() {
             return self.state.starts.next(&self.decisions, history, rng);
         }
-        let draws = if self.state.stuck { STUCK_RETRY_DRAWS } else { MAX_DRAWS };
-        for _ in 0..draws {
-            let parent = (0..self.cfg.tournament)
-                .map(|_| &self.state.population[rng.random_range(0..self.state.population.len())])
+        let EvolutionState { population, stuck, fallbacks, .. } = &mut self.state;
+        let population = &*population;
+        let tournament = self.cfg.tournament;
+        let retries = Retries { stuck, fallbacks };
+        new_mutant(&self.decisions, self.cfg.mutations, retries, history, rng, |rng| {
+            let best = (0..tournament)
+                .map(|_| &population[rng.random_range(0..population.len())])
                 .max_by(|a, b| a.1.total_cmp(&b.1))
                 .expect("tournament >= 1");
-            let child = self.mutate(&parent.0, rng);
-            if history.known(&child).is_none() {
-                self.state.stuck = false;
-                return Ok(child);
-            }
-        }
-        // Every mutation tried is known (the budget nears the space's size): a uniform unknown
-        // architecture, enumerated if need be, so that the budget is always spent.
-        self.state.fallbacks += 1;
-        self.state.stuck = true;
-        uniform_unknown(&self.decisions, history, rng)
+            &best.0
+        })
     }
 
     fn fallbacks(&self) -> usize {

@@ -5,7 +5,8 @@
 //! and if the population is over `population` the member last by non-dominated rank, then
 //! crowding distance, leaves. Costs are told with each reward (`Strategy::tell_cost`); without one
 //! the strategy refuses to go on.
-use super::{from_state, to_state, uniform_unknown, Evolution, History, Strategy, MAX_DRAWS};
+use super::evolution::{new_mutant, Retries};
+use super::{from_state, to_state, uniform_unknown, History, Strategy};
 use enas_shared::pareto::{nsga2_order, pareto_front, Point};
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::{EvolutionConfig, StrategyKind};
@@ -17,8 +18,6 @@ use serde::{Deserialize, Serialize};
 pub struct ParetoEvolution {
     decisions: Vec<Decision>,
     cfg: EvolutionConfig,
-    /// Regularized evolution's mutation operator.
-    mutator: Evolution,
     state: ParetoState,
 }
 
@@ -31,13 +30,9 @@ struct ParetoState {
     stuck: bool,
 }
 
-/// Mutations a proposal tries while stuck (its last proposal was a fallback).
-const STUCK_RETRY_DRAWS: usize = 100;
-
 impl ParetoEvolution {
     pub fn new(decisions: Vec<Decision>, cfg: EvolutionConfig) -> ParetoEvolution {
-        let mutator = Evolution::new(decisions.clone(), cfg.clone());
-        ParetoEvolution { decisions, cfg, mutator, state: ParetoState::default() }
+        ParetoEvolution { decisions, cfg, state: ParetoState::default() }
     }
 
     fn points(&self) -> Vec<Point> {
@@ -55,18 +50,12 @@ impl Strategy for ParetoEvolution {
             return uniform_unknown(&self.decisions, history, rng);
         }
         let front = pareto_front(&self.points());
-        let draws = if self.state.stuck { STUCK_RETRY_DRAWS } else { MAX_DRAWS };
-        for _ in 0..draws {
-            let parent = &self.state.population[front[rng.random_range(0..front.len())]].0;
-            let child = self.mutator.mutate(parent, rng);
-            if history.known(&child).is_none() {
-                self.state.stuck = false;
-                return Ok(child);
-            }
-        }
-        self.state.fallbacks += 1;
-        self.state.stuck = true;
-        uniform_unknown(&self.decisions, history, rng)
+        let ParetoState { population, stuck, fallbacks, .. } = &mut self.state;
+        let population = &*population;
+        let retries = Retries { stuck, fallbacks };
+        new_mutant(&self.decisions, self.cfg.mutations, retries, history, rng, |rng| {
+            &population[front[rng.random_range(0..front.len())]].0
+        })
     }
 
     fn fallbacks(&self) -> usize {
