@@ -178,16 +178,17 @@ pub struct BenchArgs {
     /// proxy settings only); each reused score still counts the seconds it first cost.
     #[arg(long, value_name = "FILE")]
     pub proxy_cache: Option<PathBuf>,
-    /// What is reported: `reward` (the best-rewarded architecture's final value) or `pareto`
-    /// (also the regret under cost budgets and the hypervolume of the found front; needs
-    /// --cost-table and --cost-column).
-    #[arg(long, default_value = "reward", value_parser = name::<ObjectiveKind>())]
-    pub objective: ObjectiveKind,
+    /// What the strategies optimise (overrides objective.kind): `reward`; `constraint` (the reward
+    /// where the cost is at most objective.limit); `soft` (MnasNet's reward against
+    /// objective.target); `pareto` (the front of reward and cost, reported as regret under cost
+    /// budgets and hypervolume). All but `reward` need a cost table.
+    #[arg(long, value_parser = name::<ObjectiveKind>())]
+    pub objective: Option<ObjectiveKind>,
     /// A CSV table of a cost per architecture, joined on bench.arch_column (e.g.
-    /// ../shared/data/nb201/latency_pixel3.csv).
+    /// ../shared/data/nb201/latency_pixel3.csv; overrides objective.cost_table).
     #[arg(long, value_name = "FILE")]
     pub cost_table: Option<PathBuf>,
-    /// The cost table's column to minimise (e.g. latency_pixel3_ms).
+    /// The cost table's column to minimise (e.g. latency_pixel3_ms; overrides objective.cost_column).
     #[arg(long, value_name = "NAME")]
     pub cost_column: Option<String>,
     #[command(flatten)]
@@ -208,6 +209,15 @@ impl BenchArgs {
         }
         if let Some(c) = &self.final_column {
             extra.push(format!("bench.final_column={}", yaml_str(c)));
+        }
+        if let Some(k) = self.objective {
+            extra.push(format!("objective.kind={k}"));
+        }
+        if let Some(t) = &self.cost_table {
+            extra.push(format!("objective.cost_table={}", yaml_str(&t.display().to_string())));
+        }
+        if let Some(c) = &self.cost_column {
+            extra.push(format!("objective.cost_column={}", yaml_str(c)));
         }
         self.cfg.load(&extra)
     }

@@ -5,18 +5,7 @@ use std::path::Path;
 mod run;
 
 use run::enas;
-
-/// A table of the first `n` NAS-Bench-201 cells (in value order) with a made-up accuracy: more
-/// 3x3 convs score higher; `final` is the reward plus a fixed offset.
-fn write_table(path: &Path, n: usize) {
-    let mut text = String::from("index,arch,valid_acc_12ep,test_acc_200ep\n");
-    for i in 0..n {
-        let values: Vec<usize> = (0..6).map(|k| (i / 5usize.pow(k as u32)) % 5).collect();
-        let acc = 50.0 + 5.0 * values.iter().filter(|&&v| v == 3).count() as f64 + (i % 7) as f64 * 0.1;
-        text.push_str(&format!("{i},{},{acc},{}\n", Nb201.format(&values).unwrap(), acc + 10.0));
-    }
-    std::fs::write(path, text).unwrap();
-}
+use run::tables::{write_costs, write_table};
 
 #[test]
 fn bench_writes_the_table_summary_trajectories_and_plot() {
@@ -287,16 +276,6 @@ fn a_stopped_or_killed_bench_resumes_to_the_same_results() {
     }
 }
 
-/// A cost per cell of `write_table`'s first `n`: `(i * 7919) % 1000 / 10` ms, written in `order`.
-fn write_costs(path: &Path, n: usize, order: &[usize]) {
-    let mut text = String::from("index,arch,latency_ms\n");
-    for &i in order.iter().filter(|&&i| i < n) {
-        let values: Vec<usize> = (0..6).map(|k| (i / 5usize.pow(k as u32)) % 5).collect();
-        text.push_str(&format!("{i},{},{}\n", Nb201.format(&values).unwrap(), ((i * 7919) % 1000) as f64 / 10.0));
-    }
-    std::fs::write(path, text).unwrap();
-}
-
 /// `--objective pareto`: regret and hypervolume per strategy and budget in summary.json; the join
 /// is by architecture (a shuffled cost table gives the same numbers); a table architecture the
 /// cost table lacks is an error naming it, before any output.
@@ -361,5 +340,5 @@ fn pareto_bench_reports_regret_and_hypervolume_joined_by_architecture() {
     assert!(err.contains("m.csv") && err.contains(&missing), "{err}");
     assert!(!dir.path().join("c").exists(), "a failed bench left a directory");
     let o = enas(&["bench", "--table", table.to_str().unwrap(), "--objective", "pareto"]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("needs --cost-table FILE and --cost-column NAME"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--cost-table FILE --cost-column NAME"));
 }

@@ -52,6 +52,8 @@ pub struct Config {
     pub strategy: StrategyConfig,
     /// `enas bench` on a tabular benchmark: columns, and REINFORCE's controller there.
     pub bench: BenchConfig,
+    /// What is optimised: the reward, or the reward against a cost (constraint, soft, Pareto).
+    pub objective: crate::objective::ObjectiveConfig,
 }
 
 impl Default for Config {
@@ -68,6 +70,7 @@ impl Default for Config {
             darts: Default::default(),
             strategy: StrategyConfig::default(),
             bench: BenchConfig::default(),
+            objective: Default::default(),
         }
     }
 }
@@ -334,6 +337,7 @@ impl Config {
         self.controller.validate(origin)?;
         self.darts.validate(origin)?;
         self.strategy.validate(origin)?;
+        self.objective.validate(origin)?;
         for p in self.search.strategy.proxies(&self.strategy.proxy) {
             if self.search.space == SpaceKind::Nb201 {
                 break;

@@ -22,6 +22,7 @@ impl Config {
             cfg.data.spec = spec.to_string();
         }
         cfg.search.table = cfg.search.table.as_deref().map(abs);
+        cfg.objective.cost_table = cfg.objective.cost_table.as_deref().map(abs);
         cfg
     }
 

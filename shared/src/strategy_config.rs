@@ -35,6 +35,10 @@ pub enum StrategyKind {
     /// It needs a cost per architecture (`enas bench --objective pareto`).
     #[serde(rename = "pareto-evolution")]
     ParetoEvolution,
+    /// `pareto-evolution` whose first population is the head of a pool ranked by NSGA-II on
+    /// (zero-cost proxy `strategy.proxy.score`, cost): both cost no query.
+    #[serde(rename = "proxy-pareto")]
+    ProxyPareto,
     /// DARTS (Liu et al. 2019): architecture weights trained by gradient through the mixed
     /// supernet (`darts:`); `enas search` only (it needs a supernet, not a table).
     Darts,
@@ -42,7 +46,7 @@ pub enum StrategyKind {
 
 impl StrategyKind {
     /// Every strategy, in the order tables list them.
-    pub const ALL: [StrategyKind; 8] = [
+    pub const ALL: [StrategyKind; 9] = [
         StrategyKind::Random,
         StrategyKind::Evolution,
         StrategyKind::Local,
@@ -51,6 +55,7 @@ impl StrategyKind {
         StrategyKind::ProxyLocal,
         StrategyKind::VoteLocal,
         StrategyKind::ParetoEvolution,
+        StrategyKind::ProxyPareto,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +68,7 @@ impl StrategyKind {
             StrategyKind::ProxyLocal => "proxy-local",
             StrategyKind::VoteLocal => "vote-local",
             StrategyKind::ParetoEvolution => "pareto-evolution",
+            StrategyKind::ProxyPareto => "proxy-pareto",
             StrategyKind::Darts => "darts",
         }
     }
@@ -70,7 +76,7 @@ impl StrategyKind {
     /// The zero-cost proxies that rank this strategy's starting pool (none for the others).
     pub fn proxies(self, cfg: &ProxyConfig) -> Vec<ProxyKind> {
         match self {
-            StrategyKind::ProxyEvolution | StrategyKind::ProxyLocal => vec![cfg.score],
+            StrategyKind::ProxyEvolution | StrategyKind::ProxyLocal | StrategyKind::ProxyPareto => vec![cfg.score],
             StrategyKind::VoteLocal => cfg.vote.clone(),
             _ => Vec::new(),
         }
@@ -78,7 +84,7 @@ impl StrategyKind {
 
     /// Whether the strategy needs a cost beside the reward of every query (Pareto search).
     pub fn needs_cost(self) -> bool {
-        self == StrategyKind::ParetoEvolution
+        matches!(self, StrategyKind::ParetoEvolution | StrategyKind::ProxyPareto)
     }
 
     /// Parses a name; the error lists the known ones.

@@ -128,9 +128,43 @@ pub struct Evaluation {
 }
 
 /// Scores architectures for a strategy: a table lookup, or a network evaluated with shared
-/// weights. One query is one call.
+/// weights. One query is one call of `evaluate`.
 pub trait Evaluator {
     fn evaluate(&mut self, values: &[usize]) -> Result<Evaluation>;
+
+    /// `Some(cost)` when the architecture is refused without a query: its free cost breaks a
+    /// hard constraint of the objective ([`ObjectiveEvaluator`]).
+    fn refuses(&self, _values: &[usize]) -> Result<Option<f64>> {
+        Ok(None)
+    }
+}
+
+/// An evaluator whose reward is the objective's value of the inner evaluator's reward and cost:
+/// MnasNet's soft reward, or the reward where a constraint holds; an architecture the objective
+/// refuses is refused before any query (its cost is a free lookup).
+pub struct ObjectiveEvaluator<'a> {
+    pub inner: &'a mut dyn Evaluator,
+    pub objective: &'a dyn crate::objective::Objective,
+    /// The free cost of an architecture (the cost table), where the objective reads one.
+    pub costs: Option<&'a crate::cost::Costs>,
+}
+
+impl Evaluator for ObjectiveEvaluator<'_> {
+    fn evaluate(&mut self, values: &[usize]) -> Result<Evaluation> {
+        let mut e = self.inner.evaluate(values)?;
+        if e.cost.is_none() {
+            e.cost = self.costs.map(|c| c.get(values)).transpose()?;
+        }
+        e.reward = self.objective.value(e.reward, e.cost).ok_or_else(|| {
+            Error::Arch(format!("an architecture the objective refuses was queried: {values:?} (a loop bug)"))
+        })?;
+        Ok(e)
+    }
+
+    fn refuses(&self, values: &[usize]) -> Result<Option<f64>> {
+        let cost = self.costs.map(|c| c.get(values)).transpose()?;
+        Ok(cost.filter(|_| self.objective.value(0.0, cost).is_none()))
+    }
 }
 
 /// A table as an evaluator, with costs from a cost table when given.

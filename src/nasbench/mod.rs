@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use enas_controller::strategy::{self, warm, History};
 use enas_shared::objective::ObjectiveKind;
 use enas_shared::strategy_config::StrategyKind;
-use enas_shared::table::{Columns, Table, TableEvaluator};
+use enas_shared::table::{Columns, ObjectiveEvaluator, Table, TableEvaluator};
 use enas_shared::{Config, Space};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -72,7 +72,7 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
             let inv = Invocation {
                 table: std::path::absolute(table).unwrap_or_else(|_| table.to_path_buf()),
                 space: a.space,
-                strategies: resolve("--strategy", &a.strategy, || all_strategies(&space, a.objective))?,
+                strategies: resolve("--strategy", &a.strategy, || all_strategies(&space, cfg.objective.kind))?,
                 budget: a.budget,
                 trials: a.trials,
                 proxy_cache: a
@@ -80,8 +80,8 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
                     .as_deref()
                     .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
                 data_given: a.data.is_some(),
-                objective: a.objective,
-                cost: cost_args(a)?,
+                objective: cfg.objective.kind,
+                cost: cfg.objective.cost(),
                 config: cfg.to_yaml(),
             };
             (None, cfg, inv)
@@ -123,6 +123,8 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    // Before any output: a constraint no architecture satisfies is an error.
+    let optimum = objective_optimum(&cfg, &table, costs.as_ref())?;
     // Trials run one per core; each trial's kernels stay on its own thread.
     let workers = runtime::job_workers(cfg.threads);
     let engine = proxy_engine(&cfg, &space, &kinds, inv.data_given, inv.proxy_cache.as_deref())?;
@@ -167,14 +169,17 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
         other => other?,
     };
     let wall = started.elapsed().as_secs_f64();
-    let summary = report::Summary::new(&trials, &kinds, inv.budget, table.optimum());
+    let summary = report::Summary::new(&trials, &kinds, inv.budget, optimum);
     println!("{}", summary.table(&columns.report));
+    let under = match cfg.objective.kind {
+        ObjectiveKind::Reward | ObjectiveKind::Pareto => String::new(),
+        k => format!(" under objective {k}"),
+    };
     println!(
-        "{} strategies x {} trials x {} queries in {wall:.1} s on {workers} threads; table optimum {}",
+        "{} strategies x {} trials x {} queries in {wall:.1} s on {workers} threads; table optimum{under} {optimum}",
         kinds.len(),
         inv.trials,
         inv.budget,
-        table.optimum()
     );
     let meta = serde_json::json!({
         "table": inv.table.display().to_string(),
@@ -186,9 +191,10 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
         "seed": cfg.seed,
         "wall_seconds": wall,
         "threads": workers,
+        "objective": serde_json::to_value(&cfg.objective)?,
     });
     let mut json = summary.to_json(meta);
-    if let Some(costs) = &costs {
+    if let (ObjectiveKind::Pareto, Some(costs)) = (cfg.objective.kind, &costs) {
         let p = pareto::ParetoSummary::new(&trials, &kinds, inv.budget, &table, costs)?;
         println!("{}", p.table(&costs.column, inv.trials));
         p.extend_json(&mut json);
@@ -201,33 +207,36 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
     dir.write_text("plot.svg", &plot::svg(&summary, &columns.report))?;
     // Every trial is in trajectories.csv now; the per-trial files only served a resume.
     let _ = std::fs::remove_dir_all(dir.file("trials"));
-    let pareto = if costs.is_some() { ", pareto.svg" } else { "" };
+    let pareto = if cfg.objective.kind == ObjectiveKind::Pareto { ", pareto.svg" } else { "" };
     eprintln!("wrote trajectories.csv, summary.json{pareto} and plot.svg to {}", dir.path.display());
     Ok(ExitCode::SUCCESS)
 }
 
-/// The cost table and column of a Pareto report: both given with `--objective pareto`, neither
-/// without.
-fn cost_args(a: &BenchArgs) -> Result<Option<(std::path::PathBuf, String)>> {
-    match (a.objective, &a.cost_table, &a.cost_column) {
-        (ObjectiveKind::Pareto, Some(t), Some(c)) => {
-            Ok(Some((std::path::absolute(t).unwrap_or_else(|_| t.to_path_buf()), c.clone())))
-        }
-        (ObjectiveKind::Pareto, _, _) => {
-            anyhow::bail!("--objective pareto needs --cost-table FILE and --cost-column NAME (the cost to minimise)")
-        }
-        (ObjectiveKind::Reward, None, None) => Ok(None),
-        (ObjectiveKind::Reward, _, _) => {
-            anyhow::bail!("--cost-table and --cost-column are read by --objective pareto; add it, or drop them")
+/// The final value of the table's best architecture under the objective: the best final value
+/// where a constraint holds; under MnasNet's soft reward, the final value of the architecture whose
+/// final value scores best.
+fn objective_optimum(cfg: &Config, table: &Table, costs: Option<&enas_shared::cost::Costs>) -> Result<f64> {
+    let objective = cfg.objective.build();
+    let mut best: Option<(f64, f64)> = None;
+    for row in &table.rows {
+        let cost = costs.map(|c| c.get(&row.values)).transpose()?;
+        if let Some(v) = objective.value(row.report, cost) {
+            if !best.is_some_and(|(b, _)| v <= b) {
+                best = Some((v, row.report));
+            }
         }
     }
+    best.map(|b| b.1).with_context(|| {
+        let limit = cfg.objective.limit.unwrap_or(f64::NAN);
+        format!("objective.limit {limit}: no architecture of {} costs that little or less", table.path.display())
+    })
 }
 
 /// What `--strategy all` runs: every strategy the space and objective support (the proxy-guided
-/// ones need NAS-Bench-201, the Pareto ones `--objective pareto`).
+/// ones need NAS-Bench-201, the Pareto ones an objective with a cost).
 fn all_strategies(space: &Space, objective: ObjectiveKind) -> Vec<StrategyKind> {
     let proxies = matches!(space, Space::Nb201(_));
-    let costs = objective == ObjectiveKind::Pareto;
+    let costs = objective.needs_cost();
     let cfg = enas_shared::strategy_config::ProxyConfig::default();
     StrategyKind::ALL
         .into_iter()
@@ -325,11 +334,20 @@ fn run_trial(jobs: &Jobs, kind: StrategyKind, trial: usize) -> Result<Trial> {
             proxy_seconds += s.iter().map(|x| x.seconds).sum::<f64>();
             scores.push(s.iter().map(|x| x.score).collect::<Vec<_>>());
         }
-        starts = warm::rank(&pool, &scores);
+        starts = match (kind.needs_cost(), jobs.costs) {
+            (true, Some(costs)) => {
+                let cost = pool.iter().map(|v| costs.get(v)).collect::<enas_shared::Result<Vec<f64>>>()?;
+                warm::rank_with_cost(&pool, &scores, &cost)
+            }
+            _ => warm::rank(&pool, &scores),
+        };
     }
     let mut strat = strategy::build_with_starts(kind, space, &cfg.strategy, &cfg.bench.controller, starts, &mut rng)?;
     let mut history = History::new(cfg.strategy.repeats);
-    let mut evaluator = TableEvaluator { table, costs: jobs.costs };
+    let mut table_evaluator = TableEvaluator { table, costs: jobs.costs };
+    let objective = cfg.objective.build();
+    let mut evaluator =
+        ObjectiveEvaluator { inner: &mut table_evaluator, objective: objective.as_ref(), costs: jobs.costs };
     let mut steps = Vec::with_capacity(budget);
     let mut best: Option<(f64, f64)> = None;
     let mut failure = None;

@@ -91,6 +91,10 @@ pub struct ParetoSummary {
     pub true_front: Vec<(f64, f64)>,
     pub found: Vec<Vec<(f64, f64)>>,
     pub regret_curves: Vec<Vec<(usize, f64)>>,
+    /// The regret of a search that queried every architecture of the table: what choosing by
+    /// the reward column misses when every architecture is known. A strategy reaches below it
+    /// only when the subset it queried happens to leave out architectures whose reward misleads.
+    pub floor: f64,
 }
 
 /// (cost, final) of the front of `points` = (reward, final, cost) by reward and cost.
@@ -131,7 +135,10 @@ impl ParetoSummary {
         let table_points: Vec<Query> =
             table.rows.iter().zip(costs.for_table(table)?).map(|(r, c)| (r.report, r.report, c)).collect();
         let true_front = found_front(&table_points);
+        let everything: Vec<Query> =
+            table.rows.iter().zip(costs.for_table(table)?).map(|(r, c)| (r.reward, r.report, c)).collect();
         Ok(ParetoSummary {
+            floor: frontier.regret(&everything),
             budgets: frontier.budgets.clone(),
             checkpoints,
             strategies,
@@ -160,6 +167,10 @@ impl ParetoSummary {
             }
             out.push('\n');
         }
+        out.push_str(&format!(
+            "regret with every one of the table's architectures queried (the reward's best within each budget): {:.3}\n",
+            self.floor
+        ));
         out
     }
 
@@ -174,6 +185,7 @@ impl ParetoSummary {
                 entry["hypervolume"] = stats(h);
             }
         }
+        summary["regret_all_queried"] = self.floor.into();
     }
 }
 

@@ -18,3 +18,4 @@ pub fn enas_cmd(args: &[&str]) -> Command {
     c.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env("RAYON_NUM_THREADS", "2");
     c
 }
+pub mod tables;

@@ -217,6 +217,9 @@ pub fn build_seeded(
             Box::new(LocalSearch::new(decisions, cfg.local.clone()).with_starts(kind, starts))
         }
         StrategyKind::ParetoEvolution => Box::new(ParetoEvolution::new(decisions, cfg.evolution.clone())),
+        StrategyKind::ProxyPareto => {
+            Box::new(ParetoEvolution::new(decisions, cfg.evolution.clone()).with_starts(kind, starts))
+        }
         StrategyKind::Darts => {
             return Err(Error::Name(
                 "darts trains architecture weights by gradient through a supernet: it is a method of \
@@ -268,7 +271,9 @@ pub fn run(
     rng: &mut ChaCha8Rng,
     on_query: &mut dyn FnMut(&Query),
 ) -> Result<()> {
-    for index in 0..budget {
+    let mut refused = 0;
+    let mut index = 0;
+    while index < budget {
         let values = strategy.propose(history, rng)?;
         space.validate(&values)?;
         if history.known(&values).is_some() {
@@ -278,13 +283,33 @@ pub fn run(
                 space.format(&values)?
             )));
         }
+        if let Some(cost) = evaluator.refuses(&values)? {
+            // Not a query: the strategy learns the lowest reward, and the history keeps it from
+            // proposing the architecture again.
+            refused += 1;
+            if refused > MAX_DRAWS {
+                return Err(Error::Arch(format!(
+                    "strategy {} proposed {MAX_DRAWS} architectures in a row that the objective's constraint \
+                     refuses; is objective.limit below every architecture's cost?",
+                    strategy.kind()
+                )));
+            }
+            history.record(&values, REFUSED_REWARD);
+            strategy.tell_cost(&values, REFUSED_REWARD, Some(cost), rng)?;
+            continue;
+        }
+        refused = 0;
         let eval = evaluator.evaluate(&values)?;
         history.record(&values, eval.reward);
         strategy.tell_cost(&values, eval.reward, eval.cost, rng)?;
         on_query(&Query { index, values, eval });
+        index += 1;
     }
     Ok(())
 }
+
+/// What a strategy is told for an architecture a constraint refuses: the lowest accuracy.
+pub const REFUSED_REWARD: f64 = 0.0;
 
 /// Draws tried before a strategy gives up finding an architecture the history does not know.
 pub const MAX_DRAWS: usize = 10_000;

@@ -4,9 +4,10 @@
 //! population's Pareto front. When a child's reward and cost come back it joins the population,
 //! and if the population is over `population` the member last by non-dominated rank, then
 //! crowding distance, leaves. Costs are told with each reward (`Strategy::tell_cost`); without one
-//! the strategy refuses to go on.
+//! the strategy refuses to go on. With starts (`proxy-pareto`) the first population comes from a
+//! ranked pool instead of uniform draws.
 use super::evolution::{new_mutant, Retries};
-use super::{from_state, to_state, uniform_unknown, History, Strategy};
+use super::{from_state, to_state, History, Starts, Strategy};
 use enas_shared::pareto::{nsga2_order, pareto_front, Point};
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::{EvolutionConfig, StrategyKind};
@@ -16,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 pub struct ParetoEvolution {
+    kind: StrategyKind,
     decisions: Vec<Decision>,
     cfg: EvolutionConfig,
     state: ParetoState,
@@ -28,11 +30,20 @@ struct ParetoState {
     told: usize,
     fallbacks: usize,
     stuck: bool,
+    #[serde(default)]
+    starts: Starts,
 }
 
 impl ParetoEvolution {
     pub fn new(decisions: Vec<Decision>, cfg: EvolutionConfig) -> ParetoEvolution {
-        ParetoEvolution { decisions, cfg, state: ParetoState::default() }
+        ParetoEvolution { kind: StrategyKind::ParetoEvolution, decisions, cfg, state: ParetoState::default() }
+    }
+
+    /// The first population comes from `starts` (best first) instead of uniform draws.
+    pub fn with_starts(mut self, kind: StrategyKind, starts: Starts) -> ParetoEvolution {
+        self.kind = kind;
+        self.state.starts = starts;
+        self
     }
 
     fn points(&self) -> Vec<Point> {
@@ -42,12 +53,12 @@ impl ParetoEvolution {
 
 impl Strategy for ParetoEvolution {
     fn kind(&self) -> StrategyKind {
-        StrategyKind::ParetoEvolution
+        self.kind
     }
 
     fn propose(&mut self, history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
         if self.state.told < self.cfg.population || self.state.population.is_empty() {
-            return uniform_unknown(&self.decisions, history, rng);
+            return self.state.starts.next(&self.decisions, history, rng);
         }
         let front = pareto_front(&self.points());
         let ParetoState { population, stuck, fallbacks, .. } = &mut self.state;
@@ -68,11 +79,11 @@ impl Strategy for ParetoEvolution {
 
     fn tell_cost(&mut self, values: &[usize], reward: f64, cost: Option<f64>, _rng: &mut ChaCha8Rng) -> Result<()> {
         let cost = cost.ok_or_else(|| {
-            Error::Name(
-                "pareto-evolution needs each query's cost: run it with enas bench --objective pareto --cost-table FILE \
-                 --cost-column NAME"
-                    .into(),
-            )
+            Error::Name(format!(
+                "{} needs each query's cost: run it with enas bench --objective pareto --cost-table FILE \
+                 --cost-column NAME",
+                self.kind
+            ))
         })?;
         self.state.told += 1;
         self.state.population.push((values.to_vec(), reward, cost));
