@@ -34,7 +34,7 @@ impl Names for ObjectiveKind {
 
 impl Names for ProxyKind {
     fn names() -> Vec<&'static str> {
-        ProxyKind::ALL.iter().map(|k| k.name()).collect()
+        ProxyKind::NAMED.iter().map(|k| k.name()).collect()
     }
 }
 

@@ -27,7 +27,17 @@ pub enum ProxyKind {
     Params,
     /// Multiply-adds of one forward pass of one image. No data.
     Flops,
+    /// Not a zero-cost proxy but a cost measured here: the network's inference time for one
+    /// image (batch 1, BatchNorm with running statistics), in milliseconds, the median of
+    /// `LATENCY_REPEATS` timed forward passes after `LATENCY_WARMUP` untimed ones, on one
+    /// thread. It depends on this machine and its load; `--proxy all` leaves it out.
+    Latency,
 }
+
+/// Untimed forward passes before a latency measurement.
+pub const LATENCY_WARMUP: usize = 3;
+/// Timed forward passes of a latency measurement (their median is the latency).
+pub const LATENCY_REPEATS: usize = 21;
 
 impl ProxyKind {
     /// Every proxy, in the order `--proxy all` lists them.
@@ -41,6 +51,18 @@ impl ProxyKind {
         ProxyKind::Flops,
     ];
 
+    /// Every name `--proxy` and configs accept: the proxies and the measured latency.
+    pub const NAMED: [ProxyKind; 8] = [
+        ProxyKind::Synflow,
+        ProxyKind::GradNorm,
+        ProxyKind::Snip,
+        ProxyKind::JacobCov,
+        ProxyKind::Naswot,
+        ProxyKind::Params,
+        ProxyKind::Flops,
+        ProxyKind::Latency,
+    ];
+
     /// The proxy's name: in configs, on the command line, and as its CSV column.
     pub fn name(self) -> &'static str {
         match self {
@@ -51,6 +73,7 @@ impl ProxyKind {
             ProxyKind::Naswot => "naswot",
             ProxyKind::Params => "params",
             ProxyKind::Flops => "flops",
+            ProxyKind::Latency => "latency",
         }
     }
 
@@ -77,8 +100,8 @@ impl FromStr for ProxyKind {
 
     /// Parses a proxy name (surrounding spaces allowed); the error lists the known ones.
     fn from_str(text: &str) -> Result<ProxyKind> {
-        ProxyKind::ALL.into_iter().find(|p| p.name() == text.trim()).ok_or_else(|| {
-            let names: Vec<_> = ProxyKind::ALL.iter().map(|p| p.name()).collect();
+        ProxyKind::NAMED.into_iter().find(|p| p.name() == text.trim()).ok_or_else(|| {
+            let names: Vec<_> = ProxyKind::NAMED.iter().map(|p| p.name()).collect();
             Error::Name(format!("unknown proxy {:?}; expected one of {}", crate::error::clip(text), names.join(", ")))
         })
     }
@@ -90,7 +113,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_through_text_and_serde() {
-        for p in ProxyKind::ALL {
+        for p in ProxyKind::NAMED {
             assert_eq!(p.name().parse::<ProxyKind>().unwrap(), p);
             assert_eq!(p.to_string(), p.name());
             assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.name()));

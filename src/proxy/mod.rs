@@ -83,7 +83,12 @@ pub fn run(a: &ProxyArgs) -> Result<ExitCode> {
             anyhow::bail!("{}: no row for {}", t.path.display(), space.format(missing)?);
         }
     }
-    let workers = runtime::job_workers(cfg.threads);
+    let mut workers = runtime::job_workers(cfg.threads);
+    if proxies.contains(&ProxyKind::Latency) && workers > 1 {
+        // Timings taken side by side would compete for the cores and the memory bus.
+        eprintln!("latency: measuring one architecture at a time on one thread (not {workers} in parallel)");
+        workers = 1;
+    }
     let engine = ProxyEngine::for_config(&cfg, proxies.iter().any(|p| p.needs_data()), a.data.is_some())?;
     // With --out, scores are kept in OUT.partial as they come (every few seconds, and at a stop
     // or an error), and a run of the same command reuses them: a stop loses no finished work.

@@ -14,6 +14,7 @@
 //!   convolution and of the classifier, the `Conv2d` and `Linear` layers the papers score.
 mod gradient;
 mod jacob_cov;
+mod latency;
 mod naswot;
 mod synflow;
 
@@ -119,6 +120,7 @@ pub fn score_all(proxies: &[ProxyKind], cell: &[OpKind], ctx: &ProxyContext) -> 
             ProxyKind::Params => Ok(nb201_params(cell, ctx.shape) as f64),
             ProxyKind::Flops => Ok(nb201_flops(cell, ctx.shape, h, w) as f64),
             ProxyKind::Synflow => synflow::synflow(&ctx.network(cell)?, h, w),
+            ProxyKind::Latency => latency::latency_ms(&ctx.network(cell)?, ctx.shape.in_channels, h, w),
             ProxyKind::GradNorm => Ok(from_data(0)),
             ProxyKind::Snip => Ok(from_data(1)),
             ProxyKind::JacobCov => Ok(from_data(2)),
