@@ -27,6 +27,11 @@ pub struct DeriveRow {
     pub log_prob: f64,
     pub active_params: usize,
     pub sample: usize,
+    /// The cost the objective reads and the objective's value (the rank's key); empty without one.
+    #[serde(default)]
+    pub cost: Option<f64>,
+    #[serde(default)]
+    pub objective: Option<f64>,
 }
 
 /// One derived candidate.
@@ -40,6 +45,9 @@ pub struct Candidate {
     pub active_params: usize,
     /// Position (from 1) in the sampling stream.
     pub sample: usize,
+    /// The cost the objective reads, if any, and the objective's value (the accuracy without one).
+    pub cost: Option<f64>,
+    pub objective: f64,
 }
 
 pub fn run(a: &DeriveArgs) -> Result<()> {
@@ -61,6 +69,7 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
     };
     let (scored, kind, written) = derive_kind(&search, n, cursor.epoch as u64, source)?;
     let (mean, std) = mean_std(&scored);
+    let n = scored.len();
     // Standard error of the mean, from the sample standard deviation (n - 1).
     let se = if n > 1 {
         format!("{:.4}", std * (n as f64 / (n - 1) as f64).sqrt() / (n as f64).sqrt())
@@ -211,10 +220,19 @@ pub fn score_samples(search: &Search, n: usize, stream: u64, source: Source) -> 
         Source::Uniform => ("uniformly random", uniform_draws(search, n, &mut rng)?),
         Source::Initial => ("initial-policy", initial_draws(search, n, &mut rng)?),
     };
+    let objective = search.cfg.objective.build();
     let mut out = Vec::with_capacity(draws.len());
+    let mut refused = 0;
     for (values, log_prob, sample) in draws {
         anyhow::ensure!(!interrupted(), "interrupted");
+        let cost = search.cost.as_ref().map(|c| c.of(&*search.net, &values)).transpose()?;
+        if objective.value(0.0, cost).is_none() {
+            // A constraint's refusal: the candidate is not scored.
+            refused += 1;
+            continue;
+        }
         let valid_acc = valid_accuracy(search, &values)?;
+        let value = objective.value(valid_acc, cost).unwrap_or(f64::NEG_INFINITY);
         let info = search.net.describe(&values)?;
         out.push(Candidate {
             arc: info.arc,
@@ -224,10 +242,20 @@ pub fn score_samples(search: &Search, n: usize, stream: u64, source: Source) -> 
             log_prob,
             active_params: info.active_params,
             sample,
+            cost,
+            objective: value,
         });
     }
-    // Best first; ties keep sampling order.
-    out.sort_by(|a, b| b.valid_acc.total_cmp(&a.valid_acc));
+    anyhow::ensure!(
+        !out.is_empty(),
+        "all {refused} {kind} candidates cost more than objective.limit {}; derive more (--samples) or relax the limit",
+        search.cfg.objective.limit.unwrap_or(f64::NAN)
+    );
+    if refused > 0 {
+        eprintln!("{refused} {kind} candidates cost more than objective.limit and were left out");
+    }
+    // Best first by the objective (the accuracy without one); ties keep sampling order.
+    out.sort_by(|a, b| b.objective.total_cmp(&a.objective));
     Ok((out, kind))
 }
 
@@ -291,6 +319,8 @@ fn write_candidates(search: &Search, file: &str, out: &[Candidate]) -> Result<()
             log_prob: c.log_prob,
             active_params: c.active_params,
             sample: c.sample,
+            cost: c.cost,
+            objective: c.cost.map(|_| c.objective),
         })
         .collect();
     search.dir.write_rows(file, &rows)

@@ -52,7 +52,7 @@ fn quick_search_writes_every_file_and_is_reproducible() {
     let mut lines = arch.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "epoch,step,sample,arc,normal,reduce,reward,valid_acc,log_prob,entropy,baseline,active_params"
+        "epoch,step,sample,arc,normal,reduce,reward,valid_acc,log_prob,entropy,baseline,active_params,cost"
     );
     assert_eq!(lines.count(), EPOCHS * SCORED_PER_EPOCH);
     let epochs = read(&a.join("epochs.csv"));

@@ -327,12 +327,20 @@ impl Config {
                 return bad(key, "must be at least 1, got 0".into());
             }
         }
-        if self.search.strategy.needs_cost() {
+        if self.search.strategy.needs_cost() && !self.objective.kind.needs_cost() {
             let msg = format!(
-                "`{}` needs a cost per query, which enas search has not yet; it runs in enas bench --objective pareto",
+                "`{}` needs a cost per query: set objective.kind (constraint, soft or pareto) and objective.cost",
                 self.search.strategy
             );
             return bad("search.strategy", msg);
+        }
+        if self.search.strategy == crate::strategy_config::StrategyKind::Darts && self.objective.kind.needs_cost() {
+            let msg = format!(
+                "`{}`: DARTS descends the validation loss and reads no cost; use a strategy that queries \
+                 architectures (random, evolution, reinforce, pareto-evolution, ...) or objective.kind reward",
+                self.objective.kind
+            );
+            return bad("objective.kind", msg);
         }
         self.controller.validate(origin)?;
         self.darts.validate(origin)?;

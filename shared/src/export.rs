@@ -135,14 +135,18 @@ pub fn write_rows<T: Serialize + DeserializeOwned>(path: &Path, rows: &[T]) -> R
 }
 
 /// Reads a table written by [`write_rows`]: its first `n` rows (all of them if it has fewer) and
-/// how many rows it has. Its columns must be `T`'s, and every row valid CSV; an error names the
+/// how many rows it has. Its columns must be `T`'s (or their first ones, from a file written
+/// before trailing columns with defaults were added), and every row valid CSV; an error names the
 /// line and the column.
 pub fn read_rows<T: DeserializeOwned>(path: &Path, n: usize) -> Result<(Vec<T>, usize)> {
     let csv_err = |cause| Error::csv(path, cause);
     let mut r = csv::Reader::from_path(path).map_err(csv_err)?;
     let header = r.headers().map_err(csv_err)?.clone();
     let want = columns::<T>();
-    if !header.iter().eq(want.iter().copied()) {
+    // A file from before a trailing column was added (one with a serde default) reads too; a
+    // missing column without a default fails below, naming the field.
+    let prefix = !header.is_empty() && header.len() <= want.len() && header.iter().zip(&want).all(|(h, w)| h == *w);
+    if !prefix {
         let got: Vec<&str> = header.iter().collect();
         let got = clip(&got.join(",")).into_owned();
         return Err(Error::format(path, format!("columns `{got}`, expected `{}`", want.join(","))));

@@ -61,11 +61,37 @@ impl FromStr for ObjectiveKind {
     }
 }
 
+/// Where an architecture's cost comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CostKind {
+    /// A column of `objective.cost_table`, joined on the architecture (HELP's Pixel 3 latencies).
+    #[default]
+    Table,
+    /// The network's parameters, counted from the network as built (`enas search`).
+    Params,
+    /// Its multiply-adds for one image, from the network as built (`enas search`).
+    Flops,
+}
+
+impl CostKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CostKind::Table => "table",
+            CostKind::Params => "params",
+            CostKind::Flops => "flops",
+        }
+    }
+}
+
 /// The `objective:` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ObjectiveConfig {
     pub kind: ObjectiveKind,
+    /// The cost: `table` (a column of `cost_table`), or `params` / `flops` counted from the
+    /// network (`enas search`; `enas bench` reads a table).
+    pub cost: CostKind,
     /// A CSV table with a cost per architecture, joined on `bench.arch_column`
     /// (`../shared/data/nb201/latency_pixel3.csv`); `--cost-table` overrides it.
     pub cost_table: Option<PathBuf>,
@@ -85,6 +111,7 @@ impl Default for ObjectiveConfig {
     fn default() -> Self {
         ObjectiveConfig {
             kind: ObjectiveKind::Reward,
+            cost: CostKind::Table,
             cost_table: None,
             cost_column: None,
             limit: None,
@@ -153,7 +180,9 @@ impl ObjectiveConfig {
     /// The cost table and column, both given when the kind reads a cost, neither otherwise.
     pub fn cost(&self) -> Option<(PathBuf, String)> {
         match (&self.cost_table, &self.cost_column) {
-            (Some(t), Some(c)) if self.kind.needs_cost() => Some((t.clone(), c.clone())),
+            (Some(t), Some(c)) if self.kind.needs_cost() && self.cost == CostKind::Table => {
+                Some((t.clone(), c.clone()))
+            }
             _ => None,
         }
     }
@@ -164,7 +193,8 @@ impl ObjectiveConfig {
             Err(Error::Config { origin: origin.to_string(), msg: format!("objective.{key}: {msg}") })
         };
         let kind = self.kind;
-        match (kind.needs_cost(), &self.cost_table, &self.cost_column) {
+        let table = kind.needs_cost() && self.cost == CostKind::Table;
+        match (table, &self.cost_table, &self.cost_column) {
             (true, Some(_), Some(_)) | (false, None, None) => {}
             (true, _, _) => {
                 return bad(
@@ -178,9 +208,12 @@ impl ObjectiveConfig {
             (false, _, _) => {
                 return bad(
                     "cost_table",
-                    "a cost table is read by the objectives constraint, soft and pareto; set objective.kind \
-                     (--objective), or drop the cost table and column"
-                        .into(),
+                    format!(
+                        "a cost table is read by the objectives constraint, soft and pareto with objective.cost \
+                         table (here: objective {kind}, cost {}); set objective.kind (--objective), or drop the cost \
+                         table and column",
+                        self.cost.name()
+                    ),
                 )
             }
         }

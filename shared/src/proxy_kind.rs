@@ -122,7 +122,7 @@ mod tests {
         let err = "fisher".parse::<ProxyKind>().unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown proxy \"fisher\"; expected one of synflow, grad_norm, snip, jacob_cov, naswot, params, flops"
+            "unknown proxy \"fisher\"; expected one of synflow, grad_norm, snip, jacob_cov, naswot, params, flops, latency"
         );
     }
 }

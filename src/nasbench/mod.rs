@@ -68,6 +68,13 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
             anyhow::ensure!(a.budget > 0, "--budget must be at least 1");
             anyhow::ensure!(a.trials > 0, "--trials must be at least 1");
             let table = a.table.as_deref().context("--table FILE is needed (or --resume DIR)")?;
+            let o = &cfg.objective;
+            anyhow::ensure!(
+                !o.kind.needs_cost() || o.cost == enas_shared::objective::CostKind::Table,
+                "objective.cost {}: enas bench reads costs from a table (objective.cost: table); NAS-Bench-201's \
+                 own params_m column is one: --cost-table TABLE --cost-column params_m",
+                o.cost.name()
+            );
             let space = a.space.space(cfg.child.nodes);
             let inv = Invocation {
                 table: std::path::absolute(table).unwrap_or_else(|_| table.to_path_buf()),

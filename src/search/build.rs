@@ -47,7 +47,9 @@ impl Search {
         let sgd = &cfg.search.sgd;
         let child_opt = SgdNesterov::new(net.store().vars.clone(), sgd.momentum, sgd.weight_decay);
         let (method, warm) = method(&cfg, &*net)?;
+        let cost = super::cost::ArchCost::new(&cfg, net.space())?;
         Ok(Search {
+            cost,
             cfg,
             dir,
             device,
@@ -139,5 +141,7 @@ fn method(cfg: &Config, net: &dyn Supernet) -> Result<(Box<dyn Method>, warm::Wa
     let strategy =
         strategy::build_seeded(kind, &space, &cfg.strategy, &cfg.controller, starts, Some(init_seed), &mut rng)?;
     let c = &cfg.controller;
-    Ok((Box::new(Sampled::new(strategy, space, cfg.strategy.repeats, c.num_aggregate, c.train_steps)), cost))
+    let sampled = Sampled::new(strategy, space.clone(), cfg.strategy.repeats, c.num_aggregate, c.train_steps)
+        .with_objective(cfg.objective.build(), super::cost::ArchCost::new(cfg, &space)?);
+    Ok((Box::new(sampled), cost))
 }

@@ -251,7 +251,7 @@ impl Method for Darts {
         );
         self.adam(&g);
         let valid_acc = correct(&logits, &y)? as f64 / batch.n as f64;
-        Ok(vec![Scored { values: self.derive()?, valid_acc, told: None }])
+        Ok(vec![Scored { values: self.derive()?, valid_acc, reward: valid_acc, cost: None, told: None }])
     }
 
     fn baseline(&self) -> f64 {

@@ -8,10 +8,12 @@
 //! method (DARTS) is another implementation: its weight steps ask for a mixture `Path`, its
 //! architecture step differentiates the validation loss through `ArchContext::net`, and its
 //! candidates come from its architecture weights.
+use super::cost::ArchCost;
 use super::supernet::{ArchContext, Path};
 use super::ArchRow;
 use anyhow::{Context, Result};
 use enas_controller::strategy::{self, Draw, History, Strategy, Told};
+use enas_shared::objective::{Objective, RewardOnly};
 use enas_shared::table::Evaluator;
 use enas_shared::Space;
 use rand_chacha::ChaCha8Rng;
@@ -22,6 +24,10 @@ pub struct Scored {
     pub values: Vec<usize>,
     /// Accuracy on the validation minibatch it was scored on.
     pub valid_acc: f64,
+    /// What the strategy was told: the objective's value of the accuracy and the cost.
+    pub reward: f64,
+    /// The cost the objective reads, if any.
+    pub cost: Option<f64>,
     /// What the method made of it (reward, log-probability, entropy), if more than the accuracy.
     pub told: Option<Told>,
 }
@@ -112,6 +118,9 @@ pub struct Sampled {
     /// Queries per architecture step (ENAS: `controller.num_aggregate`).
     pub per_step: usize,
     pub steps: usize,
+    /// What the strategy is told of an accuracy and a cost (`objective:`).
+    pub objective: Box<dyn Objective>,
+    pub cost: Option<ArchCost>,
 }
 
 impl Sampled {
@@ -119,7 +128,14 @@ impl Sampled {
     /// (`Strategy::remeasures_repeats`) gets them regardless.
     pub fn new(strategy: Box<dyn Strategy>, space: Space, repeats: bool, per_step: usize, steps: usize) -> Sampled {
         let history = History::new(repeats || strategy.remeasures_repeats());
-        Sampled { strategy, space, history, per_step, steps }
+        Sampled { strategy, space, history, per_step, steps, objective: Box::new(RewardOnly), cost: None }
+    }
+
+    /// The strategy is told `objective`'s value of each accuracy and `cost`.
+    pub fn with_objective(mut self, objective: Box<dyn Objective>, cost: Option<ArchCost>) -> Sampled {
+        self.objective = objective;
+        self.cost = cost;
+        self
     }
 }
 
@@ -140,12 +156,28 @@ impl Method for Sampled {
 
     fn arch_step(&mut self, ctx: &mut ArchContext, rng: &mut ChaCha8Rng) -> Result<Vec<Scored>> {
         let mut out = Vec::with_capacity(self.per_step);
-        for _ in 0..self.per_step {
+        let mut refused = 0;
+        while out.len() < self.per_step {
             let values = self.strategy.propose(&self.history, rng)?;
+            let cost = self.cost.as_ref().map(|c| c.of(ctx.net, &values)).transpose()?;
+            if self.objective.value(0.0, cost).is_none() {
+                // Refused by a constraint before any query: the strategy learns the lowest reward.
+                refused += 1;
+                anyhow::ensure!(
+                    refused <= strategy::MAX_DRAWS,
+                    "{} proposed {} arcs in a row that objective.limit refuses; is the limit below every arc's cost?",
+                    self.strategy.kind(),
+                    strategy::MAX_DRAWS
+                );
+                self.history.record(&values, strategy::REFUSED_REWARD);
+                self.strategy.tell_cost(&values, strategy::REFUSED_REWARD, cost, rng)?;
+                continue;
+            }
             let valid_acc = ctx.evaluate(&values)?.reward;
-            self.history.record(&values, valid_acc);
-            self.strategy.tell(&values, valid_acc, rng)?;
-            out.push(Scored { told: self.strategy.last_told(), values, valid_acc });
+            let reward = self.objective.value(valid_acc, cost).unwrap_or(strategy::REFUSED_REWARD);
+            self.history.record(&values, reward);
+            self.strategy.tell_cost(&values, reward, cost, rng)?;
+            out.push(Scored { told: self.strategy.last_told(), values, valid_acc, reward, cost });
         }
         Ok(out)
     }

@@ -6,6 +6,7 @@
 //! strategies are `Sampled` methods, and the ENAS micro network is one `Supernet`.
 mod build;
 mod checkpoint;
+mod cost;
 mod darts;
 mod darts_space;
 mod hessian;
@@ -62,6 +63,8 @@ pub struct Search {
     pub warm: warm::WarmCost,
     /// The benchmark table reports read (`search.table`), never the method.
     pub table: Option<enas_shared::table::Table>,
+    /// The cost the objective reads (`objective:`), if any.
+    pub cost: Option<cost::ArchCost>,
     pub arch_rows: Vec<ArchRow>,
     pub epoch_rows: Vec<EpochRow>,
     /// `genotypes.csv`: a method's architecture weights after every epoch (DARTS).
@@ -289,7 +292,7 @@ impl Search {
             let info = self.net.describe(&s.values)?;
             let (reward, log_prob, entropy) = match s.told {
                 Some(t) => (t.reward, t.log_prob, t.entropy),
-                None => (s.valid_acc, f64::NAN, f64::NAN),
+                None => (s.reward, f64::NAN, f64::NAN),
             };
             self.arch_rows.push(ArchRow {
                 epoch: epoch + 1,
@@ -300,6 +303,7 @@ impl Search {
                 reduce: info.reduce,
                 reward,
                 valid_acc: s.valid_acc,
+                cost: s.cost,
                 log_prob,
                 entropy,
                 baseline,

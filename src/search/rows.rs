@@ -26,6 +26,9 @@ pub struct ArchRow {
     #[serde(with = "fixed6")]
     pub baseline: f64,
     pub active_params: usize,
+    /// The cost the objective reads (`objective:`); empty without one.
+    #[serde(default)]
+    pub cost: Option<f64>,
 }
 
 /// One search epoch.
@@ -130,21 +133,32 @@ mod tests {
             entropy: f64::NAN,
             baseline: f64::NAN,
             active_params: 5900,
+            cost: None,
         };
         let with_controller = ArchRow { log_prob: -55.632065, entropy: 57.18634, baseline: 0.00375, ..arch.clone() };
         let path = dir.path().join("architectures.csv");
         write_rows(&path, &[arch.clone(), with_controller.clone()]).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
-            "epoch,step,sample,arc,normal,reduce,reward,valid_acc,log_prob,entropy,baseline,active_params\n\
-             1,1,1,0 4,n2=identity(0)+max_pool_3x3(1),n2=max_pool_3x3(0)+sep_conv_3x3(1),0.080000,0.080000,,,,5900\n\
+            "epoch,step,sample,arc,normal,reduce,reward,valid_acc,log_prob,entropy,baseline,active_params,cost\n\
+             1,1,1,0 4,n2=identity(0)+max_pool_3x3(1),n2=max_pool_3x3(0)+sep_conv_3x3(1),0.080000,0.080000,,,,5900,\n\
              1,1,1,0 4,n2=identity(0)+max_pool_3x3(1),n2=max_pool_3x3(0)+sep_conv_3x3(1),0.080000,0.080000,\
-             -55.632065,57.186340,0.003750,5900\n"
+             -55.632065,57.186340,0.003750,5900,\n"
         );
         let (back, total) = read_rows::<ArchRow>(&path, 2).unwrap();
         assert_eq!(total, 2);
         assert!(back[0].log_prob.is_nan() && back[0].entropy.is_nan() && back[0].baseline.is_nan());
         assert_eq!(back[1], with_controller);
+        // A run written before the cost column (no objective) reads back with no cost.
+        std::fs::write(
+            &path,
+            "epoch,step,sample,arc,normal,reduce,reward,valid_acc,log_prob,entropy,baseline,active_params\n\
+             1,1,1,0 4,n,r,0.080000,0.080000,,,,5900\n",
+        )
+        .unwrap();
+        let (old, _) = read_rows::<ArchRow>(&path, 1).unwrap();
+        assert_eq!(old[0].cost, None);
+        assert_eq!(old[0].active_params, 5900);
 
         let epoch = EpochRow {
             epoch: 1,

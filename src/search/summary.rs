@@ -24,6 +24,14 @@ impl Search {
             "proxy_evaluations": self.warm.evaluations,
             "proxy_seconds": self.warm.seconds,
         });
+        if let Some(cost) = &self.cost {
+            let front = super::cost::pareto_rows(&self.arch_rows);
+            self.dir.write_rows("pareto.csv", &front)?;
+            summary["objective"] = serde_json::to_value(&self.cfg.objective)?;
+            summary["cost"] = cost.name().into();
+            summary["best_cost"] = best.cost.into();
+            summary["pareto_arcs"] = front.len().into();
+        }
         if let Some(reason) = &self.stopped {
             summary["stopped_early"] = reason.clone().into();
         }

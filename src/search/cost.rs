@@ -1,0 +1,82 @@
+//! The cost of an architecture in `enas search` with an objective that reads one
+//! (`objective.kind` constraint, soft or pareto): a column of a cost table joined on the
+//! architecture, or the path's parameters or multiply-adds counted from the supernet. A cost
+//! costs no query.
+use super::supernet::Supernet;
+use anyhow::{Context, Result};
+use enas_shared::cost::Costs;
+use enas_shared::objective::CostKind;
+use enas_shared::{Config, Space};
+
+#[derive(Clone)]
+pub struct ArchCost {
+    kind: CostKind,
+    table: Option<Costs>,
+}
+
+impl ArchCost {
+    /// The configured cost; `None` when the objective reads none.
+    pub fn new(cfg: &Config, space: &Space) -> Result<Option<ArchCost>> {
+        let o = &cfg.objective;
+        if !o.kind.needs_cost() {
+            return Ok(None);
+        }
+        let table = match o.cost() {
+            Some((path, column)) => Some(
+                Costs::load(&path, space, &cfg.bench.arch_column, &column)
+                    .with_context(|| format!("objective.cost_table {}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(Some(ArchCost { kind: o.cost, table }))
+    }
+
+    /// What the cost is called in tables: the cost table's column, `params` or `flops`.
+    pub fn name(&self) -> &str {
+        match &self.table {
+            Some(t) => &t.column,
+            None => self.kind.name(),
+        }
+    }
+
+    pub fn of(&self, net: &dyn Supernet, values: &[usize]) -> Result<f64> {
+        Ok(match (&self.table, self.kind) {
+            (Some(t), _) => t.get(values)?,
+            (None, CostKind::Params) => net.costs(values)?.0 as f64,
+            (None, CostKind::Flops) => net.costs(values)?.1 as f64,
+            (None, CostKind::Table) => anyhow::bail!("objective.cost table without objective.cost_table"),
+        })
+    }
+}
+
+/// A row of `pareto.csv`: an arc no other scored arc beats on both its mean minibatch accuracy
+/// and its cost.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ParetoRow {
+    pub arc: String,
+    /// The mean of its minibatch accuracies over the search, and how many there were.
+    pub valid_acc: f64,
+    pub scores: usize,
+    pub cost: f64,
+}
+
+/// The front of the scored arcs of `rows` (those with a cost), cheapest first.
+pub fn pareto_rows(rows: &[super::ArchRow]) -> Vec<ParetoRow> {
+    let mut by_arc: std::collections::BTreeMap<&str, (f64, usize, f64)> = Default::default();
+    for r in rows {
+        if let Some(c) = r.cost {
+            let e = by_arc.entry(&r.arc).or_insert((0.0, 0, c));
+            e.0 += r.valid_acc;
+            e.1 += 1;
+        }
+    }
+    let arcs: Vec<ParetoRow> = by_arc
+        .into_iter()
+        .map(|(arc, (sum, n, cost))| ParetoRow { arc: arc.to_string(), valid_acc: sum / n as f64, scores: n, cost })
+        .collect();
+    let points: Vec<enas_shared::pareto::Point> = arcs.iter().map(|a| (a.valid_acc, vec![a.cost])).collect();
+    let mut front: Vec<ParetoRow> =
+        enas_shared::pareto::pareto_front(&points).into_iter().map(|i| arcs[i].clone()).collect();
+    front.sort_by(|a, b| a.cost.total_cmp(&b.cost).then(b.valid_acc.total_cmp(&a.valid_acc)));
+    front
+}

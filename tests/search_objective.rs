@@ -1,0 +1,147 @@
+//! `enas search` with an objective that reads a cost: under a hard constraint no scored or
+//! derived arc costs more than the limit, whatever the strategy; each scored arc's cost is the
+//! cost table's (or the network's parameter count); the reward a strategy is told is MnasNet's;
+//! `pareto.csv` is the front of the scored arcs. Tiny NAS-Bench-201 and ENAS searches on the
+//! synthetic images, with the made-up tables of `run::tables`.
+use enas_shared::Nb201;
+use std::collections::HashMap;
+use std::path::Path;
+mod run;
+
+use run::enas;
+use run::tables::{cell, cost, write_costs, write_table};
+
+const N: usize = 15_625;
+
+fn rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|row| headers.iter().zip(row.unwrap().iter()).map(|(h, v)| (h.into(), v.into())).collect())
+        .collect()
+}
+
+fn search(out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["search", "--config", "configs/quick.yaml", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    enas(&args)
+}
+
+#[test]
+fn every_strategy_keeps_a_constraint_in_search_and_derive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, c) = (dir.path().join("t.csv"), dir.path().join("c.csv"));
+    write_table(&t, N);
+    write_costs(&c, N, &(0..N).collect::<Vec<_>>());
+    let by_arch: HashMap<String, usize> = (0..N).map(|i| (Nb201.format(&cell(i)).unwrap(), i)).collect();
+    for strategy in ["reinforce", "evolution", "pareto-evolution"] {
+        let out = dir.path().join(strategy);
+        let o = search(
+            &out,
+            &[
+                "--table",
+                t.to_str().unwrap(),
+                "--set",
+                "search.space=nb201",
+                "--set",
+                "child.channels=4",
+                "--set",
+                "child.cells=1",
+                "--set",
+                "controller.op_bias_init=[0,0,0,0,0]",
+                "--set",
+                "controller.normal_op_bias=[0,0,0,0,0]",
+                "--set",
+                &format!("search.strategy={strategy}"),
+                "--set",
+                "objective.kind=constraint",
+                "--set",
+                "objective.limit=20",
+                "--set",
+                &format!("objective.cost_table={}", c.display()),
+                "--set",
+                "objective.cost_column=latency_ms",
+            ],
+        );
+        assert!(o.status.success(), "{strategy}: {}", String::from_utf8_lossy(&o.stderr));
+        let scored = rows(&out.join("architectures.csv"));
+        assert!(!scored.is_empty());
+        for file in ["architectures.csv", "derive.csv", "pareto.csv"] {
+            for r in rows(&out.join(file)) {
+                let i = by_arch[&r["arc"]];
+                let got: f64 = r["cost"].parse().unwrap();
+                assert_eq!(got, cost(i), "{strategy} {file}: {}", r["arc"]);
+                assert!(got <= 20.0, "{strategy} {file}: {} costs {got}, over the limit", r["arc"]);
+            }
+        }
+        // pareto.csv: no two rows dominate each other; every scored arc is matched or beaten by one.
+        let front: Vec<(f64, f64)> = rows(&out.join("pareto.csv"))
+            .iter()
+            .map(|r| (r["valid_acc"].parse().unwrap(), r["cost"].parse().unwrap()))
+            .collect();
+        for a in &front {
+            for b in &front {
+                assert!(!(b.0 >= a.0 && b.1 <= a.1 && (b.0 > a.0 || b.1 < a.1)), "{strategy}: {b:?} dominates {a:?}");
+            }
+        }
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["cost"], "latency_ms");
+        assert_eq!(summary["pareto_arcs"], front.len());
+    }
+    // The same search without the constraint scores arcs over the limit (so the test can fail).
+    let out = dir.path().join("free");
+    let o = search(&out, &["--set", "search.space=nb201", "--set", "child.channels=4", "--set", "child.cells=1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(rows(&out.join("architectures.csv")).iter().any(|r| cost(by_arch[&r["arc"]]) > 20.0));
+}
+
+/// MnasNet's soft reward with the ENAS micro arc's parameter count as the cost: evolution is told
+/// `valid_acc * (params / target)^-0.07`, which `architectures.csv` records as its reward.
+#[test]
+fn the_soft_objective_is_the_reward_of_a_micro_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("soft");
+    let o = search(
+        &out,
+        &[
+            "--set",
+            "search.strategy=evolution",
+            "--set",
+            "objective.kind=soft",
+            "--set",
+            "objective.cost=params",
+            "--set",
+            "objective.target=5000",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let scored = rows(&out.join("architectures.csv"));
+    assert!(!scored.is_empty());
+    let mut varied = false;
+    for r in &scored {
+        let (acc, reward, params): (f64, f64, f64) =
+            (r["valid_acc"].parse().unwrap(), r["reward"].parse().unwrap(), r["cost"].parse().unwrap());
+        let want = acc * (params / 5000.0).powf(-0.07);
+        assert!((reward - want).abs() < 3e-6, "{}: reward {reward}, MnasNet's {want}", r["arc"]);
+        varied |= acc > 0.0 && (reward - acc).abs() > 1e-4;
+    }
+    assert!(varied, "no scored arc's reward differs from its accuracy");
+    let o = search(
+        &dir.path().join("bad"),
+        &[
+            "--set",
+            "search.strategy=darts",
+            "--set",
+            "search.space=nb201",
+            "--set",
+            "objective.kind=soft",
+            "--set",
+            "objective.cost=params",
+            "--set",
+            "objective.target=5000",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("DARTS descends the validation loss"));
+}
