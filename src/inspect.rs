@@ -70,7 +70,15 @@ pub fn run(a: &InspectArgs) -> Result<()> {
             })
         }
     };
+    // The network `enas train` would train (train.layers, train.channels), measured on one thread
+    // unless RAYON_NUM_THREADS says otherwise (the JSON says which).
+    crate::runtime::init_threads(1);
+    let (net, _) = crate::train::net::build(&cfg, &arch, (a.in_channels, (a.image, a.image), a.classes), &Device::Cpu)?;
+    let mut deploy = crate::train::net::deploy_costs(&*net, a.in_channels, (a.image, a.image))?;
+    deploy["layers"] = cfg.train.layers.into();
+    deploy["channels"] = cfg.train.channels.into();
     let mut out = base;
+    out["train_network"] = deploy;
     if let (Some(o), serde_json::Value::Object(s)) = (out.as_object_mut(), sizes) {
         o.extend(s);
     }

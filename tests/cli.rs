@@ -55,6 +55,10 @@ fn inspect_prints_the_reference_counts() {
     assert_eq!(v["active_params"], 529_300);
     assert_eq!(v["supernet_params"], 5_373_140);
     assert!(v["flops"].as_u64().unwrap() > 10_000_000);
+    // The network enas train would train: its own counts, and a latency measured here.
+    let t = &v["train_network"];
+    assert!(t["params"].as_u64().unwrap() > 0 && t["flops"].as_u64().unwrap() > 0, "{t}");
+    assert!(t["latency_ms"].as_f64().unwrap() > 0.0 && t["latency_threads"].as_u64().unwrap() >= 1, "{t}");
     let small = "1 3 1 0 0 3 1 4 2 1 3 4 2 3 2 3 0 1 0 1 0 1 2 1 0 3 1 2 2 0 1 3";
     let o = enas(&[
         "inspect",

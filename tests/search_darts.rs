@@ -133,6 +133,10 @@ fn inspect_counts_darts_v2_as_darts_does() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["params"], 3_349_342);
     assert_eq!(v["supernet_params"], 1_930_618);
+    // The network built for training counts the same (built, not by formula), and has a latency.
+    assert_eq!(v["train_network"]["params"], 3_349_342);
+    assert_eq!(v["train_network"]["flops"], v["flops"]);
+    assert!(v["train_network"]["latency_ms"].as_f64().unwrap() > 0.0);
     // A genotype under the default (ENAS micro) space is refused with the fix.
     let o = enas(&["inspect", "--arc-file", g.to_str().unwrap()]);
     assert!(!o.status.success());

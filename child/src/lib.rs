@@ -4,6 +4,7 @@ pub mod aux_head;
 pub mod darts;
 pub mod dropout;
 pub mod forward;
+pub mod latency;
 pub mod layers;
 pub mod micro;
 pub mod nb201;

@@ -229,7 +229,16 @@ fn train_fixed(cfg: &Config, arch: &Arch, dir: &RunDir, resume: bool) -> Result<
     let test_acc = evaluate(&*net, &test, t.eval_batch_size, &device)?.unwrap_or(f64::NAN);
     store.save(&dir.file("model.safetensors")).context("saving model.safetensors")?;
     let seconds = seconds_before + started.elapsed().as_secs_f64();
+    let deploy = net::deploy_costs(&*net, train.channels, (train.height, train.width))?;
+    eprintln!(
+        "deployed: {} parameters, {} multiply-adds per image, {:.3} ms per image here (batch 1, {} threads, median)",
+        deploy["params"],
+        deploy["flops"],
+        deploy["latency_ms"].as_f64().unwrap_or(f64::NAN),
+        deploy["latency_threads"]
+    );
     let summary = serde_json::json!({
+        "deploy": deploy,
         "test_acc": test_acc,
         "test_images": test.len(),
         "test_held_out": test_held_out,

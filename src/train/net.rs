@@ -22,6 +22,26 @@ pub trait FixedNet {
     fn arc_text(&self) -> Result<String>;
     /// Parameters as the space's papers count them (without an auxiliary head).
     fn params(&self) -> usize;
+    /// Multiply-adds of one forward pass of one `h` x `w` image (without an auxiliary head).
+    fn flops(&self, h: usize, w: usize) -> usize;
+}
+
+/// What an architecture costs to deploy: its parameters, multiply-adds per image, and the
+/// inference latency measured here (batch 1, running BatchNorm statistics; median of 21 passes
+/// after 3 warm-ups) on the threads the command runs with, all stated in the JSON.
+pub fn deploy_costs(net: &dyn FixedNet, in_channels: usize, hw: (usize, usize)) -> Result<serde_json::Value> {
+    let x = Tensor::ones((1, in_channels, hw.0, hw.1), candle_core::DType::F32, &Device::Cpu)?;
+    let ms = enas_child::latency::median_ms(|| {
+        net.eval_logits(&x).map_err(candle_core::Error::wrap)?.sum_all()?.to_scalar::<f32>()?;
+        Ok(())
+    })?;
+    Ok(serde_json::json!({
+        "params": net.params(),
+        "flops": net.flops(hw.0, hw.1),
+        "latency_ms": ms,
+        "latency_batch": 1,
+        "latency_threads": crate::runtime::threads(),
+    }))
 }
 
 /// The space `enas train` reads architectures of: `search.space`.
@@ -65,7 +85,7 @@ pub fn build(
             let net = DartsNet::new(shape, arch, aux, root.init())?;
             let store = root.finish();
             let params = store.num_params() - net.head_params();
-            (Box::new(DartsTrain { net, arch: arch.clone(), cfg: cfg.clone(), params }), store)
+            (Box::new(DartsTrain { net, arch: arch.clone(), cfg: cfg.clone(), params, shape }), store)
         }
         _ => {
             anyhow::ensure!(
@@ -108,6 +128,10 @@ impl FixedNet for MicroTrain {
     fn params(&self) -> usize {
         self.params
     }
+
+    fn flops(&self, h: usize, w: usize) -> usize {
+        enas_child::path_cost(&self.net, &self.arch, h, w).1
+    }
 }
 
 struct DartsTrain {
@@ -115,6 +139,7 @@ struct DartsTrain {
     arch: Arch,
     cfg: Config,
     params: usize,
+    shape: DartsShape,
 }
 
 impl FixedNet for DartsTrain {
@@ -137,6 +162,10 @@ impl FixedNet for DartsTrain {
 
     fn params(&self) -> usize {
         self.params
+    }
+
+    fn flops(&self, h: usize, w: usize) -> usize {
+        enas_child::darts::darts_cost(&self.shape, enas_child::darts::Holds::Arch(&self.arch), false, (h, w)).1
     }
 }
 

@@ -14,7 +14,6 @@
 //!   convolution and of the classifier, the `Conv2d` and `Linear` layers the papers score.
 mod gradient;
 mod jacob_cov;
-mod latency;
 mod naswot;
 mod synflow;
 
@@ -120,7 +119,15 @@ pub fn score_all(proxies: &[ProxyKind], cell: &[OpKind], ctx: &ProxyContext) -> 
             ProxyKind::Params => Ok(nb201_params(cell, ctx.shape) as f64),
             ProxyKind::Flops => Ok(nb201_flops(cell, ctx.shape, h, w) as f64),
             ProxyKind::Synflow => synflow::synflow(&ctx.network(cell)?, h, w),
-            ProxyKind::Latency => latency::latency_ms(&ctx.network(cell)?, ctx.shape.in_channels, h, w),
+            ProxyKind::Latency => {
+                // One image through the network with BatchNorm's running statistics, as inference runs.
+                let net = ctx.network(cell)?;
+                let x = Tensor::ones((1, ctx.shape.in_channels, h, w), candle_core::DType::F32, &Device::Cpu)?;
+                crate::latency::median_ms(|| {
+                    net.forward(&x, BnMode::Eval)?.sum_all()?.to_scalar::<f32>()?;
+                    Ok(())
+                })
+            }
             ProxyKind::GradNorm => Ok(from_data(0)),
             ProxyKind::Snip => Ok(from_data(1)),
             ProxyKind::JacobCov => Ok(from_data(2)),
