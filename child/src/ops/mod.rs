@@ -3,8 +3,9 @@
 //!
 //! All ops take f32 NCHW tensors and follow PyTorch semantics. Each is a candle `CustomOp*`
 //! whose `cpu_fwd` holds the CPU kernel; `bwd` builds the gradients from further (non
-//! differentiable) custom ops. The CUDA entry points (`cuda_fwd`) are left at candle's default
-//! error for now: CUDA kernels go beside the CPU ones in each op's `impl`.
+//! differentiable) custom ops. On any other device (and on the CPU when forced, for the equality
+//! tests) each function takes its device-generic path instead (`generic`): the same op built from
+//! candle tensor ops, differentiated by autograd. The choice is made here, once per call.
 //!
 //! The CPU kernels split independent `(n, c)` planes over `RAYON_NUM_THREADS` scoped threads
 //! (`candle_core::utils::get_num_threads()`), running small problems on the calling thread.
@@ -13,6 +14,7 @@
 mod avx2;
 mod batchnorm;
 mod depthwise;
+pub mod generic;
 mod par;
 mod pool;
 mod relu;
@@ -36,6 +38,9 @@ fn check_f32(x: &Tensor, op: &str) -> Result<()> {
 /// the backward pass.
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     check_f32(x, "relu")?;
+    if generic::active(x.device()) {
+        return generic::relu(x);
+    }
     x.contiguous()?.apply_op1(relu::Relu)
 }
 
@@ -46,6 +51,9 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
 /// row-major scan order, as PyTorch does.
 pub fn max_pool3x3(x: &Tensor) -> Result<Tensor> {
     check_f32(x, "max_pool3x3")?;
+    if generic::active(x.device()) {
+        return generic::max_pool3x3(x);
+    }
     x.contiguous()?.apply_op1(pool::MaxPool3x3)
 }
 
@@ -54,6 +62,9 @@ pub fn max_pool3x3(x: &Tensor) -> Result<Tensor> {
 /// in-bounds elements of its window. `x` is `(N, C, H, W)` f32; the output has the same shape.
 pub fn avg_pool3x3(x: &Tensor) -> Result<Tensor> {
     check_f32(x, "avg_pool3x3")?;
+    if generic::active(x.device()) {
+        return generic::avg_pool3x3(x);
+    }
     x.contiguous()?.apply_op1(pool::AvgPool3x3)
 }
 
@@ -71,6 +82,9 @@ pub fn depthwise_conv2d(x: &Tensor, w: &Tensor, padding: usize) -> Result<Tensor
     if wc != c || one != 1 {
         bail!("depthwise_conv2d: weight {:?} does not fit {c} channels", w.dims());
     }
+    if generic::active(x.device()) {
+        return generic::depthwise_conv2d(x, w, padding);
+    }
     x.contiguous()?.apply_op2(&w.contiguous()?, depthwise::DepthwiseConv2d { padding })
 }
 
@@ -86,6 +100,9 @@ pub fn relu_dw_pw(x: &Tensor, dw: &Tensor, pw: &Tensor) -> Result<Tensor> {
     if k % 2 == 0 {
         bail!("relu_dw_pw: kernel size {k} must be odd");
     }
+    if generic::active(x.device()) {
+        return generic::relu_dw_pw(x, dw, pw);
+    }
     let keep = x.track_op() || dw.track_op() || pw.track_op();
     let op = sepblock::ReluDwPw { padding: k / 2, keep, cache: Default::default() };
     x.contiguous()?.apply_op3(&dw.contiguous()?, &pw.contiguous()?, op)
@@ -97,6 +114,9 @@ pub fn relu_dw_pw(x: &Tensor, dw: &Tensor, pw: &Tensor) -> Result<Tensor> {
 pub fn relu_pw(x: &Tensor, pw: &Tensor) -> Result<Tensor> {
     check_f32(x, "relu_pw")?;
     check_f32(pw, "relu_pw")?;
+    if generic::active(x.device()) {
+        return generic::relu_pw(x, pw);
+    }
     x.contiguous()?.apply_op2(&pw.contiguous()?, relupw::ReluPw)
 }
 
@@ -112,6 +132,9 @@ pub fn batch_norm_train(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> 
     check_f32(x, "batch_norm_train")?;
     check_f32(gamma, "batch_norm_train")?;
     check_f32(beta, "batch_norm_train")?;
+    if generic::active(x.device()) {
+        return generic::batch_norm_train(x, gamma, beta, eps);
+    }
     let x = x.contiguous()?;
     let stats = x.apply_op1_no_bwd(&batchnorm::BnStats)?;
     let op = batchnorm::BatchNormTrain { stats: stats.clone(), eps };
