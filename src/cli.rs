@@ -310,6 +310,10 @@ pub struct ConfigArgs {
     /// Override one config key, e.g. `--set child.layers=6`; repeatable; applied after --config.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Where networks run (overrides device): cpu, cuda, cuda:N, or auto (a GPU if this build and
+    /// machine have one, else the CPU).
+    #[arg(long, value_name = "DEVICE", value_parser = |s: &str| s.parse::<enas_shared::DeviceKind>().map_err(|e| e.to_string()))]
+    pub device: Option<enas_shared::DeviceKind>,
 }
 
 impl ConfigArgs {
@@ -317,6 +321,9 @@ impl ConfigArgs {
     pub fn load(&self, extra: &[String]) -> Result<Config> {
         let mut sets = self.set.clone();
         sets.extend_from_slice(extra);
+        if let Some(d) = self.device {
+            sets.push(format!("device={d}"));
+        }
         Ok(Config::load(self.config.as_deref(), &sets)?)
     }
 }

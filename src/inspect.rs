@@ -73,8 +73,9 @@ pub fn run(a: &InspectArgs) -> Result<()> {
     // The network `enas train` would train (train.layers, train.channels), measured on one thread
     // unless RAYON_NUM_THREADS says otherwise (the JSON says which).
     crate::runtime::init_threads(1);
-    let (net, _) = crate::train::net::build(&cfg, &arch, (a.in_channels, (a.image, a.image), a.classes), &Device::Cpu)?;
-    let mut deploy = crate::train::net::deploy_costs(&*net, a.in_channels, (a.image, a.image))?;
+    let device = crate::runtime::device(&cfg)?;
+    let (net, _) = crate::train::net::build(&cfg, &arch, (a.in_channels, (a.image, a.image), a.classes), &device)?;
+    let mut deploy = crate::train::net::deploy_costs(&*net, a.in_channels, (a.image, a.image), &device)?;
     deploy["layers"] = cfg.train.layers.into();
     deploy["channels"] = cfg.train.channels.into();
     let mut out = base;

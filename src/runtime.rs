@@ -112,12 +112,57 @@ pub fn init_spin_limit() {
     }
 }
 
-/// The candle device for a config.
+/// The candle device for a config. `cuda` in a build without the `cuda` feature is an error that
+/// says how to build one; `auto` says which device it picked.
 pub fn device(cfg: &Config) -> Result<Device> {
     match cfg.device {
         DeviceKind::Cpu => Ok(Device::Cpu),
-        DeviceKind::Cuda => anyhow::bail!("device `cuda` needs a build with the `cuda` feature"),
+        DeviceKind::Cuda(n) => cuda(n),
+        DeviceKind::Auto => {
+            let (device, why) = match cuda(0) {
+                Ok(d) => (d, "cuda:0".to_string()),
+                Err(_) if !cfg!(feature = "cuda") => (Device::Cpu, "cpu (this build has no CUDA)".to_string()),
+                Err(e) => (Device::Cpu, format!("cpu ({e:#})")),
+            };
+            eprintln!("device auto: {why}");
+            Ok(device)
+        }
     }
+}
+
+/// Checks, before a run writes anything, that an explicitly asked GPU can be had.
+pub fn check_device(cfg: &Config) -> Result<()> {
+    match cfg.device {
+        DeviceKind::Cuda(n) => cuda(n).map(|_| ()),
+        DeviceKind::Cpu | DeviceKind::Auto => Ok(()),
+    }
+}
+
+/// Refuses a GPU for a command that runs on the CPU only (`what` names it), rather than run on
+/// the CPU while the user asked for a GPU.
+pub fn cpu_only(cfg: &Config, what: &str) -> Result<()> {
+    match cfg.device {
+        DeviceKind::Cuda(n) => {
+            anyhow::bail!(
+                "{what} runs on the CPU only (one small network at a time); --device cuda:{n} is not used here"
+            )
+        }
+        DeviceKind::Cpu | DeviceKind::Auto => Ok(()),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda(ordinal: usize) -> Result<Device> {
+    use anyhow::Context;
+    Device::new_cuda(ordinal).with_context(|| format!("device cuda:{ordinal}: no CUDA GPU answered"))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda(ordinal: usize) -> Result<Device> {
+    anyhow::bail!(
+        "device cuda:{ordinal}: this enas was built without CUDA; build it with `cargo build --release --features \
+         cuda` (scripts/cuda-toolchain.sh sets up the CUDA toolchain), or use --device cpu"
+    )
 }
 
 /// The number of kernel threads in use.

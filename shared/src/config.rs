@@ -16,15 +16,7 @@ use crate::config_override::merge;
 pub use crate::sgd_config::SgdConfig;
 use std::path::Path;
 
-/// Where tensors live and run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceKind {
-    /// The CPU (candle's CPU backend).
-    Cpu,
-    /// The first CUDA GPU (needs the `cuda` cargo feature, added in a later release).
-    Cuda,
-}
+pub use crate::device::DeviceKind;
 
 /// The whole configuration of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,7 +24,8 @@ pub enum DeviceKind {
 pub struct Config {
     /// Seed of every random choice of the run: weight initialisation, batch order, augmentation.
     pub seed: u64,
-    /// Device to run on: `cpu` (or `cuda` once that feature exists).
+    /// Device to run on: `cpu` (default), `cuda` / `cuda:N` (a build with the `cuda` feature), or
+    /// `auto` (a GPU when the build and the machine have one, else the CPU).
     pub device: DeviceKind,
     /// Worker threads for tensor kernels; 0 uses every core. `RAYON_NUM_THREADS` wins when set.
     pub threads: usize,
@@ -277,12 +270,6 @@ impl Config {
     pub fn validate(&self, origin: &str) -> Result<()> {
         let bad =
             |key: &str, msg: String| Err(Error::Config { origin: origin.to_string(), msg: format!("{key}: {msg}") });
-        if self.device == DeviceKind::Cuda {
-            return bad(
-                "device",
-                "`cuda` needs the `cuda` cargo feature, which this build does not have; use `cpu`".into(),
-            );
-        }
         // child.channels and train.channels: at least 2, below.
         for (key, v) in [
             ("child.layers", self.child.layers),

@@ -7,6 +7,7 @@ mod config_resume;
 pub mod cost;
 pub mod darts_config;
 pub mod data;
+pub mod device;
 pub mod error;
 pub mod export;
 pub mod objective;

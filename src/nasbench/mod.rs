@@ -65,6 +65,7 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
         }
         None => {
             let cfg = a.load_config()?.with_absolute_paths();
+            runtime::cpu_only(&cfg, "enas bench (table lookups; the proxies score on the CPU)")?;
             anyhow::ensure!(a.budget > 0, "--budget must be at least 1");
             anyhow::ensure!(a.trials > 0, "--trials must be at least 1");
             let table = a.table.as_deref().context("--table FILE is needed (or --resume DIR)")?;

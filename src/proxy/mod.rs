@@ -44,6 +44,7 @@ fn partial_path(out: &std::path::Path) -> std::path::PathBuf {
 pub fn run(a: &ProxyArgs) -> Result<ExitCode> {
     runtime::install_interrupt_handler()?;
     let cfg = a.load_config()?;
+    runtime::cpu_only(&cfg, "enas proxy")?;
     anyhow::ensure!(
         a.space == SpaceKind::Nb201,
         "--space {}: zero-cost proxies are implemented for the NAS-Bench-201 network only (--space nb201)",

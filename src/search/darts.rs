@@ -160,7 +160,8 @@ pub fn softmax_rows(a: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 impl Method for Darts {
-    /// The mixture at the current α, detached: the weight step does not move α.
+    /// The mixture at the current α, detached: the weight step does not move α. It is built on the
+    /// host, where α lives; the loop moves it to the supernet's device.
     fn train_path(&mut self, _rng: &mut ChaCha8Rng) -> Result<Path> {
         Ok(Path::Mixed(self.mixture(&self.alpha_tensor(&Device::Cpu)?)?.detach()))
     }

@@ -99,6 +99,7 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
             // Paths absolute, so that the run resumes from any directory.
             let cfg = a.load_config()?.with_absolute_paths();
             crate::memory::check_search(&cfg)?;
+            runtime::check_device(&cfg)?;
             let (dir, lock) = RunDir::create_new(a.out.as_deref(), "search")?;
             _lock = lock;
             dir.write_config(&cfg)?;
@@ -212,7 +213,9 @@ impl Search {
                 let path = if warmup {
                     Path::Single(uniform(&self.net.space().decisions(), &mut cursor.rng))
                 } else {
-                    self.method.train_path(&mut cursor.rng)?
+                    // A method keeps its architecture weights on the host; the mixture goes to the
+                    // supernet's device (one small upload per step).
+                    self.method.train_path(&mut cursor.rng)?.onto(&self.device)?
                 };
                 let dropout = stream_seed(self.cfg.seed ^ TRAIN_DROPOUT, epoch, cursor.step as u64);
                 let (loss, right) = self.train_shared_step(&batch, &path, lr, dropout)?;

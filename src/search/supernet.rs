@@ -22,6 +22,14 @@ pub enum Path {
 }
 
 impl Path {
+    /// The path with a mixture's weights on `device` (a single path has nothing to move).
+    pub fn onto(self, device: &Device) -> candle_core::Result<Path> {
+        Ok(match self {
+            Path::Mixed(w) => Path::Mixed(w.to_device(device)?),
+            single => single,
+        })
+    }
+
     /// The vector of choices of a single path; a mixed path is an error naming `space`.
     pub fn single(&self, space: &str) -> Result<&[usize]> {
         match self {

@@ -66,6 +66,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
             let arc = a.arc_text()?;
             net::parse(&cfg, &arc, &origin)?;
             crate::memory::check_train(&cfg)?;
+            runtime::check_device(&cfg)?;
             let (dir, lock) = RunDir::create_new(a.out.as_deref(), "train")?;
             dir.write_config(&cfg)?;
             dir.write_text(ARC_FILE, &format!("{}\n", arc.trim()))?;
@@ -229,7 +230,7 @@ fn train_fixed(cfg: &Config, arch: &Arch, dir: &RunDir, resume: bool) -> Result<
     let test_acc = evaluate(&*net, &test, t.eval_batch_size, &device)?.unwrap_or(f64::NAN);
     store.save(&dir.file("model.safetensors")).context("saving model.safetensors")?;
     let seconds = seconds_before + started.elapsed().as_secs_f64();
-    let deploy = net::deploy_costs(&*net, train.channels, (train.height, train.width))?;
+    let deploy = net::deploy_costs(&*net, train.channels, (train.height, train.width), &device)?;
     eprintln!(
         "deployed: {} parameters, {} multiply-adds per image, {:.3} ms per image here (batch 1, {} threads, median)",
         deploy["params"],

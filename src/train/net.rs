@@ -29,8 +29,13 @@ pub trait FixedNet {
 /// What an architecture costs to deploy: its parameters, multiply-adds per image, and the
 /// inference latency measured here (batch 1, running BatchNorm statistics; median of 21 passes
 /// after 3 warm-ups) on the threads the command runs with, all stated in the JSON.
-pub fn deploy_costs(net: &dyn FixedNet, in_channels: usize, hw: (usize, usize)) -> Result<serde_json::Value> {
-    let x = Tensor::ones((1, in_channels, hw.0, hw.1), candle_core::DType::F32, &Device::Cpu)?;
+pub fn deploy_costs(
+    net: &dyn FixedNet,
+    in_channels: usize,
+    hw: (usize, usize),
+    device: &Device,
+) -> Result<serde_json::Value> {
+    let x = Tensor::ones((1, in_channels, hw.0, hw.1), candle_core::DType::F32, device)?;
     let ms = enas_child::latency::median_ms(|| {
         net.eval_logits(&x).map_err(candle_core::Error::wrap)?.sum_all()?.to_scalar::<f32>()?;
         Ok(())
@@ -41,6 +46,11 @@ pub fn deploy_costs(net: &dyn FixedNet, in_channels: usize, hw: (usize, usize)) 
         "latency_ms": ms,
         "latency_batch": 1,
         "latency_threads": crate::runtime::threads(),
+        "latency_device": match device.location() {
+            candle_core::DeviceLocation::Cpu => "cpu".to_string(),
+            candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+            candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+        },
     }))
 }
 
