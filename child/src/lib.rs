@@ -21,4 +21,4 @@ pub use layers::BnMode;
 pub use micro::{path_cost, MicroNet, MicroShape, Weights};
 pub use nb201::{Nb201Net, Nb201Shape, Nb201Supernet};
 pub use params::{Init, InitRoot, ParamStore};
-pub use train::{clip_grad_norm, correct, cosine_lr, cross_entropy, sgd_lr, SgdNesterov};
+pub use train::{clip_grad_norm, correct, cosine_lr, cross_entropy, sgd_lr, step_metrics, SgdNesterov};

@@ -67,20 +67,32 @@ impl SgdNesterov {
 }
 
 /// Scales all gradients of `vars` so their global L2 norm is at most `max_norm`, like
-/// `torch.nn.utils.clip_grad_norm_`. Returns the norm before clipping. The sum runs in `vars` order.
-pub fn clip_grad_norm(vars: &[Var], grads: &mut GradStore, max_norm: f64) -> Result<f64> {
-    let mut sq = 0f64;
+/// `torch.nn.utils.clip_grad_norm_` (coefficient `max_norm / (norm + 1e-6)` where below 1).
+/// Returns the norm before clipping as a scalar f64 tensor. Everything stays on the gradients'
+/// device: no value is read back to the host (each tensor's sum of squares, in f32, is added in
+/// f64 in `vars` order; a coefficient of at least 1 multiplies by exactly 1).
+pub fn clip_grad_norm(vars: &[Var], grads: &mut GradStore, max_norm: f64) -> Result<Tensor> {
+    let mut sq: Option<Tensor> = None;
     for v in vars {
         if let Some(g) = grads.get(v.as_tensor()) {
-            sq += g.sqr()?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            let s = g.sqr()?.sum_all()?.to_dtype(DType::F64)?;
+            sq = Some(match sq {
+                Some(acc) => (acc + s)?,
+                None => s,
+            });
         }
     }
-    let norm = sq.sqrt();
-    let coef = max_norm / (norm + 1e-6);
-    if max_norm > 0.0 && coef < 1.0 {
+    let Some(sq) = sq else {
+        return Tensor::new(0f64, &candle_core::Device::Cpu);
+    };
+    let norm = sq.sqrt()?;
+    if max_norm > 0.0 {
+        let coef = (Tensor::full(max_norm, (), norm.device())?.to_dtype(DType::F64)? / (&norm + 1e-6)?)?
+            .clamp(0f64, 1f64)?
+            .to_dtype(DType::F32)?;
         for v in vars {
             if let Some(g) = grads.remove(v.as_tensor()) {
-                grads.insert(v.as_tensor(), (g * coef)?);
+                grads.insert(v.as_tensor(), g.broadcast_mul(&coef.to_dtype(g.dtype())?)?);
             }
         }
     }
@@ -109,6 +121,14 @@ pub fn sgd_lr(sgd: &enas_shared::SgdConfig, epoch: f64, total_epochs: usize) -> 
 /// Mean cross-entropy of logits (n, classes) against labels (n,) u32.
 pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     candle_nn::loss::cross_entropy(logits, labels)
+}
+
+/// A step's metrics in one read back from the device: the loss (f32, as `to_scalar` gives it)
+/// and the number of rows whose arg-max equals the label.
+pub fn step_metrics(loss: &Tensor, logits: &Tensor, labels: &Tensor) -> Result<(f64, usize)> {
+    let right = logits.argmax(D::Minus1)?.eq(labels)?.to_dtype(DType::F32)?.sum_all()?;
+    let both = Tensor::stack(&[&loss.detach().to_dtype(DType::F32)?, &right], 0)?.to_vec1::<f32>()?;
+    Ok((both[0] as f64, both[1] as usize))
 }
 
 /// Number of rows whose arg-max equals the label.
@@ -178,7 +198,7 @@ mod tests {
         let a = Var::new(&[0f32, 0.0], &dev)?;
         let loss = (a.as_tensor() * Tensor::new(&[3f32, 4.0], &dev)?)?.sum_all()?;
         let mut grads = loss.backward()?;
-        let norm = clip_grad_norm(std::slice::from_ref(&a), &mut grads, 1.0)?;
+        let norm = clip_grad_norm(std::slice::from_ref(&a), &mut grads, 1.0)?.to_scalar::<f64>()?;
         assert!((norm - 5.0).abs() < 1e-6);
         let g = grads.get(a.as_tensor()).unwrap().to_vec1::<f32>()?;
         assert!((g[0] - 0.6).abs() < 1e-5 && (g[1] - 0.8).abs() < 1e-5, "{g:?}");

@@ -29,7 +29,7 @@ use anyhow::Result;
 use candle_core::Device;
 use checkpoint::{Cursor, Phase, CHECKPOINT_STATE};
 pub use darts::softmax_rows;
-use enas_child::{clip_grad_norm, correct, sgd_lr, SgdNesterov};
+use enas_child::{clip_grad_norm, sgd_lr, step_metrics, SgdNesterov};
 use enas_controller::strategy::uniform;
 use enas_shared::data::{batches, num_batches, Batch, Dataset, LoaderOptions};
 use enas_shared::Config;
@@ -327,9 +327,10 @@ impl Search {
             clip_grad_norm(&self.net.store().vars, &mut grads, clip)?;
         }
         self.child_opt.step(&grads, lr)?;
-        let l = loss.to_scalar::<f32>()? as f64;
+        // The step's one read back from the device.
+        let (l, right) = step_metrics(&loss, &logits, &y)?;
         anyhow::ensure!(l.is_finite(), "shared-weight training diverged (loss {l}); lower search.sgd.lr_max");
-        Ok((l, correct(&logits, &y)?))
+        Ok((l, right))
     }
 
     fn child_loader_options(&self) -> LoaderOptions {

@@ -9,7 +9,7 @@ use crate::runtime::stream_seed;
 use anyhow::{Context, Result};
 use candle_core::Device;
 use checkpoint::Position;
-use enas_child::{clip_grad_norm, correct, sgd_lr, SgdNesterov};
+use enas_child::{clip_grad_norm, correct, sgd_lr, step_metrics, SgdNesterov};
 use enas_shared::data::{batches, load_splits, num_batches, Dataset, LoaderOptions};
 use enas_shared::{Arch, Config};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -167,7 +167,8 @@ fn train_fixed(cfg: &Config, arch: &Arch, dir: &RunDir, resume: bool) -> Result<
                 clip_grad_norm(&store.vars, &mut grads, t.sgd.grad_clip)?;
             }
             opt.step(&grads, lr)?;
-            let l = loss.to_scalar::<f32>()? as f64;
+            // The step's one read back from the device.
+            let (l, right) = step_metrics(&loss, &logits, &y)?;
             anyhow::ensure!(
                 l.is_finite(),
                 "training diverged: loss is {l} in epoch {} step {}; lower train.sgd.lr_max",
@@ -175,7 +176,7 @@ fn train_fixed(cfg: &Config, arch: &Arch, dir: &RunDir, resume: bool) -> Result<
                 pos.step + 1
             );
             pos.loss_sum += l * batch.n as f64;
-            pos.correct += correct(&logits, &y)?;
+            pos.correct += right;
             pos.seen += batch.n;
             pos.step += 1;
             bar.inc(1);
