@@ -36,6 +36,18 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Time supernet training steps (the peer of ../shared/bench/torch_enas_micro.py).
     BenchStep(BenchStepArgs),
+    /// Run the ENAS, NAS-Bench-201 and DARTS supernet steps on --device by the device-generic ops
+    /// and compare them with the CPU kernels' (loss, gradients, update, running statistics).
+    DeviceCheck(DeviceCheckArgs),
+}
+
+#[derive(Args)]
+pub struct DeviceCheckArgs {
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// Largest relative difference allowed (GPU float reductions run in other orders).
+    #[arg(long, default_value_t = 1e-3)]
+    pub tol: f32,
 }
 
 #[derive(Args)]

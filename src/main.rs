@@ -61,8 +61,35 @@ fn run() -> Result<ExitCode> {
             other => anyhow::bail!("bench-step times the enas_micro and darts supernets, not {other}"),
         },
         Command::Proxy(a) => return proxy::run(&a),
+        Command::DeviceCheck(a) => return device_check(&a),
     }?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `enas device-check`: the supernet steps on the device against the CPU kernels; exit 1 when one
+/// differs by more than `--tol`.
+fn device_check(a: &cli::DeviceCheckArgs) -> Result<ExitCode> {
+    let cfg = a.cfg.load(&[])?;
+    runtime::init_threads(cfg.threads);
+    let device = runtime::device(&cfg)?;
+    let place = if device.is_cpu() { "the CPU, generic ops forced" } else { "the GPU, generic ops" };
+    println!("supernet steps on {place}, against the CPU kernels (tolerance {:e}):", a.tol);
+    let mut failed = 0;
+    for c in enas_child::device_check::compare_all(&device)? {
+        let ok = c.ok(a.tol);
+        failed += usize::from(!ok);
+        println!(
+            "  {:<30} loss {:.6} vs {:.6}, {} tensors, worst relative difference {:.2e} ({}): {}",
+            c.what,
+            c.loss.0,
+            c.loss.1,
+            c.tensors,
+            c.worst,
+            if c.worst_name.is_empty() { "-" } else { &c.worst_name },
+            if ok { "ok" } else { "DIFFERS" }
+        );
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn main() -> ExitCode {

@@ -2,6 +2,7 @@
 //! and fixed networks, the NAS-Bench-201 network and its weight-sharing supernet, training utilities.
 pub mod aux_head;
 pub mod darts;
+pub mod device_check;
 pub mod dropout;
 pub mod forward;
 pub mod latency;

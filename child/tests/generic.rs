@@ -4,25 +4,12 @@
 //! micro supernet, the NAS-Bench-201 supernet (single path and mixture) and the DARTS mixed
 //! supernet, for fixed architectures and seeds. The CPU kernels are themselves checked against
 //! PyTorch (`tests/ops.rs`, `scripts/*-vs-pytorch`), so this ties the generic path to PyTorch too.
-use candle_core::{backprop::GradStore, Device, Result, Tensor, Var};
-use enas_child::darts::{DartsPath, DartsShape, DartsSupernet};
+use candle_core::{Device, Result, Tensor, Var};
+use enas_child::device_check;
 use enas_child::ops::{self, generic};
-use enas_child::{
-    cross_entropy, BnMode, InitRoot, MicroNet, MicroShape, Nb201Shape, Nb201Supernet, ParamStore, SgdNesterov, Weights,
-};
-use enas_shared::space::darts::Darts;
-use enas_shared::{EnasMicro, OpKind};
 
 fn randn(shape: &[usize], seed: u64) -> Tensor {
-    let n: usize = shape.iter().product();
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let v: Vec<f32> = (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect();
-    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    device_check::lcg(shape, seed, &Device::Cpu).unwrap()
 }
 
 /// `max |a - b| / max |a|` (0 for two zero tensors).
@@ -97,142 +84,15 @@ fn every_op_equals_its_cpu_kernel_in_values_and_gradients() {
     assert!(!generic::active(&Device::Cpu) || std::env::var("ENAS_GENERIC_OPS").is_ok());
 }
 
-/// One SGD step of `loss` over `store`'s weights (and `extra` variables, e.g. α): the loss, every
-/// gradient, the weights after the step and the running statistics after the forward pass.
-struct Step {
-    loss: f32,
-    grads: Vec<Tensor>,
-    after: Vec<Tensor>,
-    buffers: Vec<Tensor>,
-}
-
-fn step(store: &ParamStore, extra: &[Var], loss: impl Fn() -> Result<Tensor>, generic_path: bool) -> Step {
-    let _forced = generic_path.then(generic::force);
-    let l = loss().unwrap();
-    let grads: GradStore = l.backward().unwrap();
-    let all: Vec<&Var> = store.vars.iter().chain(extra).collect();
-    let g =
-        all.iter().map(|v| grads.get(v).map_or_else(|| v.as_tensor().zeros_like().unwrap(), |g| g.clone())).collect();
-    SgdNesterov::new(store.vars.clone(), 0.9, 3e-4).step(&grads, 0.05).unwrap();
-    Step {
-        loss: l.to_scalar::<f32>().unwrap(),
-        grads: g,
-        after: store.vars.iter().map(|v| v.as_tensor().copy().unwrap()).collect(),
-        buffers: store.buffers.iter().map(|v| v.as_tensor().copy().unwrap()).collect(),
-    }
-}
-
-/// `a` and `b` agree within `TOL` relative to the larger of `a`'s own size and a thousandth of
-/// the largest tensor of its group: a tensor that is mathematically zero (a bias under a later
-/// training-mode BatchNorm gets gradient exactly 0 in exact arithmetic) holds only rounding
-/// noise, compared against the group's scale.
-fn close(group: &[Tensor], k: usize, other: &Tensor) -> std::result::Result<(), String> {
-    let m = |t: &Tensor| t.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
-    let scale = group.iter().map(m).fold(0f32, f32::max);
-    let (a, d) = (&group[k], m(&(&group[k] - other).unwrap()));
-    let bound = TOL * m(a).max(1e-3 * scale);
-    if d <= bound {
-        Ok(())
-    } else {
-        Err(format!("differs by {d:e} (its size {:e}, the group's {scale:e})", m(a)))
-    }
-}
-
-fn same_step(what: &str, a: &Step, b: &Step, names: &[String]) {
-    assert!((a.loss - b.loss).abs() <= TOL * a.loss.abs(), "{what}: loss {} vs {}", a.loss, b.loss);
-    let mut nonzero = 0;
-    for (k, y) in b.grads.iter().enumerate() {
-        let name = names.get(k).map_or("α", |s| s.as_str());
-        if let Err(e) = close(&a.grads, k, y) {
-            panic!("{what}: gradient of {name} {e}");
-        }
-        nonzero += usize::from(a.grads[k].abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
-    }
-    assert!(nonzero > 3, "{what}: only {nonzero} non-zero gradients; the comparison would be empty");
-    for (k, y) in b.after.iter().enumerate() {
-        if let Err(e) = close(&a.after, k, y) {
-            panic!("{what}: {} after the step {e}", names[k]);
-        }
-    }
-    for (k, y) in b.buffers.iter().enumerate() {
-        if let Err(e) = close(&a.buffers, k, y) {
-            panic!("{what}: buffer {k} {e}");
-        }
-    }
-}
-
-fn labels(n: usize) -> Tensor {
-    Tensor::from_vec((0..n as u32).map(|i| i % 10).collect::<Vec<_>>(), n, &Device::Cpu).unwrap()
-}
-
+/// The four supernet steps of `device_check` (ENAS micro; NB201 single path and mixture; DARTS
+/// mixture), CPU kernels against the generic ops forced on the CPU: loss, every gradient (α's
+/// too), the weights after an SGD step and the running statistics.
 #[test]
-fn the_enas_micro_supernet_step_is_the_same_on_the_generic_path() {
-    // 5 nodes; the arc uses every op (sep 3x3 and 5x5, avg and max pooling, identity).
-    let arc = "1 1 1 0 0 4 0 2 0 4 1 0 0 3 3 0 1 0 4 3 0 4 0 1 2 4 0 4 3 0 1 0 4 1 2 3 1 4 0 4";
-    let arch = EnasMicro::new(5).parse(arc).unwrap();
-    let shape = MicroShape { in_channels: 3, classes: 10, layers: 1, channels: 6, nodes: 5 };
-    let (x, y) = (randn(&[4, 3, 12, 12], 7), labels(4));
-    let run = |g: bool| {
-        let root = InitRoot::new(11, &Device::Cpu);
-        let net = MicroNet::new(shape, &Weights::Shared, root.init()).unwrap();
-        let store = root.finish();
-        let s = step(&store, &[], || cross_entropy(&net.forward(&x, &arch, BnMode::Train)?, &y), g);
-        (s, store.names)
-    };
-    let ((a, names), (b, _)) = (run(false), run(true));
-    same_step("ENAS micro", &a, &b, &names);
-}
-
-#[test]
-fn the_nb201_supernet_steps_are_the_same_on_the_generic_path() {
-    let shape = Nb201Shape { in_channels: 3, channels: 4, cells: 1, classes: 10 };
-    let cell = [
-        OpKind::NorConv3x3,
-        OpKind::NorConv1x1,
-        OpKind::AvgPool3x3,
-        OpKind::Identity,
-        OpKind::Zero,
-        OpKind::NorConv3x3,
-    ];
-    let (x, y) = (randn(&[4, 3, 8, 8], 8), labels(4));
-    let run = |g: bool, mixed: bool| {
-        let root = InitRoot::new(12, &Device::Cpu);
-        let net = Nb201Supernet::new(shape, root.init()).unwrap();
-        let store = root.finish();
-        let alpha = Var::from_tensor(&randn(&[6, 5], 9)).unwrap();
-        let loss = || {
-            let logits = if mixed {
-                net.forward_mixed(&x, &candle_nn::ops::softmax_last_dim(alpha.as_tensor())?)?
-            } else {
-                net.forward(&x, &cell)?
-            };
-            cross_entropy(&logits, &y)
-        };
-        let extra = if mixed { vec![alpha.clone()] } else { vec![] };
-        (step(&store, &extra, loss, g), store.names)
-    };
-    for mixed in [false, true] {
-        let ((a, names), (b, _)) = (run(false, mixed), run(true, mixed));
-        same_step(if mixed { "NB201 mixture" } else { "NB201 single path" }, &a, &b, &names);
+fn every_supernet_step_is_the_same_on_the_generic_path() {
+    let results = device_check::compare_all(&Device::Cpu).unwrap();
+    assert_eq!(results.len(), 4);
+    for c in &results {
+        assert!(c.tensors > 20, "{}: only {} tensors compared", c.what, c.tensors);
+        assert!(c.ok(TOL), "{}: loss {:?}, worst {} at {}", c.what, c.loss, c.worst, c.worst_name);
     }
-}
-
-#[test]
-fn the_darts_mixed_step_is_the_same_on_the_generic_path() {
-    let shape = DartsShape { in_channels: 3, channels: 4, layers: 3, nodes: 4, classes: 10 };
-    let edges = Darts::new(4).edges();
-    let (x, y) = (randn(&[4, 3, 8, 8], 10), labels(4));
-    let run = |g: bool| {
-        let root = InitRoot::new(13, &Device::Cpu);
-        let net = DartsSupernet::new(shape, root.init()).unwrap();
-        let store = root.finish();
-        let alpha = Var::from_tensor(&(randn(&[2 * edges, 8], 14) * 0.5).unwrap()).unwrap();
-        let loss = || {
-            let w = candle_nn::ops::softmax_last_dim(alpha.as_tensor())?;
-            cross_entropy(&net.forward(&x, &DartsPath::Mixed(&w), BnMode::Train)?, &y)
-        };
-        (step(&store, &[alpha.clone()], loss, g), store.names)
-    };
-    let ((a, names), (b, _)) = (run(false), run(true));
-    same_step("DARTS mixture", &a, &b, &names);
 }
