@@ -39,6 +39,19 @@ fi
 [ -d "$(dirname "$bin")/lib" ] && export LD_LIBRARY_PATH="$(cd "$(dirname "$bin")/lib" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 out="${out:-$(mktemp -d)}"; mkdir -p "$out"
 py="${PYTHON:-python3}"
+# cuBLAS, cuRAND and cudart: from BIN_DIR/lib when carried there, else from the NVIDIA wheels
+# PyTorch installed (a CUDA 13 PyTorch brings cuBLAS and cudart, not cuRAND) or a system CUDA
+# toolkit. A stripped binary is 59 MB (7 MB xz-compressed); libcurand.so.10 is 133 MB.
+if [ "$dry" = 0 ]; then
+  wheels=$("$py" -c 'import nvidia, os; print(" ".join(sorted({os.path.dirname(os.path.join(r, f)) for p in nvidia.__path__ for r, _, fs in os.walk(p) for f in fs if ".so" in f})))' 2>/dev/null || true)
+  for d in $wheels /usr/local/cuda/lib64 /usr/local/cuda/targets/*/lib; do
+    [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
+  done
+  export LD_LIBRARY_PATH
+  if ldd "$bin" | grep -q "not found"; then
+    echo "gpu-check: $bin lacks libraries:" >&2; ldd "$bin" | grep "not found" >&2; exit 2
+  fi
+fi
 torch=0; "$py" -c 'import torch' >/dev/null 2>&1 && torch=1
 
 if [ "$dry" = 1 ]; then
