@@ -60,9 +60,13 @@ pub fn run(a: &BenchStepArgs) -> Result<()> {
     let mut times = Vec::new();
     for step in 0..a.warmup + a.steps {
         let t0 = Instant::now();
-        let logits = net.forward(&xv, &DartsPath::Mixed(&softmax_rows(alpha.as_tensor())?), BnMode::Train)?;
-        let grads = cross_entropy(&logits, &yv)?.backward()?;
-        let g = grads.get(alpha.as_tensor()).context("no gradient reached alpha")?;
+        // The architecture step's graph and gradients end with its block, before the weight step
+        // builds its own (as in the search loop, whose architecture step is a function call).
+        let g = {
+            let logits = net.forward(&xv, &DartsPath::Mixed(&softmax_rows(alpha.as_tensor())?), BnMode::Train)?;
+            let grads = cross_entropy(&logits, &yv)?.backward()?;
+            grads.get(alpha.as_tensor()).context("no gradient reached alpha")?.clone()
+        };
         // The update of α's few hundred numbers costs nothing beside the passes: a plain step
         // stands in for the reference's Adam.
         alpha.set(&(alpha.as_tensor() - (g * 3e-4)?)?)?;
