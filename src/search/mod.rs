@@ -164,6 +164,11 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
     };
     search.write_summary(&best)?;
     println!("best arc (valid acc {:.4} on {} images): {}", best.valid_acc, search.valid.len(), best.arc);
+    if search.method.distribution().is_some() {
+        // DARTS trained a mixture: its derived cell alone, on the mixture's weights, is not a
+        // network that was trained; retraining (or the table) says how good the cell is.
+        println!("  (that accuracy is the derived cell run alone on weights trained as a mixture; it says little)");
+    }
     match (search.table_acc_of(&best.arc)?, search.table_optimum()) {
         (Some(acc), Some(opt)) => {
             let col = &search.cfg.bench.final_column;
