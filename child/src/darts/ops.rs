@@ -8,8 +8,9 @@
 //!   `none`: nothing (the edge adds no term).
 //!
 //! Stride 2 is the stride-1 result at every second pixel (the same numbers: a stride-`s` output
-//! pixel `i` is the stride-1 output pixel `s * i` for these paddings), so the fused stride-1
-//! kernels serve reduction edges too, at four times the work on those edges. Dilation 2 splits
+//! pixel `i` is the stride-1 output pixel `s * i` for these paddings): a sep conv's first block
+//! picks the pixels between its depthwise and pointwise convolutions, a dilated conv at stride 2
+//! runs on the even pixels only (all its taps fall there), pooling picks them from its output. Dilation 2 splits
 //! the map into its four pixel grids (offsets (0|1, 0|1)), runs the undilated kernel on each and
 //! interleaves them back: a dilated tap at `i + 2t` is tap `t` on the grid of `i`.
 //!
@@ -72,8 +73,22 @@ impl DwPwBn {
     }
 
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
-        let y = relu_dw_pw_dilated(x, &mode.param(&self.dw), &mode.param(&self.pw), self.dilation)?;
-        self.bn.forward(&strided(y, self.stride)?, mode)
+        let (dw, pw) = (mode.param(&self.dw), mode.param(&self.pw));
+        let y = match (self.stride, self.dilation) {
+            // Dilation 2 at stride 2 reads only the even pixels: the undilated kernel on the
+            // (0, 0) pixel grid gives the half-resolution output directly (a quarter of the work
+            // and of the memory).
+            (2, 2) => ops::relu_dw_pw(&subsample(x, 0)?, &dw, &pw)?,
+            // Stride 2 undilated: the depthwise result at every second pixel, then the pointwise
+            // on those only (the pointwise commutes with picking pixels).
+            (2, 1) => {
+                let k = dw.dim(2)?;
+                let h = ops::depthwise_conv2d(&ops::relu(x)?, &dw, k / 2)?;
+                crate::layers::pointwise(&subsample(&h, 0)?, &pw)?
+            }
+            _ => strided(relu_dw_pw_dilated(x, &dw, &pw, self.dilation)?, self.stride)?,
+        };
+        self.bn.forward(&y, mode)
     }
 }
 
