@@ -134,6 +134,19 @@ pub(crate) fn check_shape(shape: &DartsShape) -> Result<()> {
 }
 
 /// The sum of optional terms; `None` when every term is absent.
+/// `Σ w_t · y_t` over a node's mixture terms (`w_t` scalars) as one stack and one matrix product,
+/// so that the graph holds the terms once more (the stack) instead of every product and running
+/// sum (candle keeps each node of the graph until the loss is dropped).
+pub(crate) fn weighted_sum(terms: Vec<(Tensor, Tensor)>) -> Result<Option<Tensor>> {
+    let Some(first) = terms.first() else { return Ok(None) };
+    let shape = first.0.shape().clone();
+    let t = terms.len();
+    let (ys, ws): (Vec<Tensor>, Vec<Tensor>) = terms.into_iter().unzip();
+    let y = Tensor::stack(&ys, 0)?.reshape((t, shape.elem_count()))?;
+    let w = Tensor::stack(&ws, 0)?.reshape((1, t))?;
+    Ok(Some(w.matmul(&y)?.reshape(shape)?))
+}
+
 pub(crate) fn sum_terms(terms: impl IntoIterator<Item = Result<Option<Tensor>>>) -> Result<Option<Tensor>> {
     let mut sum: Option<Tensor> = None;
     for t in terms {

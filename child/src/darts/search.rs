@@ -123,16 +123,16 @@ impl DartsSupernet {
                 DartsPath::Mixed(w) => {
                     let w = w.narrow(0, if cell.reduction { edges } else { 0 }, edges)?;
                     cell.forward(&s0, &s1, nodes, mode, |cell, i, states| {
-                        sum_terms((0..i + 2).flat_map(|j| {
+                        let mut terms = Vec::new();
+                        for j in 0..i + 2 {
                             let e = Darts::edge_index(i, j);
-                            let (ops, w, h) = (&cell.edges[e], &w, &states[j]);
-                            ops.iter().enumerate().map(move |(k, op)| {
-                                Ok(match op.forward(h, mode)? {
-                                    Some(y) => Some(y.broadcast_mul(&w.get(e)?.get(k)?)?),
-                                    None => None,
-                                })
-                            })
-                        }))
+                            for (k, op) in cell.edges[e].iter().enumerate() {
+                                if let Some(y) = op.forward(&states[j], mode)? {
+                                    terms.push((y, w.get(e)?.get(k)?));
+                                }
+                            }
+                        }
+                        super::weighted_sum(terms)
                     })?
                 }
                 DartsPath::Single(arch) => {
