@@ -124,10 +124,10 @@ impl DartsSupernet {
                     let w = w.narrow(0, if cell.reduction { edges } else { 0 }, edges)?;
                     cell.forward(&s0, &s1, nodes, mode, |cell, i, states| {
                         let mut terms = Vec::new();
-                        for j in 0..i + 2 {
+                        for (j, h) in states.iter().enumerate().take(i + 2) {
                             let e = Darts::edge_index(i, j);
                             for (k, op) in cell.edges[e].iter().enumerate() {
-                                if let Some(y) = op.forward(&states[j], mode)? {
+                                if let Some(y) = op.forward(h, mode)? {
                                     terms.push((y, w.get(e)?.get(k)?));
                                 }
                             }
