@@ -20,16 +20,8 @@ fn cifar(channels: usize, layers: usize) -> DartsShape {
 }
 
 fn randn(shape: &[usize], seed: u64) -> Tensor {
-    // A fixed pseudo-random input (no global RNG): a simple LCG mapped to [-1, 1).
-    let n: usize = shape.iter().product();
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let v: Vec<f32> = (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect();
-    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    // A fixed pseudo-random input (no global RNG): the device check's LCG mapped to [-1, 1).
+    enas_child::device_check::lcg(shape, seed, &Device::Cpu).unwrap()
 }
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {

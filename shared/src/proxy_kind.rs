@@ -52,16 +52,15 @@ impl ProxyKind {
     ];
 
     /// Every name `--proxy` and configs accept: the proxies and the measured latency.
-    pub const NAMED: [ProxyKind; 8] = [
-        ProxyKind::Synflow,
-        ProxyKind::GradNorm,
-        ProxyKind::Snip,
-        ProxyKind::JacobCov,
-        ProxyKind::Naswot,
-        ProxyKind::Params,
-        ProxyKind::Flops,
-        ProxyKind::Latency,
-    ];
+    pub const NAMED: [ProxyKind; 8] = {
+        let mut named = [ProxyKind::Latency; 8];
+        let mut i = 0;
+        while i < ProxyKind::ALL.len() {
+            named[i] = ProxyKind::ALL[i];
+            i += 1;
+        }
+        named
+    };
 
     /// The proxy's name: in configs, on the command line, and as its CSV column.
     pub fn name(self) -> &'static str {

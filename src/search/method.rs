@@ -161,16 +161,7 @@ impl Method for Sampled {
             let values = self.strategy.propose(&self.history, rng)?;
             let cost = self.cost.as_ref().map(|c| c.of(ctx.net, &values)).transpose()?;
             if self.objective.value(0.0, cost).is_none() {
-                // Refused by a constraint before any query: the strategy learns the lowest reward.
-                refused += 1;
-                anyhow::ensure!(
-                    refused <= strategy::MAX_DRAWS,
-                    "{} proposed {} arcs in a row that objective.limit refuses; is the limit below every arc's cost?",
-                    self.strategy.kind(),
-                    strategy::MAX_DRAWS
-                );
-                self.history.record(&values, strategy::REFUSED_REWARD);
-                self.strategy.tell_cost(&values, strategy::REFUSED_REWARD, cost, rng)?;
+                strategy::refuse(self.strategy.as_mut(), &mut self.history, &values, cost, &mut refused, rng)?;
                 continue;
             }
             let valid_acc = ctx.evaluate(&values)?.reward;

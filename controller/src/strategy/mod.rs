@@ -284,18 +284,7 @@ pub fn run(
             )));
         }
         if let Some(cost) = evaluator.refuses(&values)? {
-            // Not a query: the strategy learns the lowest reward, and the history keeps it from
-            // proposing the architecture again.
-            refused += 1;
-            if refused > MAX_DRAWS {
-                return Err(Error::Arch(format!(
-                    "strategy {} proposed {MAX_DRAWS} architectures in a row that the objective's constraint \
-                     refuses; is objective.limit below every architecture's cost?",
-                    strategy.kind()
-                )));
-            }
-            history.record(&values, REFUSED_REWARD);
-            strategy.tell_cost(&values, REFUSED_REWARD, Some(cost), rng)?;
+            refuse(strategy, history, &values, Some(cost), &mut refused, rng)?;
             continue;
         }
         refused = 0;
@@ -310,6 +299,29 @@ pub fn run(
 
 /// What a strategy is told for an architecture a constraint refuses: the lowest accuracy.
 pub const REFUSED_REWARD: f64 = 0.0;
+
+/// An architecture a constraint refuses at `cost`, before any query: the strategy learns the
+/// lowest reward and the history keeps it from proposing it again. `refused` counts refusals in a
+/// row (the caller resets it at each query); past `MAX_DRAWS` the limit is taken to be impossible.
+pub fn refuse(
+    strategy: &mut dyn Strategy,
+    history: &mut History,
+    values: &[usize],
+    cost: Option<f64>,
+    refused: &mut usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<()> {
+    *refused += 1;
+    if *refused > MAX_DRAWS {
+        return Err(Error::Arch(format!(
+            "strategy {} proposed {MAX_DRAWS} architectures in a row that the objective's constraint refuses; is \
+             objective.limit below every architecture's cost?",
+            strategy.kind()
+        )));
+    }
+    history.record(values, REFUSED_REWARD);
+    strategy.tell_cost(values, REFUSED_REWARD, cost, rng)
+}
 
 /// Draws tried before a strategy gives up finding an architecture the history does not know.
 pub const MAX_DRAWS: usize = 10_000;
