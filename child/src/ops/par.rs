@@ -135,18 +135,24 @@ pub(crate) fn for_each_plane2<F>(
     run_split(chunks, |t, (ca, cb)| run(t, ca, cb));
 }
 
-/// Runs `job(index, item)` for every item: item 0 on the calling thread, the others on scoped
-/// threads started first (the caller works instead of waiting, and starts one thread fewer).
+/// Runs `job(index, item)` for every item on candle's persistent CPU pool (its workers and the
+/// calling thread; participant `t` takes items `t`, `t + P`, ...). Starting scoped threads per
+/// call instead cost a thread spawn per kernel call, thousands per training step. Without pool
+/// workers (one thread) the items run here, in order.
 fn run_split<T: Send>(items: Vec<T>, job: impl Fn(usize, T) + Sync) {
-    let mut items = items.into_iter().enumerate();
-    let first = items.next();
-    std::thread::scope(|s| {
-        for (t, item) in items {
-            let job = &job;
-            s.spawn(move || job(t, item));
-        }
-        if let Some((t, item)) = first {
-            job(t, item);
+    let pool = candle_core::utils::barrier_pool();
+    let participants = pool.n_workers() + 1;
+    if participants == 1 || items.len() <= 1 {
+        items.into_iter().enumerate().for_each(|(t, item)| job(t, item));
+        return;
+    }
+    let slots: Vec<std::sync::Mutex<Option<T>>> = items.into_iter().map(|i| std::sync::Mutex::new(Some(i))).collect();
+    pool.execute(|tid| {
+        for t in (tid..slots.len()).step_by(participants) {
+            let item = slots[t].lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(item) = item {
+                job(t, item);
+            }
         }
     });
 }
