@@ -11,6 +11,7 @@ pub mod micro;
 pub mod nb201;
 pub mod ops;
 pub mod params;
+pub mod partial;
 pub mod proxy;
 pub mod train;
 

@@ -209,3 +209,47 @@ fn counted_parameters_equal_the_built_networks() {
     let tiny = DartsShape { in_channels: 1, channels: 2, layers: 1, nodes: 4, classes: 3 };
     assert_eq!(darts_cost(&tiny, Holds::Arch(&arch), false, (8, 8)).1, 3456 + 3072 + 48);
 }
+
+/// PC-DARTS's partial channels (K = 2) on the DARTS space: a one-hot mixture (bypass column 1 on
+/// the edges DARTS_V2 uses, 0 elsewhere) equals the single path, each branch a PC-DARTS edge with
+/// its op alone (the reduction cells' bypass max-pooled 2x2); and a separable conv holds the
+/// weights of C/2 channels.
+#[test]
+fn a_one_hot_partial_channel_mixture_equals_the_single_path() {
+    let shape = DartsShape { in_channels: 3, channels: 4, layers: 3, nodes: 4, classes: 10 };
+    let root = InitRoot::new(3, &Device::Cpu);
+    let net = DartsSupernet::with_partial(shape, 2, root.init()).unwrap();
+    let store = root.finish();
+    let full = InitRoot::new(3, &Device::Cpu);
+    DartsSupernet::new(shape, full.init()).unwrap();
+    let full = full.finish();
+    let pointwise = |s: &enas_child::ParamStore| {
+        s.names
+            .iter()
+            .zip(&s.vars)
+            .filter(|(n, _)| n.ends_with("pointwise"))
+            .map(|(_, v)| v.elem_count())
+            .sum::<usize>()
+    };
+    assert!(pointwise(&full) > 0);
+    assert_eq!(4 * pointwise(&store), pointwise(&full));
+    let arch = v2();
+    let edges = 14;
+    let mut w = vec![0f32; 2 * edges * 9];
+    for (r, cell) in [&arch.normal, &arch.reduce].into_iter().enumerate() {
+        for (i, n) in cell.nodes.iter().enumerate() {
+            for b in [n.x, n.y] {
+                let e = r * edges + Darts::edge_index(i, b.input);
+                w[e * 9 + DARTS_OPS.iter().position(|&o| o == b.op).unwrap()] = 1.0;
+                w[e * 9 + 8] = 1.0;
+            }
+        }
+    }
+    let w = Tensor::from_vec(w, (2 * edges, 9), &Device::Cpu).unwrap();
+    let x = randn(&[4, 3, 16, 16], 5);
+    let mixed = net.forward(&x, &DartsPath::Mixed(&w), BnMode::BatchStats).unwrap();
+    let single = net.forward(&x, &DartsPath::Single(&arch), BnMode::BatchStats).unwrap();
+    assert!(max_diff(&mixed, &single) < 1e-5, "{}", max_diff(&mixed, &single));
+    let eight = w.narrow(1, 0, 8).unwrap();
+    assert!(net.forward(&x, &DartsPath::Mixed(&eight), BnMode::BatchStats).is_err());
+}

@@ -294,3 +294,36 @@ fn timing_of_a_training_step() -> Result<()> {
     }
     Ok(())
 }
+
+/// PC-DARTS's partial channels (K = 2): a one-hot mixture whose bypass column is 1 equals the
+/// path, where each edge runs its op on the first half of the channels and passes the rest; with
+/// every op weight 0 (`none` alone) and the bypass 1 the edge is PC-DARTS's shuffle of zeros and
+/// the other half, as on the all-`none` path; and the convolutions hold C/2 channels.
+#[test]
+fn partial_channels_mixture_and_path_agree() -> Result<()> {
+    let root = InitRoot::new(6, &Device::Cpu);
+    let sup = Nb201Supernet::with_partial(SMALL, 2, root.init())?;
+    let store = root.finish();
+    let full = supernet(SMALL, 6)?.1;
+    let weights = |s: &ParamStore, pat: &str| {
+        s.names.iter().zip(&s.vars).filter(|(n, _)| n.contains(pat)).map(|(_, v)| v.elem_count()).sum::<usize>()
+    };
+    // A C x C 3x3 conv holds 9 C^2 weights; at C/2 a quarter (BN's 2 C weights halve).
+    assert_eq!(4 * weights(&store, "nor_conv_3x3.conv"), weights(&full, "nor_conv_3x3.conv"));
+    let x = images(4, 16, 3)?;
+    let ops = enas_shared::space::nb201::NB201_OPS;
+    for cell in &CELLS {
+        let one_hot: Vec<f32> =
+            cell.iter().flat_map(|op| ops.iter().map(move |o| if o == op { 1.0 } else { 0.0 }).chain([1.0])).collect();
+        let w = Tensor::from_vec(one_hot, (6, 6), &Device::Cpu)?;
+        let d = rel_diff(&sup.forward_mixed(&x, &w)?, &sup.forward(&x, cell)?)?;
+        assert!(d < 1e-5, "{cell:?}: the one-hot PC mixture differs from the path by {d}");
+    }
+    let none_only =
+        Tensor::from_vec((0..36).map(|i| if i % 6 == 5 { 1f32 } else { 0. }).collect(), (6, 6), &Device::Cpu)?;
+    let zero_cell = sup.forward(&x, &[Zero; 6])?;
+    assert!(rel_diff(&sup.forward_mixed(&x, &none_only)?, &zero_cell)? < 1e-5);
+    assert!(sup.forward_mixed(&x, &Tensor::zeros((6, 5), DType::F32, &Device::Cpu)?).is_err());
+    assert!(Nb201Supernet::with_partial(SMALL, 3, InitRoot::new(0, &Device::Cpu).init()).is_err());
+    Ok(())
+}

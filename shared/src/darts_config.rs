@@ -37,6 +37,19 @@ pub struct DartsConfig {
     pub stop_eigen_ratio: f64,
     /// The window and lag of the early stop, in epochs (R-DARTS: 5).
     pub eigen_window: usize,
+    /// PC-DARTS (Xu et al., ICLR 2020), partial channel connections: each edge's ops see 1/K of
+    /// its input's channels (the first C/K), the rest pass by (max-pooled 2x2 on a stride-2
+    /// edge), and the two parts are concatenated and channel-shuffled in K groups (PC-DARTS:
+    /// K = 4); 1 is off (every op sees every channel).
+    pub partial_channels: usize,
+    /// PC-DARTS's edge normalisation: a weight β per edge, and each node's input edges weighted
+    /// by the softmax of their β (learned with α, by the same Adam); the derived cell ranks the
+    /// edges by softmax(α) x softmax(β).
+    pub edge_norm: bool,
+    /// Architecture steps begin after this many epochs; before, the weights train on the
+    /// mixture at the initial α (PC-DARTS: 15 of 50). Not `search.warmup_epochs`, which trains
+    /// uniformly sampled single paths.
+    pub arch_warmup_epochs: usize,
 }
 
 impl Default for DartsConfig {
@@ -53,6 +66,9 @@ impl Default for DartsConfig {
             hessian_eigen: false,
             stop_eigen_ratio: 0.0,
             eigen_window: 5,
+            partial_channels: 1,
+            edge_norm: false,
+            arch_warmup_epochs: 0,
         }
     }
 }
@@ -87,6 +103,9 @@ impl DartsConfig {
         }
         if self.stop_eigen_ratio > 0.0 && !self.hessian_eigen {
             return bad("stop_eigen_ratio", "needs darts.hessian_eigen: true (the rule reads the eigenvalues)".into());
+        }
+        if self.partial_channels == 0 {
+            return bad("partial_channels", "must be at least 1 (1: off; PC-DARTS: 4)".into());
         }
         if self.eigen_window == 0 {
             return bad("eigen_window", "must be at least 1 epoch".into());

@@ -96,7 +96,7 @@ fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Resu
                 cells: c.cells,
                 classes: train.classes,
             };
-            let net = Nb201Supernet::new(shape, root.init())?;
+            let net = Nb201Supernet::with_partial(shape, partial_channels(cfg)?, root.init())?;
             Box::new(Nb201Search { net, store: root.finish(), space: Space::Nb201(Nb201), hw })
         }
         SpaceKind::Darts => {
@@ -109,12 +109,23 @@ fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Resu
                 nodes: c.nodes,
                 classes: train.classes,
             };
-            let net = DartsSupernet::new(shape, root.init())?;
+            let net = DartsSupernet::with_partial(shape, partial_channels(cfg)?, root.init())?;
             let darts = enas_shared::space::darts::Darts::new(c.nodes);
             let space = Space::Darts(darts.clone());
             Box::new(DartsSearch { net, store: root.finish(), darts, space, hw })
         }
     })
+}
+
+/// PC-DARTS's K for the supernet: `darts.partial_channels`, which only DARTS's own steps use.
+fn partial_channels(cfg: &Config) -> Result<usize> {
+    let k = cfg.darts.partial_channels;
+    anyhow::ensure!(
+        k == 1 || cfg.search.strategy == StrategyKind::Darts,
+        "darts.partial_channels {k} is PC-DARTS's mixture, for search.strategy darts (it is {}); set it to 1",
+        cfg.search.strategy.name()
+    );
+    Ok(k)
 }
 
 /// Refuses ENAS's dropout and auxiliary head for a network that has neither (`which` names it).

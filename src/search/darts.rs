@@ -5,6 +5,12 @@
 //! order) or after a virtual step of them (second order, `unrolled.rs`). The derived cell is the
 //! space's rule on softmax(α): each edge's strongest op on NAS-Bench-201, each node's two
 //! strongest edges other than `none` on the DARTS space.
+//!
+//! PC-DARTS (Xu et al., ICLR 2020) is two options of the same method: `darts.partial_channels`
+//! (the supernet's edges run their ops on 1/K of the channels; the mixture gains a column
+//! weighing each edge's bypassed channels) and `darts.edge_norm` (a β per edge, stored as α's
+//! last column and stepped by the same Adam; each node's edges weighted by the softmax of their
+//! β, which the derivation multiplies in).
 use super::method::{Candidates, Method, Scored};
 use super::supernet::{ArchContext, Path};
 use super::ArchRow;
@@ -24,16 +30,24 @@ const ADAM_EPS: f64 = 1e-8;
 pub struct Darts {
     cfg: DartsConfig,
     space: Space,
-    /// Rows (edges) and columns (ops) of α: `Space::mixture`.
+    /// Rows (edges) and columns of α: `Space::mixture`'s ops, and β's column with edge
+    /// normalisation.
     shape: (usize, usize),
+    /// The op columns of α.
+    ops: usize,
+    /// With edge normalisation: `same[r * rows + s]` is 1 when rows r and s feed the same node.
+    same_node: Option<Vec<f32>>,
+    /// The epoch under way (for `darts.arch_warmup_epochs`).
+    epoch: usize,
     /// The column of `skip_connect`, for DARTS-'s auxiliary skip.
     skip: Option<usize>,
     /// This epoch's weight of the auxiliary skip (DARTS-), 0 when off.
-    beta: f64,
+    aux_weight: f64,
     state: State,
 }
 
-/// α and its Adam moments, row-major, in f64 (the tensors the steps use are f32 copies).
+/// α (with β as its last column under edge normalisation) and its Adam moments, row-major, in
+/// f64 (the tensors the steps use are f32 copies).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct State {
     alpha: Vec<f64>,
@@ -58,7 +72,16 @@ impl Darts {
                 space.name()
             )
         })?;
-        let n = rows * ops.len();
+        let n_ops = ops.len();
+        let same_node = if cfg.edge_norm {
+            let nodes = space.mixture_nodes().context("edge normalisation needs the space's nodes")?;
+            Some(nodes.iter().flat_map(|a| nodes.iter().map(move |b| f32::from(u8::from(a == b)))).collect())
+        } else {
+            None
+        };
+        let cols = n_ops + usize::from(cfg.edge_norm);
+        let n = rows * cols;
+        // PC-DARTS draws β as α: 1e-3 x standard normal.
         let alpha = (0..n).map(|_| cfg.init_std * standard_normal(rng)).collect();
         let state = State { alpha, m: vec![0.0; n], v: vec![0.0; n], t: 0, derived: vec![], eigen: vec![] };
         let skip = ops.iter().position(|&op| op == OpKind::Identity);
@@ -67,7 +90,17 @@ impl Darts {
             "darts.aux_skip needs a skip_connect op, and the {} space has none",
             space.name()
         );
-        Ok(Darts { cfg: cfg.clone(), space: space.clone(), shape: (rows, ops.len()), skip, beta: 0.0, state })
+        Ok(Darts {
+            cfg: cfg.clone(),
+            space: space.clone(),
+            shape: (rows, cols),
+            ops: n_ops,
+            same_node,
+            epoch: 0,
+            skip,
+            aux_weight: 0.0,
+            state,
+        })
     }
 
     fn alpha_tensor(&self, device: &Device) -> Result<Tensor> {
@@ -81,33 +114,66 @@ impl Darts {
         self.state.alpha.clone()
     }
 
-    /// softmax(α) per row, as numbers.
+    /// softmax(α) per row over the ops, as numbers (`rows x ops`); with edge normalisation each
+    /// row times its edge's weight, the softmax of β over the node's edges (PC-DARTS's genotype).
     pub fn weights(&self) -> Vec<f64> {
         let (rows, cols) = self.shape;
-        let mut out = Vec::with_capacity(rows * cols);
-        for r in 0..rows {
-            let row = &self.state.alpha[r * cols..(r + 1) * cols];
-            let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let e: Vec<f64> = row.iter().map(|&a| (a - max).exp()).collect();
+        let softmax = |xs: &[f64]| {
+            let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = xs.iter().map(|&a| (a - max).exp()).collect();
             let sum: f64 = e.iter().sum();
-            out.extend(e.iter().map(|x| x / sum));
+            e.into_iter().map(|x| x / sum).collect::<Vec<f64>>()
+        };
+        let edge = self.edge_weights();
+        let mut out = Vec::with_capacity(rows * self.ops);
+        for r in 0..rows {
+            let w = softmax(&self.state.alpha[r * cols..r * cols + self.ops]);
+            out.extend(w.iter().map(|x| x * edge.as_ref().map_or(1.0, |e| e[r])));
         }
         out
     }
 
-    /// The mixture's weights from α's tensor: softmax per row, plus DARTS-'s auxiliary skip
-    /// (`beta` on the skip column, outside the softmax) when on.
+    /// Each row's edge weight (edge normalisation): the softmax of β over the rows of its node.
+    fn edge_weights(&self) -> Option<Vec<f64>> {
+        let same = self.same_node.as_ref()?;
+        let (rows, cols) = self.shape;
+        let beta: Vec<f64> = (0..rows).map(|r| self.state.alpha[r * cols + self.ops]).collect();
+        let max = beta.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = beta.iter().map(|b| (b - max).exp()).collect();
+        Some((0..rows).map(|r| e[r] / (0..rows).map(|s| f64::from(same[r * rows + s]) * e[s]).sum::<f64>()).collect())
+    }
+
+    /// The mixture's weights from α's tensor: softmax per row over the ops; times each edge's
+    /// normalised weight (PC-DARTS's edge normalisation); plus DARTS-'s auxiliary skip (`aux_weight` on
+    /// the skip column, outside the softmax) when on; and with partial channels a last column
+    /// weighing each edge's bypassed channels (its normalised weight, or 1).
     pub(super) fn mixture(&self, alpha: &Tensor) -> candle_core::Result<Tensor> {
-        let w = softmax_rows(alpha)?;
-        match self.skip {
-            Some(j) if self.beta > 0.0 => {
-                let (rows, cols) = self.shape;
-                let mut offset = vec![0f32; rows * cols];
-                offset.iter_mut().skip(j).step_by(cols).for_each(|x| *x = self.beta as f32);
-                w + Tensor::from_vec(offset, self.shape, alpha.device())?
+        let rows = self.shape.0;
+        let mut w = softmax_rows(&alpha.narrow(1, 0, self.ops)?)?;
+        let edge = match &self.same_node {
+            Some(same) => {
+                let beta = alpha.narrow(1, self.ops, 1)?;
+                let e = beta.broadcast_sub(&beta.max_keepdim(0)?)?.exp()?;
+                let same = Tensor::from_vec(same.clone(), (rows, rows), alpha.device())?;
+                let edge = (&e / same.matmul(&e)?)?;
+                w = w.broadcast_mul(&edge)?;
+                Some(edge)
             }
-            _ => Ok(w),
+            None => None,
+        };
+        if let (Some(j), true) = (self.skip, self.aux_weight > 0.0) {
+            let mut offset = vec![0f32; rows * self.ops];
+            offset.iter_mut().skip(j).step_by(self.ops).for_each(|x| *x = self.aux_weight as f32);
+            w = (w + Tensor::from_vec(offset, (rows, self.ops), alpha.device())?)?;
         }
+        if self.cfg.partial_channels > 1 {
+            let edge = match edge {
+                Some(e) => e,
+                None => Tensor::ones((rows, 1), w.dtype(), w.device())?,
+            };
+            w = Tensor::cat(&[&w, &edge], 1)?;
+        }
+        Ok(w)
     }
 
     /// RobustDARTS's early stop: the epoch whose cell to return, once its rule has fired.
@@ -168,7 +234,8 @@ impl Method for Darts {
 
     /// DARTS-'s auxiliary skip weight for the epoch: `aux_skip * (1 - epoch / epochs)`.
     fn start_epoch(&mut self, epoch: usize, epochs: usize) {
-        self.beta = self.cfg.aux_skip * (1.0 - epoch as f64 / epochs.max(1) as f64);
+        self.epoch = epoch;
+        self.aux_weight = self.cfg.aux_skip * (1.0 - epoch as f64 / epochs.max(1) as f64);
     }
 
     /// DARTS+'s first criterion (the derived normal cell holds `stop_at_skips` skips), then
@@ -223,13 +290,17 @@ impl Method for Darts {
     }
 
     fn distribution(&self) -> Option<Vec<Vec<f64>>> {
-        Some(self.weights().chunks(self.shape.1).map(|r| r.to_vec()).collect())
+        Some(self.weights().chunks(self.ops).map(|r| r.to_vec()).collect())
     }
 
     /// First order: the validation loss of the mixed network at the current weights on the next
     /// minibatch, its gradient with respect to α, one Adam step. Reports the derived cell and the
     /// mixed network's accuracy on that minibatch.
+    /// None during `darts.arch_warmup_epochs`.
     fn arch_step(&mut self, ctx: &mut ArchContext, _rng: &mut ChaCha8Rng) -> Result<Vec<Scored>> {
+        if self.epoch < self.cfg.arch_warmup_epochs {
+            return Ok(vec![]);
+        }
         let batch = ctx.valid.next_batch()?;
         let (x, y) = (batch.x.to_device(ctx.device)?, batch.y.to_device(ctx.device)?);
         let alpha = Var::from_tensor(&self.alpha_tensor(ctx.device)?)?;

@@ -91,7 +91,7 @@ fn the_auxiliary_skip_decays_linearly_and_adds_to_the_skip_column_only() {
     assert_eq!(d.skip, Some(skip));
     for (epoch, beta) in [(0, 1.0), (5, 0.5), (9, 0.1)] {
         d.start_epoch(epoch, 10);
-        assert!((d.beta - beta).abs() < 1e-12, "epoch {epoch}: {}", d.beta);
+        assert!((d.aux_weight - beta).abs() < 1e-12, "epoch {epoch}: {}", d.aux_weight);
     }
     d.start_epoch(5, 10);
     let alpha = Var::from_tensor(&d.alpha_tensor(&Device::Cpu).unwrap()).unwrap();
@@ -117,4 +117,74 @@ fn the_micro_space_is_refused() {
         &mut ChaCha8Rng::seed_from_u64(1),
     );
     assert!(e.err().unwrap().to_string().contains("nb201 or darts"));
+}
+
+/// PC-DARTS's edge normalisation with partial channels on NAS-Bench-201 (nodes 1, 2, 3 fed by
+/// edges {0}, {1, 2}, {3, 4, 5}): α zero, β of row r set to r/2, so each row is 1/5 times its
+/// edge weight, worked by hand: node 1 alone 1; node 2 1/(1+e^0.5) = 0.377541 and
+/// e^0.5/(1+e^0.5) = 0.622459; node 3 (1, e^0.5, e^1)/(1+e^0.5+e^1) = 0.186324, 0.307196,
+/// 0.506480. The mixture's last column (the bypassed channels) is the edge weight; `weights()`
+/// agrees; β gets a gradient.
+#[test]
+fn edge_normalisation_weighs_a_nodes_edges_by_the_softmax_of_beta() {
+    let cfg = DartsConfig { edge_norm: true, partial_channels: 2, ..DartsConfig::default() };
+    let mut d = Darts::new(&cfg, &Space::Nb201(enas_shared::Nb201), &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
+    assert_eq!(d.shape, (6, 6));
+    for r in 0..6 {
+        for c in 0..5 {
+            d.state.alpha[r * 6 + c] = 0.0;
+        }
+        d.state.alpha[r * 6 + 5] = r as f64 / 2.0;
+    }
+    let edge = [1.0, 0.377541, 0.622459, 0.186324, 0.307196, 0.506480];
+    let alpha = Var::from_tensor(&d.alpha_tensor(&Device::Cpu).unwrap()).unwrap();
+    let mixed = d.mixture(alpha.as_tensor()).unwrap();
+    assert_eq!(mixed.dims(), [6, 6]);
+    let rows = mixed.to_vec2::<f32>().unwrap();
+    let host = d.weights();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, &w) in row.iter().enumerate() {
+            let expected = if c == 5 { edge[r] } else { edge[r] / 5.0 };
+            assert!((f64::from(w) - expected).abs() < 1e-6, "row {r} column {c}: {w}, expected {expected}");
+            if c < 5 {
+                assert!((host[r * 5 + c] - expected).abs() < 1e-6, "weights() row {r}: {}", host[r * 5 + c]);
+            }
+        }
+    }
+    let scale = Tensor::arange(0f32, 36., &Device::Cpu).unwrap().reshape((6, 6)).unwrap();
+    let g = (mixed * scale).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = g.get(alpha.as_tensor()).unwrap().to_vec2::<f32>().unwrap();
+    assert!(g[2][5].abs() > 1e-3, "no gradient reaches β: {g:?}");
+    // A node with one edge: its weight is 1 whatever β is.
+    assert!(g[0][5].abs() < 1e-6, "{g:?}");
+}
+
+/// PC-DARTS end to end on a partial-channel NB201 supernet: no architecture step during
+/// `arch_warmup_epochs`, then one that moves α and β; the weight step's mixture has the bypass
+/// column.
+#[test]
+fn pc_darts_waits_out_its_warm_up_then_steps_alpha_and_beta() {
+    use crate::search::nb201::Nb201Search;
+    use crate::search::supernet::ValidStream;
+    use enas_child::{InitRoot, Nb201Shape, Nb201Supernet};
+    let root = InitRoot::new(0, &Device::Cpu);
+    let shape = Nb201Shape { in_channels: 3, channels: 4, cells: 1, classes: 10 };
+    let net = Nb201Supernet::with_partial(shape, 2, root.init()).unwrap();
+    let net = Nb201Search { net, store: root.finish(), space: Space::Nb201(enas_shared::Nb201), hw: (32, 32) };
+    let data = std::sync::Arc::new(enas_shared::data::synthetic::generate_set(40, 3, 1));
+    let mut valid = ValidStream::new(data, 20, 0, 0, 0);
+    let cfg = DartsConfig { edge_norm: true, partial_channels: 2, arch_warmup_epochs: 1, ..DartsConfig::default() };
+    let mut d = Darts::new(&cfg, &Space::Nb201(enas_shared::Nb201), &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
+    let before = d.state.alpha.clone();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    d.start_epoch(0, 10);
+    let mut ctx = ArchContext { net: &net, device: &Device::Cpu, valid: &mut valid, dropout_seed: 0, next_step: None };
+    assert!(d.arch_step(&mut ctx, &mut rng).unwrap().is_empty());
+    assert_eq!(d.state.alpha, before);
+    d.start_epoch(1, 10);
+    assert_eq!(d.arch_step(&mut ctx, &mut rng).unwrap().len(), 1);
+    let moved = |c: usize| (0..6).any(|r| d.state.alpha[r * 6 + c] != before[r * 6 + c]);
+    assert!(moved(0) && moved(5), "α or β did not move");
+    let Path::Mixed(w) = d.train_path(&mut rng).unwrap() else { panic!("not mixed") };
+    assert_eq!(w.dims(), [6, 6]);
 }

@@ -88,8 +88,11 @@ fn data(n: usize, seed: u64) -> Arc<Dataset> {
 /// `steps` DARTS iterations as the search loop takes them (architecture step, then weight step);
 /// returns the method and the largest change of a shared weight across all architecture steps.
 fn search(order: u32, steps: usize) -> (Darts, f32) {
+    search_with(DartsConfig { order, arch_lr: 3e-3, ..DartsConfig::default() }, steps)
+}
+
+fn search_with(cfg: DartsConfig, steps: usize) -> (Darts, f32) {
     let net = Channels::new();
-    let cfg = DartsConfig { order, arch_lr: 3e-3, ..DartsConfig::default() };
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut darts = Darts::new(&cfg, net.space(), &mut rng).unwrap();
     let mut opt = SgdNesterov::new(net.store().vars.clone(), 0.9, 3e-4);
@@ -138,6 +141,20 @@ fn first_order_darts_finds_the_planted_op_on_every_edge() {
 #[test]
 fn second_order_darts_finds_the_planted_op_on_every_edge() {
     check(2);
+}
+
+/// PC-DARTS's edge normalisation (β stepped with α) leaves the planted op first on every edge,
+/// and an architecture warm-up of 100 steps leaves α as drawn until then.
+#[test]
+fn edge_normalised_darts_finds_the_planted_op_on_every_edge() {
+    let cfg = DartsConfig { arch_lr: 3e-3, edge_norm: true, ..DartsConfig::default() };
+    let (darts, moved) = search_with(cfg, 300);
+    assert_eq!(moved, 0.0);
+    assert_eq!(darts.derive().unwrap(), vec![PLANTED; EDGES], "{:?}", darts.weights());
+    for (k, row) in darts.weights().chunks(OPS).enumerate() {
+        let runner_up = row.iter().enumerate().filter(|(j, _)| *j != PLANTED).map(|(_, &w)| w).fold(0.0, f64::max);
+        assert!(row[PLANTED] > 1.1 * runner_up, "edge {k}: {row:?}");
+    }
 }
 
 /// RobustDARTS's eigenvalue by power iteration equals the largest-magnitude eigenvalue of the

@@ -133,7 +133,6 @@ pub(crate) fn check_shape(shape: &DartsShape) -> Result<()> {
     Ok(())
 }
 
-/// The sum of optional terms; `None` when every term is absent.
 /// `Σ w_t · y_t` over a node's mixture terms (`w_t` scalars) as one stack and one matrix product,
 /// so that the graph holds the terms once more (the stack) instead of every product and running
 /// sum (candle keeps each node of the graph until the loss is dropped).
@@ -147,6 +146,7 @@ pub(crate) fn weighted_sum(terms: Vec<(Tensor, Tensor)>) -> Result<Option<Tensor
     Ok(Some(w.matmul(&y)?.reshape(shape)?))
 }
 
+/// The sum of optional terms; `None` when every term is absent.
 pub(crate) fn sum_terms(terms: impl IntoIterator<Item = Result<Option<Tensor>>>) -> Result<Option<Tensor>> {
     let mut sum: Option<Tensor> = None;
     for t in terms {

@@ -1,11 +1,14 @@
 //! DARTS's search network: every edge of every cell holds all eight ops of `DARTS_OPS`, normal
 //! cells sharing one set of architecture weights and reduction cells another. Run either as
 //! DARTS's continuous relaxation (each edge the weighted sum of its ops) or as one path (each node
-//! the sum of two ops on two chosen inputs, ENAS-style sampling on the DARTS space).
+//! the sum of two ops on two chosen inputs, ENAS-style sampling on the DARTS space). With
+//! PC-DARTS's partial channels (`partial > 1`, `crate::partial`) the ops see 1/K of each edge's
+//! channels and the rest pass by.
 use super::ops::{EdgeOp, Preprocess};
-use super::{check_shape, sum_terms, CellPlan, Classifier, DartsShape, Stem};
+use super::{check_shape, sum_terms, weighted_sum, CellPlan, Classifier, DartsShape, Stem};
 use crate::layers::BnMode;
 use crate::params::Init;
+use crate::partial;
 use candle_core::{Result, Tensor};
 use enas_shared::space::darts::DARTS_OPS;
 use enas_shared::Darts;
@@ -14,9 +17,12 @@ use enas_shared::{Arch, Cell};
 /// Which network a forward pass runs.
 pub enum DartsPath<'a> {
     /// The mixture: `(2 * edges, 8)` weights, the normal cell's edges then the reduction cell's,
-    /// columns in `DARTS_OPS` order (typically softmax(α) per row; gradients reach them).
+    /// columns in `DARTS_OPS` order (typically softmax(α) per row; gradients reach them). With
+    /// partial channels, `(2 * edges, 9)`: the last column weighs the edge's bypassed channels
+    /// (PC-DARTS: the edge's normalised weight, or 1).
     Mixed(&'a Tensor),
-    /// One architecture: each node sums its two branches' ops.
+    /// One architecture: each node sums its two branches' ops (with partial channels, each
+    /// branch is a PC-DARTS edge holding that op alone, its bypass weighted 1).
     Single(&'a Arch),
 }
 
@@ -26,10 +32,13 @@ struct MixedCell {
     /// Per edge, one op per `DARTS_OPS` entry.
     edges: Vec<Vec<EdgeOp>>,
     reduction: bool,
+    /// PC-DARTS's K (1: every op sees every channel).
+    partial: usize,
 }
 
 impl MixedCell {
-    fn new(plan: CellPlan, nodes: usize, init: Init) -> Result<Self> {
+    fn new(plan: CellPlan, nodes: usize, partial: usize, init: Init) -> Result<Self> {
+        let c_ops = partial::op_channels(plan.c, partial)?;
         let pre0 = Preprocess::new(plan.c_pp, plan.c, plan.reduction_prev, false, init.pp("preprocess0"))?;
         let pre1 = Preprocess::new(plan.c_p, plan.c, false, false, init.pp("preprocess1"))?;
         let mut edges = Vec::with_capacity(Darts::new(nodes).edges());
@@ -40,12 +49,48 @@ impl MixedCell {
                 edges.push(
                     DARTS_OPS
                         .iter()
-                        .map(|&op| EdgeOp::new(op, plan.c, stride, true, init.pp("ops")))
+                        .map(|&op| EdgeOp::new(op, c_ops, stride, true, init.pp("ops")))
                         .collect::<Result<_>>()?,
                 );
             }
         }
-        Ok(MixedCell { pre0, pre1, edges, reduction: plan.reduction })
+        Ok(MixedCell { pre0, pre1, edges, reduction: plan.reduction, partial })
+    }
+
+    /// The stride of the edges from state `input`: 2 from a reduction cell's inputs.
+    fn stride(&self, input: usize) -> usize {
+        if self.reduction && input < 2 {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// What the ops of the edge from state `input` read, and (partial channels) the channels that
+    /// pass by, as the edge outputs them.
+    fn edge_input(&self, h: &Tensor, input: usize) -> Result<(Tensor, Option<Tensor>)> {
+        if self.partial == 1 {
+            return Ok((h.clone(), None));
+        }
+        let (ops, rest) = partial::split(h, self.partial)?;
+        Ok((ops, Some(partial::bypass(&rest, self.stride(input))?)))
+    }
+
+    /// A node from its weighted op outputs and (partial channels) its edges' weighted bypassed
+    /// channels: `Σ w·op`, or PC-DARTS's `shuffle(cat(Σ w·op, Σ w·bypass))`.
+    fn node_output(
+        &self,
+        states: &[Tensor],
+        ops: Vec<(Tensor, Tensor)>,
+        rest: Vec<(Tensor, Tensor)>,
+    ) -> Result<Option<Tensor>> {
+        let mix = weighted_sum(ops)?;
+        let Some(rest) = weighted_sum(rest)? else { return Ok(mix) };
+        let mix = match mix {
+            Some(m) => m,
+            None => zeros_like_node(&self.edge_input(&states[1], 2)?.0, self.reduction)?,
+        };
+        Ok(Some(partial::join(&mix, &rest, self.partial)?))
     }
 
     /// The cell's output for inputs `s0`, `s1`; `node(i, states)` gives node `i`'s sum (`None`:
@@ -81,6 +126,7 @@ fn zeros_like_node(input: &Tensor, reduction: bool) -> Result<Tensor> {
 /// PyTorch registers the reference network's parameters) and live in the caller's `ParamStore`.
 pub struct DartsSupernet {
     shape: DartsShape,
+    partial: usize,
     stem: Stem,
     cells: Vec<MixedCell>,
     classifier: Classifier,
@@ -88,16 +134,22 @@ pub struct DartsSupernet {
 
 impl DartsSupernet {
     pub fn new(shape: DartsShape, init: Init) -> Result<Self> {
+        Self::with_partial(shape, 1, init)
+    }
+
+    /// The search network with PC-DARTS's partial channel connections: every edge's ops hold and
+    /// see `C / partial` channels (`partial` 1: DARTS's network).
+    pub fn with_partial(shape: DartsShape, partial: usize, init: Init) -> Result<Self> {
         check_shape(&shape)?;
         let stem = Stem::new(&shape, &init)?;
         let cells = shape
             .plans()
             .into_iter()
             .enumerate()
-            .map(|(i, plan)| MixedCell::new(plan, shape.nodes, init.pp(format!("cells.{i}"))))
+            .map(|(i, plan)| MixedCell::new(plan, shape.nodes, partial, init.pp(format!("cells.{i}"))))
             .collect::<Result<_>>()?;
         let classifier = Classifier::new(shape.out_channels(), shape.classes, &init)?;
-        Ok(DartsSupernet { shape, stem, cells, classifier })
+        Ok(DartsSupernet { shape, partial, stem, cells, classifier })
     }
 
     pub fn shape(&self) -> DartsShape {
@@ -108,9 +160,10 @@ impl DartsSupernet {
     pub fn forward(&self, x: &Tensor, path: &DartsPath, mode: BnMode) -> Result<Tensor> {
         let nodes = self.shape.nodes;
         let edges = Darts::new(nodes).edges();
+        let cols = DARTS_OPS.len() + usize::from(self.partial > 1);
         if let DartsPath::Mixed(w) = path {
-            if w.dims() != [2 * edges, DARTS_OPS.len()] {
-                candle_core::bail!("mixed-op weights must be ({}, {}), got {:?}", 2 * edges, DARTS_OPS.len(), w.dims());
+            if w.dims() != [2 * edges, cols] {
+                candle_core::bail!("mixed-op weights must be ({}, {cols}), got {:?}", 2 * edges, w.dims());
             }
         }
         if let DartsPath::Single(arch) = path {
@@ -123,26 +176,43 @@ impl DartsSupernet {
                 DartsPath::Mixed(w) => {
                     let w = w.narrow(0, if cell.reduction { edges } else { 0 }, edges)?;
                     cell.forward(&s0, &s1, nodes, mode, |cell, i, states| {
-                        let mut terms = Vec::new();
+                        let (mut terms, mut rest) = (Vec::new(), Vec::new());
                         for (j, h) in states.iter().enumerate().take(i + 2) {
                             let e = Darts::edge_index(i, j);
+                            let (h, bypassed) = cell.edge_input(h, j)?;
                             for (k, op) in cell.edges[e].iter().enumerate() {
-                                if let Some(y) = op.forward(h, mode)? {
+                                if let Some(y) = op.forward(&h, mode)? {
                                     terms.push((y, w.get(e)?.get(k)?));
                                 }
                             }
+                            if let Some(b) = bypassed {
+                                rest.push((b, w.get(e)?.get(DARTS_OPS.len())?));
+                            }
                         }
-                        super::weighted_sum(terms)
+                        cell.node_output(states, terms, rest)
                     })?
                 }
                 DartsPath::Single(arch) => {
                     let c: &Cell = if cell.reduction { &arch.reduce } else { &arch.normal };
                     cell.forward(&s0, &s1, nodes, mode, |cell, i, states| {
                         let n = &c.nodes[i];
-                        sum_terms([n.x, n.y].into_iter().map(|b| {
-                            let k = op_column(b.op)?;
-                            cell.edges[Darts::edge_index(i, b.input)][k].forward(&states[b.input], mode)
-                        }))
+                        if cell.partial == 1 {
+                            return sum_terms([n.x, n.y].into_iter().map(|b| {
+                                let k = op_column(b.op)?;
+                                cell.edges[Darts::edge_index(i, b.input)][k].forward(&states[b.input], mode)
+                            }));
+                        }
+                        let one = Tensor::ones((), x.dtype(), x.device())?;
+                        let (mut terms, mut rest) = (Vec::new(), Vec::new());
+                        for b in [n.x, n.y] {
+                            let (h, bypassed) = cell.edge_input(&states[b.input], b.input)?;
+                            let op = &cell.edges[Darts::edge_index(i, b.input)][op_column(b.op)?];
+                            if let Some(y) = op.forward(&h, mode)? {
+                                terms.push((y, one.clone()));
+                            }
+                            rest.extend(bypassed.map(|t| (t, one.clone())));
+                        }
+                        cell.node_output(states, terms, rest)
                     })?
                 }
             };

@@ -9,11 +9,14 @@
 //!
 //! A path (one op per edge, the same cell in every cell position) is [`Nb201Supernet::forward`];
 //! DARTS's continuous relaxation (each edge the weighted sum of all its ops) is
-//! [`Nb201Supernet::forward_mixed`].
+//! [`Nb201Supernet::forward_mixed`]. With PC-DARTS's partial channels
+//! ([`Nb201Supernet::with_partial`], `crate::partial`) every edge's ops hold and see 1/K of its
+//! channels and the rest pass by, in the mixture and on a path alike.
 use super::blocks::{cell_forward, edge_name, edge_op, Body, Named, NormKind, ReluConvBn, Run};
 use super::Nb201Shape;
 use crate::layers::BnMode;
 use crate::params::Init;
+use crate::partial;
 use candle_core::{Result, Tensor};
 use enas_shared::space::nb201::{NB201_EDGES, NB201_OPS};
 use enas_shared::OpKind;
@@ -49,6 +52,8 @@ impl EdgeBank {
 /// same weights) and live in the caller's `ParamStore`; it has no buffers.
 pub struct Nb201Supernet {
     shape: Nb201Shape,
+    /// PC-DARTS's K (1: every op sees every channel).
+    partial: usize,
     body: Body<Vec<EdgeBank>>,
 }
 
@@ -56,10 +61,40 @@ impl Nb201Supernet {
     /// Builds every weight: the shared network, then per cell per edge (in [`NB201_EDGES`] order)
     /// `nor_conv_1x1` then `nor_conv_3x3`, in forward order of the blocks.
     pub fn new(shape: Nb201Shape, init: Init) -> Result<Self> {
+        Self::with_partial(shape, 1, init)
+    }
+
+    /// The supernet with PC-DARTS's partial channel connections: each edge's convolutions hold
+    /// `C / partial` channels and see the first `C / partial` of the edge's input.
+    pub fn with_partial(shape: Nb201Shape, partial: usize, init: Init) -> Result<Self> {
         let body = Body::new(shape, NormKind::Batch, &init, |c, init| {
+            let c = partial::op_channels(c, partial)?;
             (0..NB201_EDGES.len()).map(|k| EdgeBank::new(c, init.pp(edge_name(k)))).collect()
         })?;
-        Ok(Nb201Supernet { shape, body })
+        Ok(Nb201Supernet { shape, partial, body })
+    }
+
+    /// An edge's output from its op part `y` (`None`: zeros) and its input's other channels
+    /// (PC-DARTS's shuffle of the two); `y` itself without partial channels.
+    fn join(&self, y: Option<Tensor>, input: &Tensor, rest_weight: Option<&Tensor>) -> Result<Option<Tensor>> {
+        if self.partial == 1 {
+            return Ok(y);
+        }
+        let (ops, rest) = partial::split(input, self.partial)?;
+        let y = match y {
+            Some(y) => y,
+            None => ops.zeros_like()?,
+        };
+        let rest = match rest_weight {
+            Some(w) => rest.broadcast_mul(w)?,
+            None => rest,
+        };
+        Ok(Some(partial::join(&y, &rest, self.partial)?))
+    }
+
+    /// What an edge's ops read: its input, or its first `C / partial` channels.
+    fn op_input(&self, input: &Tensor) -> Result<Tensor> {
+        Ok(if self.partial == 1 { input.clone() } else { partial::split(input, self.partial)?.0 })
     }
 
     /// The sizes it was built with.
@@ -83,30 +118,38 @@ impl Nb201Supernet {
     fn path(&self, x: &Tensor, cell: &[OpKind], run: &mut Run) -> Result<Tensor> {
         check_cell(cell)?;
         self.body.forward(x, run, |banks, h, run| {
-            cell_forward(h, run, |k, input, run| banks[k].forward(cell[k], input, run))
+            cell_forward(h, run, |k, input, run| {
+                let y = banks[k].forward(cell[k], &self.op_input(input)?, run)?;
+                self.join(y, input, None)
+            })
         })
     }
 
     /// DARTS's mixed forward: edge `k` of every cell outputs `Σ_j weights[k, j] · op_j(x)` over
     /// the ops in [`NB201_OPS`] order (`none` contributes nothing), `weights` being `(6, 5)`
     /// (typically `softmax(alpha)` per row; gradients reach it). Every op with weights runs.
+    /// With partial channels `weights` is `(6, 6)`, its last column weighing each edge's bypassed
+    /// channels (PC-DARTS: the edge's normalised weight, or 1).
     pub fn forward_mixed(&self, x: &Tensor, weights: &Tensor) -> Result<Tensor> {
-        if weights.dims() != [NB201_EDGES.len(), NB201_OPS.len()] {
-            candle_core::bail!("mixed-op weights must be (6, 5), got {:?}", weights.dims());
+        let cols = NB201_OPS.len() + usize::from(self.partial > 1);
+        if weights.dims() != [NB201_EDGES.len(), cols] {
+            candle_core::bail!("mixed-op weights must be (6, {cols}), got {:?}", weights.dims());
         }
         let mut run = Run::new(BnMode::Train);
         self.body.forward(x, &mut run, |banks, h, run| {
             cell_forward(h, run, |k, input, run| {
                 let mut sum: Option<Tensor> = None;
+                let ops = self.op_input(input)?;
                 for (j, &op) in NB201_OPS.iter().enumerate() {
-                    let Some(y) = banks[k].forward(op, input, run)? else { continue };
+                    let Some(y) = banks[k].forward(op, &ops, run)? else { continue };
                     let y = y.broadcast_mul(&weights.get(k)?.get(j)?)?;
                     sum = Some(match sum {
                         None => y,
                         Some(s) => (s + y)?,
                     });
                 }
-                Ok(sum)
+                let rest_weight = if self.partial > 1 { Some(weights.get(k)?.get(NB201_OPS.len())?) } else { None };
+                self.join(sum, input, rest_weight.as_ref())
             })
         })
     }

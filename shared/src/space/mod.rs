@@ -164,6 +164,27 @@ impl Space {
         }
     }
 
+    /// The node each row of the relaxation feeds, numbered across cells (PC-DARTS's edge
+    /// normalisation is a softmax over the rows of one node). NAS-Bench-201: an edge's target
+    /// node; DARTS: `cell * nodes + node` (normal cell 0, reduction cell 1).
+    pub fn mixture_nodes(&self) -> Option<Vec<usize>> {
+        match self {
+            Space::EnasMicro(_) => None,
+            Space::Nb201(_) => Some(nb201::NB201_EDGES.iter().map(|&(to, _)| to).collect()),
+            Space::Darts(s) => {
+                let mut rows = vec![0; 2 * s.edges()];
+                for cell in 0..2 {
+                    for node in 0..s.nodes {
+                        for input in 0..node + 2 {
+                            rows[cell * s.edges() + Darts::edge_index(node, input)] = cell * s.nodes + node;
+                        }
+                    }
+                }
+                Some(rows)
+            }
+        }
+    }
+
     /// The ops of the normal cell of a vector of choices, one per branch (NAS-Bench-201: its one
     /// cell's six edges; DARTS and ENAS micro: two per node), e.g. to count its skip connections.
     pub fn normal_ops(&self, values: &[usize]) -> Result<Vec<OpKind>> {
