@@ -80,6 +80,8 @@ fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Resu
     let hw = (train.height, train.width);
     Ok(match cfg.search.space {
         SpaceKind::EnasMicro => {
+            // No mixture here; a PC-DARTS setting would be silently unused.
+            partial_channels(cfg)?;
             let micro = EnasMicro::new(cfg.child.nodes);
             let shape = MicroShape::of_child(&cfg.child, train.channels, train.classes);
             let aux = (cfg.child.aux_weight > 0.0).then_some(hw);
