@@ -3,6 +3,8 @@
 
 Usage (from the repository root):
     cargo run --release -p enas-child --example darts_dump -- /tmp/dd && ~/torchref/bin/python scripts/darts-vs-pytorch.py /tmp/dd
+    (PC-DARTS's partial channels, K = 2: `... darts_dump -- /tmp/dd 1e-3 4 5 2`; the reference's
+    MixedOp is then PC-DARTS's, below)
 
 The reference is `Network` of ../shared/bench/torch_darts_search.py (imported by path, not
 copied). enas creates its weights in the order PyTorch registers the reference's parameters, so
@@ -81,6 +83,36 @@ def group_of(name, reduction_cells):
     return name.split(".")[0]
 
 
+def use_partial_channels(mod, k):
+    """PC-DARTS's MixedOp (Xu et al. 2020, model_search.py), written from its published code: the
+    ops on the first C/k channels, the rest passed (max-pooled 2x2 when the ops reduce), then
+    channel_shuffle(cat, k); patched into the reference network before it is built."""
+    import torch.nn as nn
+
+    def channel_shuffle(x, groups):
+        b, c, h, w = x.shape
+        return x.view(b, groups, c // groups, h, w).transpose(1, 2).contiguous().view(b, c, h, w)
+
+    class PCMixedOp(nn.Module):
+        def __init__(self, c, stride):
+            super().__init__()
+            self.mp = nn.MaxPool2d(2, 2)
+            self.k = k
+            self.ops = nn.ModuleList(mod.make_op(p, c // k, stride) for p in mod.PRIMITIVES)
+
+        def forward(self, x, w):
+            dim2 = x.shape[1]
+            xtemp, xtemp2 = x[:, : dim2 // self.k], x[:, dim2 // self.k :]
+            temp1 = sum(wi * op(xtemp) for wi, op in zip(w, self.ops))
+            if temp1.shape[2] == x.shape[2]:
+                ans = torch.cat([temp1, xtemp2], dim=1)
+            else:
+                ans = torch.cat([temp1, self.mp(xtemp2)], dim=1)
+            return channel_shuffle(ans, self.k)
+
+    mod.MixedOp = PCMixedOp
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dump", nargs="?", default="/tmp/dd")
@@ -98,6 +130,9 @@ def main():
     grads = load_safetensors(os.path.join(a.dump, "grads.safetensors"))
     inp = load_safetensors(os.path.join(a.dump, "input.safetensors"))
     s = out["shape"]
+    k = out.get("partial", 1)
+    if k > 1:
+        use_partial_channels(mod, k)
 
     def reference(dtype):
         """The reference's logits, loss, dL/dα (normal, reduce) and weight gradients at `dtype`."""

@@ -7,24 +7,26 @@
 //! - `out.json`: logits, loss and dL/dα of the mixture at softmax(α) in `BnMode::Train`;
 //!   `grads.safetensors`: dL/dw of every trainable weight, keyed by name.
 //!
-//! `cargo run --release -p enas-child --example darts_dump -- OUT_DIR [ALPHA_SCALE] [CHANNELS] [LAYERS]`
-//! (defaults: α scale 1e-3, 4 channels, 5 layers: both reductions and a factorized preprocess).
+//! `cargo run --release -p enas-child --example darts_dump -- OUT_DIR [ALPHA_SCALE] [CHANNELS] [LAYERS] [PARTIAL]`
+//! (defaults: α scale 1e-3, 4 channels, 5 layers: both reductions and a factorized preprocess;
+//! PARTIAL 1: PARTIAL K > 1 builds PC-DARTS's partial-channel network, its bypass weights 1).
 use candle_core::{Device, Tensor, Var};
 use enas_child::{cross_entropy, BnMode, DartsPath, DartsShape, DartsSupernet, InitRoot};
 use std::collections::HashMap;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: darts_dump OUT_DIR [ALPHA_SCALE] [CHANNELS] [LAYERS]";
+    let usage = "usage: darts_dump OUT_DIR [ALPHA_SCALE] [CHANNELS] [LAYERS] [PARTIAL]";
     let out = std::path::PathBuf::from(args.first().ok_or(usage)?);
     let scale: f64 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(1e-3);
     let channels: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(4);
     let layers: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(5);
+    let partial: usize = args.get(4).map(|s| s.parse()).transpose()?.unwrap_or(1);
     std::fs::create_dir_all(&out)?;
     let dev = Device::Cpu;
     let shape = DartsShape { in_channels: 3, channels, layers, nodes: 4, classes: 10 };
     let root = InitRoot::new(0, &dev);
-    let net = DartsSupernet::new(shape, root.init())?;
+    let net = DartsSupernet::with_partial(shape, partial, root.init())?;
     let store = root.finish();
 
     let (n, hw) = (8usize, 16usize);
@@ -47,7 +49,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Row softmax from differentiable ops (candle_nn's fused softmax passes no gradient back).
     let e = alpha.as_tensor().broadcast_sub(&alpha.as_tensor().max_keepdim(1)?)?.exp()?;
-    let w = e.broadcast_div(&e.sum_keepdim(1)?)?;
+    let mut w = e.broadcast_div(&e.sum_keepdim(1)?)?;
+    if partial > 1 {
+        w = Tensor::cat(&[&w, &Tensor::ones((rows, 1), w.dtype(), &dev)?], 1)?;
+    }
     let logits = net.forward(&x, &DartsPath::Mixed(&w), BnMode::Train)?;
     let loss = cross_entropy(&logits, &y)?;
     let grads = loss.backward()?;
@@ -60,6 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ga = grads.get(alpha.as_tensor()).ok_or("no gradient reaches alpha")?;
     let result = serde_json::json!({
         "shape": {"channels": channels, "layers": layers, "nodes": shape.nodes, "classes": shape.classes},
+        "partial": partial,
         "alpha_scale": scale,
         "logits": logits.to_vec2::<f32>()?,
         "loss": loss.to_scalar::<f32>()?,

@@ -32,7 +32,12 @@ pub fn bypass(x: &Tensor, stride: usize) -> Result<Tensor> {
             if h % 2 == 1 || w % 2 == 1 {
                 candle_core::bail!("partial channels at a reduction need even map sides, got {h}x{w}");
             }
-            x.max_pool2d(2)
+            // The maximum of each 2x2 block as a reduction, not candle's `max_pool2d`: its
+            // backward scales the gradient by 1/4 (it divides by the window's area, not by the
+            // number of maxima), which the gradient test below and the PyTorch check caught.
+            let (n, c, _, _) = x.dims4()?;
+            let (h2, w2) = (h / 2, w / 2);
+            x.reshape((n, c, h2, 2, w2, 2))?.permute([0, 1, 2, 4, 3, 5])?.reshape((n, c, h2, w2, 4))?.max(4)
         }
         s => candle_core::bail!("partial channels at stride {s}: only 1 and 2"),
     }
@@ -73,5 +78,41 @@ mod tests {
         let p = bypass(&b, 2).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(p, [21., 23., 29., 31.]);
         assert!(op_channels(6, 4).is_err());
+    }
+}
+
+#[cfg(test)]
+mod grad_tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    /// The gradient of Σ c ⊙ join(a, b) is c un-shuffled: channel j*K + g of c goes back to
+    /// channel g*C/K + j of cat(a, b); and through split and 2x2 bypass likewise.
+    #[test]
+    fn join_and_split_pass_gradients_back_unshuffled() {
+        let d = &Device::Cpu;
+        let x =
+            Var::from_tensor(&Tensor::arange(0f32, 2. * 6. * 4., d).unwrap().reshape((2, 6, 2, 2)).unwrap()).unwrap();
+        let (a, b) = split(x.as_tensor(), 3).unwrap();
+        let b = bypass(&b, 2).unwrap();
+        let a = bypass(&a, 2).unwrap();
+        let y = join(&a, &b, 3).unwrap();
+        let c = Tensor::arange(1f32, 13., d).unwrap().reshape((2, 6, 1, 1)).unwrap();
+        let g = (y * &c).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = g.get(x.as_tensor()).unwrap();
+        // Each 2x2 block's max is its last pixel (arange): only it gets gradient.
+        let got: Vec<f32> =
+            g.narrow(2, 1, 1).unwrap().narrow(3, 1, 1).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let cv: Vec<f32> = c.flatten_all().unwrap().to_vec1().unwrap();
+        let mut want = vec![0f32; 12];
+        for n in 0..2 {
+            for ch in 0..6 {
+                let (g_, j) = (ch / 2, ch % 2);
+                want[n * 6 + ch] = cv[n * 6 + j * 3 + g_];
+            }
+        }
+        assert_eq!(got, want);
+        let total: f32 = g.sum_all().unwrap().to_scalar().unwrap();
+        assert_eq!(total, want.iter().sum::<f32>());
     }
 }
