@@ -88,7 +88,7 @@ impl MixedCell {
         let Some(rest) = weighted_sum(rest)? else { return Ok(mix) };
         let mix = match mix {
             Some(m) => m,
-            None => zeros_like_node(&self.edge_input(&states[1], 2)?.0, self.reduction)?,
+            None => zeros_like_node(&partial::split(&states[1], self.partial)?.0, self.reduction)?,
         };
         Ok(Some(partial::join(&mix, &rest, self.partial)?))
     }
@@ -169,6 +169,8 @@ impl DartsSupernet {
         if let DartsPath::Single(arch) = path {
             check_arch(arch, nodes)?;
         }
+        // A single path's weights under partial channels (each branch counts once).
+        let one = Tensor::ones((), x.dtype(), x.device())?;
         let mut s0 = self.stem.forward(x, mode)?;
         let mut s1 = s0.clone();
         for cell in &self.cells {
@@ -202,7 +204,6 @@ impl DartsSupernet {
                                 cell.edges[Darts::edge_index(i, b.input)][k].forward(&states[b.input], mode)
                             }));
                         }
-                        let one = Tensor::ones((), x.dtype(), x.device())?;
                         let (mut terms, mut rest) = (Vec::new(), Vec::new());
                         for b in [n.x, n.y] {
                             let (h, bypassed) = cell.edge_input(&states[b.input], b.input)?;

@@ -74,13 +74,27 @@ impl Nb201Supernet {
         Ok(Nb201Supernet { shape, partial, body })
     }
 
-    /// An edge's output from its op part `y` (`None`: zeros) and its input's other channels
-    /// (PC-DARTS's shuffle of the two); `y` itself without partial channels.
-    fn join(&self, y: Option<Tensor>, input: &Tensor, rest_weight: Option<&Tensor>) -> Result<Option<Tensor>> {
+    /// What an edge's ops read (its input, or its first `C / partial` channels) and, with
+    /// partial channels, the channels that pass by.
+    fn parts(&self, input: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
         if self.partial == 1 {
-            return Ok(y);
+            return Ok((input.clone(), None));
         }
         let (ops, rest) = partial::split(input, self.partial)?;
+        Ok((ops, Some(rest)))
+    }
+
+    /// An edge's output from its op part `y` (`None`: zeros shaped as `ops`, what the ops read)
+    /// and the passed-by channels `rest`, weighted by `rest_weight` (PC-DARTS's shuffle of the
+    /// two); `y` itself without partial channels.
+    fn join(
+        &self,
+        y: Option<Tensor>,
+        ops: &Tensor,
+        rest: Option<Tensor>,
+        rest_weight: Option<&Tensor>,
+    ) -> Result<Option<Tensor>> {
+        let Some(rest) = rest else { return Ok(y) };
         let y = match y {
             Some(y) => y,
             None => ops.zeros_like()?,
@@ -90,11 +104,6 @@ impl Nb201Supernet {
             None => rest,
         };
         Ok(Some(partial::join(&y, &rest, self.partial)?))
-    }
-
-    /// What an edge's ops read: its input, or its first `C / partial` channels.
-    fn op_input(&self, input: &Tensor) -> Result<Tensor> {
-        Ok(if self.partial == 1 { input.clone() } else { partial::split(input, self.partial)?.0 })
     }
 
     /// The sizes it was built with.
@@ -119,8 +128,9 @@ impl Nb201Supernet {
         check_cell(cell)?;
         self.body.forward(x, run, |banks, h, run| {
             cell_forward(h, run, |k, input, run| {
-                let y = banks[k].forward(cell[k], &self.op_input(input)?, run)?;
-                self.join(y, input, None)
+                let (ops, rest) = self.parts(input)?;
+                let y = banks[k].forward(cell[k], &ops, run)?;
+                self.join(y, &ops, rest, None)
             })
         })
     }
@@ -139,7 +149,7 @@ impl Nb201Supernet {
         self.body.forward(x, &mut run, |banks, h, run| {
             cell_forward(h, run, |k, input, run| {
                 let mut sum: Option<Tensor> = None;
-                let ops = self.op_input(input)?;
+                let (ops, rest) = self.parts(input)?;
                 for (j, &op) in NB201_OPS.iter().enumerate() {
                     let Some(y) = banks[k].forward(op, &ops, run)? else { continue };
                     let y = y.broadcast_mul(&weights.get(k)?.get(j)?)?;
@@ -149,7 +159,7 @@ impl Nb201Supernet {
                     });
                 }
                 let rest_weight = if self.partial > 1 { Some(weights.get(k)?.get(NB201_OPS.len())?) } else { None };
-                self.join(sum, input, rest_weight.as_ref())
+                self.join(sum, &ops, rest, rest_weight.as_ref())
             })
         })
     }
