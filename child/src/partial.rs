@@ -32,12 +32,17 @@ pub fn bypass(x: &Tensor, stride: usize) -> Result<Tensor> {
             if h % 2 == 1 || w % 2 == 1 {
                 candle_core::bail!("partial channels at a reduction need even map sides, got {h}x{w}");
             }
-            // The maximum of each 2x2 block as a reduction, not candle's `max_pool2d`: its
-            // backward scales the gradient by 1/4 (it divides by the window's area, not by the
-            // number of maxima), which the gradient test below and the PyTorch check caught.
+            // The maximum of each 2x2 block gathered at its first arg-max (row-major, as
+            // PyTorch's max pooling picks it), so that the gradient reaches one element of the
+            // block, as in PyTorch. Not candle's `max_pool2d`, whose backward scales the
+            // gradient by 1/4, nor a `max` reduction, whose backward hands the whole gradient to
+            // every tied maximum: ties are common where a ReLU zeroed every channel of a pixel
+            // before a 1x1 conv and BN (the PyTorch check caught both).
             let (n, c, _, _) = x.dims4()?;
             let (h2, w2) = (h / 2, w / 2);
-            x.reshape((n, c, h2, 2, w2, 2))?.permute([0, 1, 2, 4, 3, 5])?.reshape((n, c, h2, w2, 4))?.max(4)
+            let blocks = x.reshape((n, c, h2, 2, w2, 2))?.permute([0, 1, 2, 4, 3, 5])?.reshape((n, c, h2, w2, 4))?;
+            let at = blocks.argmax_keepdim(4)?;
+            blocks.gather(&at, 4)?.squeeze(4)
         }
         s => candle_core::bail!("partial channels at stride {s}: only 1 and 2"),
     }
@@ -114,5 +119,24 @@ mod grad_tests {
         assert_eq!(got, want);
         let total: f32 = g.sum_all().unwrap().to_scalar().unwrap();
         assert_eq!(total, want.iter().sum::<f32>());
+    }
+
+    /// A 2x2 block of equal values (as after a ReLU zeroed a pixel's every channel, then a 1x1
+    /// conv and BN) passes its gradient to its first element only, as PyTorch's
+    /// `MaxPool2d(2, 2)` does (`torch.nn.functional.max_pool2d(torch.zeros(1,1,2,2,
+    /// requires_grad=True), 2).sum().backward()` leaves grad `[[1, 0], [0, 0]]`); a `max`
+    /// reduction would hand 1 to all four.
+    #[test]
+    fn bypass_ties_send_the_gradient_to_one_element() {
+        let d = &Device::Cpu;
+        let x = Var::from_tensor(
+            &Tensor::new(&[[5f32, 5., 1., 2.], [5., 5., 3., 3.]], d).unwrap().reshape((1, 1, 2, 4)).unwrap(),
+        )
+        .unwrap();
+        let y = bypass(x.as_tensor(), 2).unwrap();
+        assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), [5., 3.]);
+        let g = y.sum_all().unwrap().backward().unwrap();
+        let g: Vec<f32> = g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(g, [1., 0., 0., 0., 0., 0., 1., 0.]);
     }
 }
