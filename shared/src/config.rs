@@ -331,6 +331,15 @@ impl Config {
         }
         self.controller.validate(origin)?;
         self.darts.validate(origin)?;
+        if let Some(&last) = self.darts.prune_at.last() {
+            if last >= self.search.epochs {
+                let msg = format!(
+                    "{:?}: epoch {last} is not within the search's {} epochs (search.epochs; epochs count from 0)",
+                    self.darts.prune_at, self.search.epochs
+                );
+                return bad("darts.prune_at", msg);
+            }
+        }
         self.strategy.validate(origin)?;
         self.objective.validate(origin)?;
         for p in self.search.strategy.proxies(&self.strategy.proxy) {

@@ -50,6 +50,27 @@ pub struct DartsConfig {
     /// mixture at the initial α (PC-DARTS: 15 of 50). Not `search.warmup_epochs`, which trains
     /// uniformly sampled single paths.
     pub arch_warmup_epochs: usize,
+    /// How α becomes each edge's op weights: `softmax` (DARTS) or `dirichlet` (DrNAS: a sample
+    /// of Dirichlet(elu(α) + 1) for every forward pass, learned through the sample; the derived
+    /// cell still reads softmax(α), as DrNAS's genotype does).
+    pub relaxation: Relaxation,
+    /// Progressive pruning of ops (P-DARTS's search-space approximation, DrNAS's progressive
+    /// search): at the start of epoch `prune_at[i]` each edge keeps its `prune_keep[i]` strongest
+    /// remaining ops by α (P-DARTS: 8, 5, 3 ops in three stages; DrNAS on NAS-Bench-201: 5 then
+    /// 3), the others leave the mixture for good. Empty: no pruning.
+    pub prune_at: Vec<usize>,
+    pub prune_keep: Vec<usize>,
+}
+
+/// How DARTS relaxes an edge's choice of op into weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Relaxation {
+    /// softmax(α) over the edge's ops (DARTS).
+    #[default]
+    Softmax,
+    /// A Dirichlet(elu(α) + 1) sample per forward pass (DrNAS).
+    Dirichlet,
 }
 
 impl Default for DartsConfig {
@@ -69,6 +90,9 @@ impl Default for DartsConfig {
             partial_channels: 1,
             edge_norm: false,
             arch_warmup_epochs: 0,
+            relaxation: Relaxation::Softmax,
+            prune_at: vec![],
+            prune_keep: vec![],
         }
     }
 }
@@ -112,6 +136,22 @@ impl DartsConfig {
         }
         if !(self.init_std >= 0.0 && self.init_std.is_finite()) {
             return bad("init_std", format!("{} must be a non-negative number", self.init_std));
+        }
+        if self.prune_at.len() != self.prune_keep.len() {
+            return bad(
+                "prune_keep",
+                format!(
+                    "has {} entries, darts.prune_at {}: one number of ops to keep per pruning epoch",
+                    self.prune_keep.len(),
+                    self.prune_at.len()
+                ),
+            );
+        }
+        if self.prune_at.windows(2).any(|w| w[0] >= w[1]) {
+            return bad("prune_at", format!("{:?} must be increasing epochs", self.prune_at));
+        }
+        if self.prune_keep.windows(2).any(|w| w[0] <= w[1]) || self.prune_keep.contains(&0) {
+            return bad("prune_keep", format!("{:?} must be decreasing and at least 1", self.prune_keep));
         }
         Ok(())
     }

@@ -11,6 +11,10 @@
 //! weighing each edge's bypassed channels) and `darts.edge_norm` (a β per edge, stored as α's
 //! last column and stepped by the same Adam; each node's edges weighted by the softmax of their
 //! β, which the derivation multiplies in).
+//!
+//! DrNAS (Chen et al., ICLR 2021) is `darts.relaxation: dirichlet` (the mixture a Dirichlet
+//! sample, `dirichlet.rs`), and progressive pruning of ops (P-DARTS, DrNAS's progressive search)
+//! is `darts.prune_at` / `darts.prune_keep` (`darts_mixture.rs`).
 use super::method::{Candidates, Method, Scored};
 use super::supernet::{ArchContext, Path};
 use super::ArchRow;
@@ -43,6 +47,8 @@ pub struct Darts {
     skip: Option<usize>,
     /// This epoch's weight of the auxiliary skip (DARTS-), 0 when off.
     aux_weight: f64,
+    /// The Dirichlet draw the mixture uses (DrNAS), redrawn before every forward pass.
+    draw: Option<super::dirichlet::Draw>,
     state: State,
 }
 
@@ -60,6 +66,12 @@ struct State {
     derived: Vec<Vec<usize>>,
     #[serde(default)]
     eigen: Vec<f64>,
+    /// With progressive pruning: the ops still in the search (`rows x ops`), and how many
+    /// pruning stages have been applied.
+    #[serde(default)]
+    keep: Option<Vec<bool>>,
+    #[serde(default)]
+    pruned: usize,
 }
 
 impl Darts {
@@ -83,13 +95,30 @@ impl Darts {
         let n = rows * cols;
         // PC-DARTS draws β as α: 1e-3 x standard normal.
         let alpha = (0..n).map(|_| cfg.init_std * standard_normal(rng)).collect();
-        let state = State { alpha, m: vec![0.0; n], v: vec![0.0; n], t: 0, derived: vec![], eigen: vec![] };
+        let state = State {
+            alpha,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+            derived: vec![],
+            eigen: vec![],
+            keep: None,
+            pruned: 0,
+        };
         let skip = ops.iter().position(|&op| op == OpKind::Identity);
         anyhow::ensure!(
             cfg.aux_skip == 0.0 || skip.is_some(),
             "darts.aux_skip needs a skip_connect op, and the {} space has none",
             space.name()
         );
+        if let Some(&k) = cfg.prune_keep.first() {
+            anyhow::ensure!(
+                k < n_ops,
+                "darts.prune_keep {:?}: the {} space's edges have {n_ops} ops, so each stage must keep fewer",
+                cfg.prune_keep,
+                space.name()
+            );
+        }
         Ok(Darts {
             cfg: cfg.clone(),
             space: space.clone(),
@@ -99,6 +128,7 @@ impl Darts {
             epoch: 0,
             skip,
             aux_weight: 0.0,
+            draw: None,
             state,
         })
     }
@@ -112,68 +142,6 @@ impl Darts {
     #[cfg(test)]
     pub fn alpha_values(&self) -> Vec<f64> {
         self.state.alpha.clone()
-    }
-
-    /// softmax(α) per row over the ops, as numbers (`rows x ops`); with edge normalisation each
-    /// row times its edge's weight, the softmax of β over the node's edges (PC-DARTS's genotype).
-    pub fn weights(&self) -> Vec<f64> {
-        let (rows, cols) = self.shape;
-        let softmax = |xs: &[f64]| {
-            let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let e: Vec<f64> = xs.iter().map(|&a| (a - max).exp()).collect();
-            let sum: f64 = e.iter().sum();
-            e.into_iter().map(|x| x / sum).collect::<Vec<f64>>()
-        };
-        let edge = self.edge_weights();
-        let mut out = Vec::with_capacity(rows * self.ops);
-        for r in 0..rows {
-            let w = softmax(&self.state.alpha[r * cols..r * cols + self.ops]);
-            out.extend(w.iter().map(|x| x * edge.as_ref().map_or(1.0, |e| e[r])));
-        }
-        out
-    }
-
-    /// Each row's edge weight (edge normalisation): the softmax of β over the rows of its node.
-    fn edge_weights(&self) -> Option<Vec<f64>> {
-        let same = self.same_node.as_ref()?;
-        let (rows, cols) = self.shape;
-        let beta: Vec<f64> = (0..rows).map(|r| self.state.alpha[r * cols + self.ops]).collect();
-        let max = beta.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let e: Vec<f64> = beta.iter().map(|b| (b - max).exp()).collect();
-        Some((0..rows).map(|r| e[r] / (0..rows).map(|s| f64::from(same[r * rows + s]) * e[s]).sum::<f64>()).collect())
-    }
-
-    /// The mixture's weights from α's tensor: softmax per row over the ops; times each edge's
-    /// normalised weight (PC-DARTS's edge normalisation); plus DARTS-'s auxiliary skip (`aux_weight` on
-    /// the skip column, outside the softmax) when on; and with partial channels a last column
-    /// weighing each edge's bypassed channels (its normalised weight, or 1).
-    pub(super) fn mixture(&self, alpha: &Tensor) -> candle_core::Result<Tensor> {
-        let rows = self.shape.0;
-        let mut w = softmax_rows(&alpha.narrow(1, 0, self.ops)?)?;
-        let edge = match &self.same_node {
-            Some(same) => {
-                let beta = alpha.narrow(1, self.ops, 1)?;
-                let e = beta.broadcast_sub(&beta.max_keepdim(0)?)?.exp()?;
-                let same = Tensor::from_vec(same.clone(), (rows, rows), alpha.device())?;
-                let edge = (&e / same.matmul(&e)?)?;
-                w = w.broadcast_mul(&edge)?;
-                Some(edge)
-            }
-            None => None,
-        };
-        if let (Some(j), true) = (self.skip, self.aux_weight > 0.0) {
-            let mut offset = vec![0f32; rows * self.ops];
-            offset.iter_mut().skip(j).step_by(self.ops).for_each(|x| *x = self.aux_weight as f32);
-            w = (w + Tensor::from_vec(offset, (rows, self.ops), alpha.device())?)?;
-        }
-        if self.cfg.partial_channels > 1 {
-            let edge = match edge {
-                Some(e) => e,
-                None => Tensor::ones((rows, 1), w.dtype(), w.device())?,
-            };
-            w = Tensor::cat(&[&w, &edge], 1)?;
-        }
-        Ok(w)
     }
 
     /// RobustDARTS's early stop: the epoch whose cell to return, once its rule has fired.
@@ -219,22 +187,19 @@ pub(super) fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-/// Row-wise softmax of a 2-D tensor, differentiable.
-pub fn softmax_rows(a: &Tensor) -> candle_core::Result<Tensor> {
-    let e = a.broadcast_sub(&a.max_keepdim(1)?)?.exp()?;
-    e.broadcast_div(&e.sum_keepdim(1)?)
-}
-
 impl Method for Darts {
     /// The mixture at the current α, detached: the weight step does not move α. It is built on the
     /// host, where α lives; the loop moves it to the supernet's device.
-    fn train_path(&mut self, _rng: &mut ChaCha8Rng) -> Result<Path> {
+    fn train_path(&mut self, rng: &mut ChaCha8Rng) -> Result<Path> {
+        self.redraw(rng);
         Ok(Path::Mixed(self.mixture(&self.alpha_tensor(&Device::Cpu)?)?.detach()))
     }
 
-    /// DARTS-'s auxiliary skip weight for the epoch: `aux_skip * (1 - epoch / epochs)`.
+    /// DARTS-'s auxiliary skip weight for the epoch: `aux_skip * (1 - epoch / epochs)`; the
+    /// pruning stages due.
     fn start_epoch(&mut self, epoch: usize, epochs: usize) {
         self.epoch = epoch;
+        self.prune_due(epoch);
         self.aux_weight = self.cfg.aux_skip * (1.0 - epoch as f64 / epochs.max(1) as f64);
     }
 
@@ -266,6 +231,7 @@ impl Method for Darts {
     fn end_epoch(&mut self, ctx: &mut ArchContext, rng: &mut ChaCha8Rng) -> Result<()> {
         self.state.derived.push(self.derive()?);
         if self.cfg.hessian_eigen {
+            self.redraw(rng);
             let batch = ctx.valid.next_batch()?;
             let (x, y) = (batch.x.to_device(ctx.device)?, batch.y.to_device(ctx.device)?);
             let mix = |a: &Tensor| self.mixture(a);
@@ -297,10 +263,11 @@ impl Method for Darts {
     /// minibatch, its gradient with respect to α, one Adam step. Reports the derived cell and the
     /// mixed network's accuracy on that minibatch.
     /// None during `darts.arch_warmup_epochs`.
-    fn arch_step(&mut self, ctx: &mut ArchContext, _rng: &mut ChaCha8Rng) -> Result<Vec<Scored>> {
+    fn arch_step(&mut self, ctx: &mut ArchContext, rng: &mut ChaCha8Rng) -> Result<Vec<Scored>> {
         if self.epoch < self.cfg.arch_warmup_epochs {
             return Ok(vec![]);
         }
+        self.redraw(rng);
         let batch = ctx.valid.next_batch()?;
         let (x, y) = (batch.x.to_device(ctx.device)?, batch.y.to_device(ctx.device)?);
         let alpha = Var::from_tensor(&self.alpha_tensor(ctx.device)?)?;
@@ -367,6 +334,10 @@ impl Method for Darts {
         Ok(())
     }
 }
+
+#[path = "darts_mixture.rs"]
+mod mixture;
+pub use mixture::softmax_rows;
 
 #[cfg(test)]
 #[path = "darts_tests.rs"]

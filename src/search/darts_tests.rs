@@ -188,3 +188,87 @@ fn pc_darts_waits_out_its_warm_up_then_steps_alpha_and_beta() {
     let Path::Mixed(w) = d.train_path(&mut rng).unwrap() else { panic!("not mixed") };
     assert_eq!(w.dims(), [6, 6]);
 }
+
+/// Progressive pruning worked by hand on NAS-Bench-201: row r's α for op k is
+/// `v[(k + r) % 5]`, v = (0.5, 2, -1, 1, 0). `prune_at [1, 3]`, `prune_keep [3, 1]`: from epoch
+/// 1 each row keeps the ops holding 2, 1 and 0.5 (softmax over those three: e^2, e^1, e^0.5
+/// over their sum, the others exactly 0, in `weights()` and in the mixture, and no gradient
+/// reaches a pruned α); from epoch 3 the op holding 2 alone. The mask survives a checkpoint, and
+/// a search resumed past both epochs applies both stages in order.
+#[test]
+fn progressive_pruning_keeps_the_strongest_ops() {
+    let v = [0.5, 2.0, -1.0, 1.0, 0.0];
+    let cfg = DartsConfig { prune_at: vec![1, 3], prune_keep: vec![3, 1], ..DartsConfig::default() };
+    let fresh = || {
+        let mut d = Darts::new(&cfg, &Space::Nb201(enas_shared::Nb201), &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
+        d.state.alpha = (0..30).map(|i| v[(i % 5 + i / 5) % 5]).collect();
+        d
+    };
+    let mut d = fresh();
+    d.start_epoch(0, 5);
+    assert_eq!(d.state.keep, None);
+    d.start_epoch(1, 5);
+    let sum = 2f64.exp() + 1f64.exp() + 0.5f64.exp();
+    let w = d.weights();
+    let alpha = Var::from_tensor(&d.alpha_tensor(&Device::Cpu).unwrap()).unwrap();
+    let mixed = d.mixture(alpha.as_tensor()).unwrap();
+    let m = mixed.to_vec2::<f32>().unwrap();
+    for r in 0..6 {
+        for k in 0..5 {
+            let a = v[(k + r) % 5];
+            let expected = if a >= 0.5 { a.exp() / sum } else { 0.0 };
+            assert!((w[r * 5 + k] - expected).abs() < 1e-12, "row {r} op {k}: {}", w[r * 5 + k]);
+            assert!((f64::from(m[r][k]) - expected).abs() < 1e-6, "mixture row {r} op {k}: {}", m[r][k]);
+        }
+    }
+    let g = mixed.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+    let g = g.get(alpha.as_tensor()).unwrap().to_vec2::<f32>().unwrap();
+    for r in 0..6 {
+        for k in 0..5 {
+            assert_eq!(g[r][k] == 0.0, v[(k + r) % 5] < 0.5, "row {r} op {k}: gradient {}", g[r][k]);
+        }
+    }
+    let saved = d.state().unwrap();
+    d.start_epoch(2, 5);
+    let mut resumed = fresh();
+    resumed.restore(saved, &[]).unwrap();
+    assert_eq!(resumed.state.keep, d.state.keep);
+    d.start_epoch(3, 5);
+    let strongest: Vec<usize> = (0..6).map(|r| (6 - r) % 5).collect();
+    assert_eq!(d.derive().unwrap(), strongest);
+    assert!(d.weights().iter().all(|&x| x == 0.0 || x == 1.0), "{:?}", d.weights());
+    let mut late = fresh();
+    late.start_epoch(4, 5);
+    assert_eq!((late.state.keep.as_ref(), late.state.pruned), (d.state.keep.as_ref(), 2));
+}
+
+/// DrNAS's relaxation: every weight step's mixture is a fresh Dirichlet draw (rows summing to 1,
+/// different from the last), the same from the same seed, and 0 on pruned ops.
+#[test]
+fn the_dirichlet_relaxation_draws_a_fresh_mixture_per_step() {
+    use enas_shared::darts_config::Relaxation;
+    let cfg =
+        DartsConfig { relaxation: Relaxation::Dirichlet, prune_at: vec![0], prune_keep: vec![3], ..Default::default() };
+    let mut d = Darts::new(&cfg, &Space::Nb201(enas_shared::Nb201), &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
+    d.start_epoch(0, 1);
+    let draws = |d: &mut Darts, seed: u64| -> Vec<Vec<Vec<f32>>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..2)
+            .map(|_| match d.train_path(&mut rng).unwrap() {
+                Path::Mixed(w) => w.to_vec2::<f32>().unwrap(),
+                _ => panic!("not a mixture"),
+            })
+            .collect()
+    };
+    let a = draws(&mut d, 5);
+    assert_ne!(a[0], a[1]);
+    assert_eq!(a, draws(&mut d, 5));
+    let keep = d.state.keep.clone().unwrap();
+    for row in a.iter().flatten().enumerate() {
+        let (r, row) = row;
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{row:?}");
+        for (k, &x) in row.iter().enumerate() {
+            assert_eq!(x == 0.0, !keep[(r % 6) * 5 + k], "row {r}: {row:?}");
+        }
+    }
+}

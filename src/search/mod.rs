@@ -9,6 +9,7 @@ mod checkpoint;
 mod cost;
 mod darts;
 mod darts_space;
+mod dirichlet;
 mod hessian;
 mod method;
 mod nb201;

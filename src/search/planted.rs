@@ -9,7 +9,7 @@ use super::supernet::{ArchContext, Path, PathInfo, Supernet, ValidStream, Weight
 use anyhow::Result;
 use candle_core::{Device, Tensor, Var};
 use enas_child::{cross_entropy, BnMode, ParamStore, SgdNesterov};
-use enas_shared::darts_config::DartsConfig;
+use enas_shared::darts_config::{DartsConfig, Relaxation};
 use enas_shared::data::Dataset;
 use enas_shared::Space;
 use rand::{Rng, SeedableRng};
@@ -102,7 +102,8 @@ fn search_with(cfg: DartsConfig, steps: usize) -> (Darts, f32) {
         net.store().vars.iter().flat_map(|v| v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()).collect()
     };
     let mut moved = 0f32;
-    for _ in 0..steps {
+    for step in 0..steps {
+        darts.start_epoch(step / 100, steps.div_ceil(100));
         let batch = train.next_batch().unwrap().clone();
         let before = snapshot(&net);
         let mut ctx = ArchContext {
@@ -155,6 +156,37 @@ fn edge_normalised_darts_finds_the_planted_op_on_every_edge() {
         let runner_up = row.iter().enumerate().filter(|(j, _)| *j != PLANTED).map(|(_, &w)| w).fold(0.0, f64::max);
         assert!(row[PLANTED] > 1.1 * runner_up, "edge {k}: {row:?}");
     }
+}
+
+/// Asserts the derived cell holds the planted op on every edge, and the op leads each edge's
+/// runner-up by `margin` (a factor).
+fn planted_first(darts: &Darts, margin: f64) {
+    assert_eq!(darts.derive().unwrap(), vec![PLANTED; EDGES], "{:?}", darts.weights());
+    for (k, row) in darts.weights().chunks(OPS).enumerate() {
+        let runner_up = row.iter().enumerate().filter(|(j, _)| *j != PLANTED).map(|(_, &w)| w).fold(0.0, f64::max);
+        assert!(row[PLANTED] > margin * runner_up, "edge {k}: {row:?}");
+    }
+}
+
+/// DrNAS: the mixture a Dirichlet(elu(α) + 1) sample per step, α learned through the sample
+/// (first order); the planted op ends first on every edge, and the shared weights still move
+/// only in the weight steps.
+#[test]
+fn dirichlet_darts_finds_the_planted_op_on_every_edge() {
+    let cfg = DartsConfig { arch_lr: 3e-3, relaxation: Relaxation::Dirichlet, ..DartsConfig::default() };
+    let (darts, moved) = search_with(cfg, 300);
+    assert_eq!(moved, 0.0);
+    planted_first(&darts, 1.1);
+}
+
+/// Progressive pruning after 100 steps to 2 ops per edge (the planted one among them, as it
+/// already leads), then to 1 after 200: the derived cell is the planted op everywhere.
+#[test]
+fn pruned_darts_keeps_the_planted_op_on_every_edge() {
+    let cfg = DartsConfig { arch_lr: 3e-3, prune_at: vec![1, 2], prune_keep: vec![2, 1], ..DartsConfig::default() };
+    let (darts, _) = search_with(cfg, 300);
+    assert_eq!(darts.weights().iter().filter(|&&w| w > 0.0).count(), EDGES, "{:?}", darts.weights());
+    planted_first(&darts, 1.0);
 }
 
 /// RobustDARTS's eigenvalue by power iteration equals the largest-magnitude eigenvalue of the
