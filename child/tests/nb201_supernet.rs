@@ -256,9 +256,26 @@ fn one_hot_mixed_weights_give_the_path() -> Result<()> {
         let d = rel_diff(&mixed, &sup.forward(&x, cell)?)?;
         assert!(d < 1e-5, "{cell:?}: mixed with one-hot weights differs by {d}");
         let grads = loss_grads(&mixed, 4)?;
-        let gw = grads.get(w.as_tensor()).expect("the mixing weights get a gradient");
-        assert_eq!(gw.dims(), [6, 5]);
-        // In mixed mode every op with weights is in the graph.
+        // A weight of exactly 0 means the op is off (pruned): it does not run, so its weight's
+        // gradient is 0, and so are the others' where no path reaches the output (a cell whose
+        // last node reads `none` alone outputs 0 whatever the weights are).
+        let gw = match grads.get(w.as_tensor()) {
+            Some(g) => g.to_vec2::<f32>()?,
+            None => vec![vec![0.0; 5]; 6],
+        };
+        for (k, op) in cell.iter().enumerate() {
+            for (j, o) in ops.iter().enumerate() {
+                assert!(o == op || gw[k][j] == 0.0, "{cell:?}: edge {k} op {j} is off but has gradient {}", gw[k][j]);
+            }
+        }
+        assert!(store.vars.iter().any(|v| grads.get(v.as_tensor()).is_none()));
+        // With every weight positive, every op is in the graph.
+        let positive = Tensor::from_vec(
+            cell.iter().flat_map(|op| ops.iter().map(move |o| if o == op { 0.96 } else { 0.01 })).collect::<Vec<f32>>(),
+            (6, 5),
+            &Device::Cpu,
+        )?;
+        let grads = loss_grads(&sup.forward_mixed(&x, &positive)?, 4)?;
         assert!(store.vars.iter().all(|v| grads.get(v.as_tensor()).is_some()));
     }
     assert!(sup.forward_mixed(&x, &Tensor::zeros((6, 4), DType::F32, &Device::Cpu)?).is_err());

@@ -19,7 +19,8 @@ pub enum DartsPath<'a> {
     /// The mixture: `(2 * edges, 8)` weights, the normal cell's edges then the reduction cell's,
     /// columns in `DARTS_OPS` order (typically softmax(α) per row; gradients reach them). With
     /// partial channels, `(2 * edges, 9)`: the last column weighs the edge's bypassed channels
-    /// (PC-DARTS: the edge's normalised weight, or 1).
+    /// (PC-DARTS: the edge's normalised weight, or 1). A weight of exactly 0 means the op is off
+    /// (pruned from the search): it does not run, and that weight gets no gradient.
     Mixed(&'a Tensor),
     /// One architecture: each node sums its two branches' ops (with partial channels, each
     /// branch is a PC-DARTS edge holding that op alone, its bypass weighted 1).
@@ -177,12 +178,17 @@ impl DartsSupernet {
             let out = match path {
                 DartsPath::Mixed(w) => {
                     let w = w.narrow(0, if cell.reduction { edges } else { 0 }, edges)?;
+                    let host = w.to_vec2::<f32>()?;
                     cell.forward(&s0, &s1, nodes, mode, |cell, i, states| {
                         let (mut terms, mut rest) = (Vec::new(), Vec::new());
                         for (j, h) in states.iter().enumerate().take(i + 2) {
                             let e = Darts::edge_index(i, j);
                             let (h, bypassed) = cell.edge_input(h, j)?;
                             for (k, op) in cell.edges[e].iter().enumerate() {
+                                // A weight of exactly 0 (an op pruned from the search) would add 0.
+                                if host[e][k] == 0.0 {
+                                    continue;
+                                }
                                 if let Some(y) = op.forward(&h, mode)? {
                                     terms.push((y, w.get(e)?.get(k)?));
                                 }

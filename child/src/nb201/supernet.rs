@@ -137,7 +137,9 @@ impl Nb201Supernet {
 
     /// DARTS's mixed forward: edge `k` of every cell outputs `Σ_j weights[k, j] · op_j(x)` over
     /// the ops in [`NB201_OPS`] order (`none` contributes nothing), `weights` being `(6, 5)`
-    /// (typically `softmax(alpha)` per row; gradients reach it). Every op with weights runs.
+    /// (typically `softmax(alpha)` per row; gradients reach it). Every op with weights runs,
+    /// except where its weight is exactly 0, which means the op is off (pruned): it is skipped,
+    /// and its weight gets no gradient.
     /// With partial channels `weights` is `(6, 6)`, its last column weighing each edge's bypassed
     /// channels (PC-DARTS: the edge's normalised weight, or 1).
     pub fn forward_mixed(&self, x: &Tensor, weights: &Tensor) -> Result<Tensor> {
@@ -145,12 +147,17 @@ impl Nb201Supernet {
         if weights.dims() != [NB201_EDGES.len(), cols] {
             candle_core::bail!("mixed-op weights must be (6, {cols}), got {:?}", weights.dims());
         }
+        // An op whose weight is exactly 0 (pruned from the search) is not run: it would add 0.
+        let host = weights.to_vec2::<f32>()?;
         let mut run = Run::new(BnMode::Train);
         self.body.forward(x, &mut run, |banks, h, run| {
             cell_forward(h, run, |k, input, run| {
                 let mut sum: Option<Tensor> = None;
                 let (ops, rest) = self.parts(input)?;
                 for (j, &op) in NB201_OPS.iter().enumerate() {
+                    if host[k][j] == 0.0 {
+                        continue;
+                    }
                     let Some(y) = banks[k].forward(op, &ops, run)? else { continue };
                     let y = y.broadcast_mul(&weights.get(k)?.get(j)?)?;
                     sum = Some(match sum {
