@@ -27,6 +27,10 @@ pub struct DartsConfig {
     /// DARTS+ (Liang et al. 2019), its first criterion: stop the search once the derived normal
     /// cell holds this many skip connections (DARTS+: 2), and return that cell; 0 is off.
     pub stop_at_skips: usize,
+    /// P-DARTS's limit on skip connections in the derived normal cell: while it holds more than
+    /// this many, the smallest non-zero skip weight of the normal cell is set to 0 and the cell
+    /// derived again (P-DARTS: 2); 0 is off.
+    pub max_skips: usize,
     /// RobustDARTS (Zela et al. 2020): measure the dominant eigenvalue of the validation loss's
     /// Hessian with respect to α after every epoch (written to `genotypes.csv`).
     pub hessian_eigen: bool,
@@ -84,6 +88,7 @@ impl Default for DartsConfig {
             init_std: 1e-3,
             aux_skip: 0.0,
             stop_at_skips: 0,
+            max_skips: 0,
             hessian_eigen: false,
             stop_eigen_ratio: 0.0,
             eigen_window: 5,

@@ -161,8 +161,27 @@ impl Darts {
 
     /// The derived architecture: the space's rule on softmax(α) (NAS-Bench-201: each edge's
     /// strongest op; DARTS: each node's two strongest edges other than `none`).
+    /// With `darts.max_skips` (P-DARTS), while the normal cell holds more skip connections than
+    /// that, the smallest non-zero skip weight of the normal cell's rows is set to 0 and the cell
+    /// derived again.
     pub fn derive(&self) -> Result<Vec<usize>> {
-        Ok(self.space.derive(&self.weights())?)
+        let mut w = self.weights();
+        let mut values = self.space.derive(&w)?;
+        let (Some(skip), max) = (self.skip, self.cfg.max_skips) else { return Ok(values) };
+        let normal_rows = self.space.normal_rows().context("a space with a relaxation has a normal cell")?;
+        let skips = |v: &[usize]| -> Result<usize> {
+            Ok(self.space.normal_ops(v)?.iter().filter(|&&op| op == OpKind::Identity).count())
+        };
+        while max > 0 && skips(&values)? > max {
+            let weakest = (0..normal_rows)
+                .map(|r| r * self.ops + skip)
+                .filter(|&i| w[i] > 0.0)
+                .min_by(|&a, &b| w[a].total_cmp(&w[b]));
+            let Some(i) = weakest else { break };
+            w[i] = 0.0;
+            values = self.space.derive(&w)?;
+        }
+        Ok(values)
     }
 
     /// One Adam step of α along `grad` (PyTorch's Adam with L2 weight decay).

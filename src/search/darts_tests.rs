@@ -272,3 +272,44 @@ fn the_dirichlet_relaxation_draws_a_fresh_mixture_per_step() {
         }
     }
 }
+
+/// P-DARTS's skip limit worked by hand on NAS-Bench-201: every edge's α puts skip first, at
+/// strength 3 + r/10 on row r, and row r's runner-up is conv 3x3 on even rows, avg pool on odd
+/// ones. With `max_skips 2` the four weakest skips (rows 0-3) are zeroed in turn and those edges
+/// take their runner-up; rows 4 and 5 keep skip. Off (0), the cell is all skip.
+#[test]
+fn max_skips_replaces_the_weakest_skips_by_the_runner_up() {
+    let mut d = darts();
+    for r in 0..6 {
+        let row = &mut d.state.alpha[r * 5..r * 5 + 5];
+        row.copy_from_slice(&[0.0, 3.0 + r as f64 / 10.0, 0.5, 0.0, 0.0]);
+        row[if r % 2 == 0 { 3 } else { 4 }] = 1.0;
+    }
+    assert_eq!(d.derive().unwrap(), vec![1; 6]);
+    d.cfg.max_skips = 2;
+    assert_eq!(d.derive().unwrap(), vec![3, 4, 3, 4, 1, 1]);
+    d.cfg.max_skips = 6;
+    assert_eq!(d.derive().unwrap(), vec![1; 6]);
+}
+
+/// The skip limit on the DARTS space reads the normal cell only (its rows are the first half):
+/// with skip strongest on every edge of both cells, `max_skips 2` leaves two skips in the normal
+/// cell and the reduction cell all skip.
+#[test]
+fn max_skips_limits_the_darts_normal_cell_only() {
+    let space = Space::Darts(enas_shared::space::darts::Darts::new(4));
+    let cfg = DartsConfig { max_skips: 2, ..DartsConfig::default() };
+    let mut d = Darts::new(&cfg, &space, &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
+    let skip = enas_shared::space::darts::DARTS_OPS.iter().position(|&o| o == OpKind::Identity).unwrap();
+    for (i, a) in d.state.alpha.iter_mut().enumerate() {
+        *a = if i % 8 == skip { 2.0 + (i / 8) as f64 / 100.0 } else { (i % 8) as f64 / 10.0 };
+    }
+    let values = d.derive().unwrap();
+    let normal = space.normal_ops(&values).unwrap();
+    assert_eq!(normal.iter().filter(|&&op| op == OpKind::Identity).count(), 2, "{normal:?}");
+    let arch = match &space {
+        Space::Darts(s) => s.from_values(&values).unwrap(),
+        _ => unreachable!(),
+    };
+    assert!(arch.reduce.nodes.iter().all(|n| n.x.op == OpKind::Identity && n.y.op == OpKind::Identity));
+}

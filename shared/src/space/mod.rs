@@ -185,6 +185,16 @@ impl Space {
         }
     }
 
+    /// How many of the relaxation's rows (from the first) are the normal cell's edges:
+    /// NAS-Bench-201 all six (its one cell), DARTS the first half.
+    pub fn normal_rows(&self) -> Option<usize> {
+        match self {
+            Space::EnasMicro(_) => None,
+            Space::Nb201(_) => Some(nb201::NB201_EDGES.len()),
+            Space::Darts(s) => Some(s.edges()),
+        }
+    }
+
     /// The ops of the normal cell of a vector of choices, one per branch (NAS-Bench-201: its one
     /// cell's six edges; DARTS and ENAS micro: two per node), e.g. to count its skip connections.
     pub fn normal_ops(&self, values: &[usize]) -> Result<Vec<OpKind>> {
