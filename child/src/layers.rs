@@ -47,6 +47,8 @@ pub struct BatchNorm {
     beta: Tensor,
     running_mean: Var,
     running_var: Var,
+    /// Whether `gamma` and `beta` are learned (else the constants 1 and 0).
+    affine: bool,
 }
 
 impl BatchNorm {
@@ -56,6 +58,7 @@ impl BatchNorm {
             beta: init.constant("bias", &[c], 0.0)?,
             running_mean: init.buffer("running_mean", &[c], 0.0)?,
             running_var: init.buffer("running_var", &[c], 1.0)?,
+            affine: true,
         })
     }
 
@@ -68,6 +71,7 @@ impl BatchNorm {
             beta: Tensor::zeros(c, init.dtype(), device)?,
             running_mean: init.buffer("running_mean", &[c], 0.0)?,
             running_var: init.buffer("running_var", &[c], 1.0)?,
+            affine: false,
         })
     }
 
@@ -92,8 +96,31 @@ impl BatchNorm {
             );
         }
         let (y, mean, var) = ops::batch_norm_train(x, &mode.param(&self.gamma), &mode.param(&self.beta), BN_EPS)?;
-        if mode == BnMode::BatchStats {
-            return Ok(y);
+        self.track(x, &mean, &var, mode)?;
+        Ok(y)
+    }
+
+    /// `acc + w * BN(x)` (`w * BN(x)` without `acc`), `w` one element: one term of a mixed node.
+    /// Without affine parameters and outside `Eval`, one fused op (`ops::bn_axpy`) that keeps
+    /// neither the BN output nor the product for the backward pass; otherwise composed.
+    pub fn forward_acc(&self, x: &Tensor, acc: Option<&Tensor>, w: &Tensor, mode: BnMode) -> Result<Tensor> {
+        if self.affine || mode == BnMode::Eval {
+            let y = self.forward(x, mode)?.broadcast_mul(&w.reshape((1, 1, 1, 1))?)?;
+            return match acc {
+                Some(acc) => acc + y,
+                None => Ok(y),
+            };
+        }
+        let (y, mean, var) = ops::bn_axpy(acc, x, w, BN_EPS)?;
+        self.track(x, &mean, &var, mode)?;
+        Ok(y)
+    }
+
+    /// Moves the running statistics towards a batch's (PyTorch's momentum, the unbiased
+    /// variance) in `Train` mode.
+    fn track(&self, x: &Tensor, mean: &Tensor, var: &Tensor, mode: BnMode) -> Result<()> {
+        if mode != BnMode::Train {
+            return Ok(());
         }
         let (n, _, h, w) = x.dims4()?;
         let count = (n * h * w) as f64;
@@ -101,7 +128,7 @@ impl BatchNorm {
         let m = BN_MOMENTUM;
         self.running_mean.set(&((self.running_mean.as_tensor() * (1.0 - m))? + (mean.detach() * m)?)?)?;
         self.running_var.set(&((self.running_var.as_tensor() * (1.0 - m))? + (unbiased.detach() * m)?)?)?;
-        Ok(y)
+        Ok(())
     }
 }
 

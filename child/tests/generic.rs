@@ -68,6 +68,14 @@ fn every_op_equals_its_cpu_kernel_in_values_and_gradients() {
         &|t| Ok(ops::batch_norm_train(&t[0], &t[1], &t[2], 1e-5)?.0),
         &[x.clone(), gamma.clone(), beta.clone()],
     );
+    // A mixed node's term: acc + w * BN(x) without affine parameters, and its first term w * BN(x).
+    let w = randn(&[1], 7);
+    same_op(
+        "bn_axpy",
+        &|t| Ok(ops::bn_axpy(Some(&t[0]), &t[1], &t[2], 1e-5)?.0),
+        &[randn(&[2, 5, 7, 6], 8), x.clone(), w.clone()],
+    );
+    same_op("bn_axpy without a sum", &|t| Ok(ops::bn_axpy(None, &t[0], &t[1], 1e-5)?.0), &[x.clone(), w]);
     let stats = |g: bool| {
         let _f = g.then(generic::force);
         let (_, m, v) = ops::batch_norm_train(&x, &gamma, &beta, 1e-5).unwrap();

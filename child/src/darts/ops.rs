@@ -73,8 +73,18 @@ impl DwPwBn {
     }
 
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
+        self.bn.forward(&self.pre_bn(x, mode)?, mode)
+    }
+
+    /// `acc + w * forward(x)`, the BN fused with the weighting (a mixed node's term).
+    pub fn forward_acc(&self, x: &Tensor, acc: Option<&Tensor>, w: &Tensor, mode: BnMode) -> Result<Tensor> {
+        self.bn.forward_acc(&self.pre_bn(x, mode)?, acc, w, mode)
+    }
+
+    /// Everything before the BN.
+    fn pre_bn(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
         let (dw, pw) = (mode.param(&self.dw), mode.param(&self.pw));
-        let y = match (self.stride, self.dilation) {
+        Ok(match (self.stride, self.dilation) {
             // Dilation 2 at stride 2 reads only the even pixels: the undilated kernel on the
             // (0, 0) pixel grid gives the half-resolution output directly (a quarter of the work
             // and of the memory).
@@ -87,8 +97,7 @@ impl DwPwBn {
                 crate::layers::pointwise(&subsample(&h, 0)?, &pw)?
             }
             _ => strided(relu_dw_pw_dilated(x, &dw, &pw, self.dilation)?, self.stride)?,
-        };
-        self.bn.forward(&y, mode)
+        })
     }
 }
 
@@ -110,10 +119,19 @@ impl FactorizedReduce {
     }
 
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
+        self.bn.forward(&self.pre_bn(x, mode)?, mode)
+    }
+
+    /// `acc + w * forward(x)`, the BN fused with the weighting (a mixed node's term).
+    pub fn forward_acc(&self, x: &Tensor, acc: Option<&Tensor>, w: &Tensor, mode: BnMode) -> Result<Tensor> {
+        self.bn.forward_acc(&self.pre_bn(x, mode)?, acc, w, mode)
+    }
+
+    fn pre_bn(&self, x: &Tensor, mode: BnMode) -> Result<Tensor> {
         // ReLU commutes with picking pixels, so the fused ReLU-pointwise op serves.
         let a = ops::relu_pw(&subsample(x, 0)?, &mode.param(&self.c1))?;
         let b = ops::relu_pw(&subsample(x, 1)?, &mode.param(&self.c2))?;
-        self.bn.forward(&Tensor::cat(&[a, b], 1)?, mode)
+        Tensor::cat(&[a, b], 1)
     }
 }
 
@@ -220,6 +238,35 @@ impl EdgeOp {
             }
             EdgeOp::Sep(a, b) => b.forward(&a.forward(x, mode)?, mode)?,
             EdgeOp::Dil(d) => d.forward(x, mode)?,
+        }))
+    }
+
+    /// `acc + w * forward(x)` (`w` one element; `acc` `None` for the first term): one term of a
+    /// mixed node, the op's last BN fused with its weighting and the sum (`BatchNorm::forward_acc`),
+    /// so that the graph keeps one running sum per term rather than the op's output, the product
+    /// and the sum. `none` leaves `acc` as it is.
+    pub fn forward_acc(&self, x: &Tensor, acc: Option<Tensor>, w: &Tensor, mode: BnMode) -> Result<Option<Tensor>> {
+        let plain = |y: Tensor| -> Result<Option<Tensor>> {
+            let y = y.broadcast_mul(&w.reshape((1, 1, 1, 1))?)?;
+            Ok(Some(match &acc {
+                Some(a) => (a + y)?,
+                None => y,
+            }))
+        };
+        Ok(Some(match self {
+            EdgeOp::Zero => return Ok(acc),
+            EdgeOp::Identity => return plain(x.clone()),
+            EdgeOp::Reduce(r) => r.forward_acc(x, acc.as_ref(), w, mode)?,
+            EdgeOp::Pool { max, stride, bn } => {
+                let y = if *max { ops::max_pool3x3(x)? } else { ops::avg_pool3x3(x)? };
+                let y = strided(y, *stride)?;
+                match bn {
+                    Some(bn) => bn.forward_acc(&y, acc.as_ref(), w, mode)?,
+                    None => return plain(y),
+                }
+            }
+            EdgeOp::Sep(a, b) => b.forward_acc(&a.forward(x, mode)?, acc.as_ref(), w, mode)?,
+            EdgeOp::Dil(d) => d.forward_acc(x, acc.as_ref(), w, mode)?,
         }))
     }
 

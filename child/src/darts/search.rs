@@ -77,15 +77,15 @@ impl MixedCell {
         Ok((ops, Some(partial::bypass(&rest, self.stride(input))?)))
     }
 
-    /// A node from its weighted op outputs and (partial channels) its edges' weighted bypassed
-    /// channels: `Σ w·op`, or PC-DARTS's `shuffle(cat(Σ w·op, Σ w·bypass))`.
+    /// A node from the weighted sum of its op outputs (`None`: no term) and (partial channels)
+    /// its edges' weighted bypassed channels: `Σ w·op`, or PC-DARTS's `shuffle(cat(Σ w·op,
+    /// Σ w·bypass))`.
     fn node_output(
         &self,
         states: &[Tensor],
-        ops: Vec<(Tensor, Tensor)>,
+        mix: Option<Tensor>,
         rest: Vec<(Tensor, Tensor)>,
     ) -> Result<Option<Tensor>> {
-        let mix = weighted_sum(ops)?;
         let Some(rest) = weighted_sum(rest)? else { return Ok(mix) };
         let mix = match mix {
             Some(m) => m,
@@ -180,7 +180,7 @@ impl DartsSupernet {
                     let w = w.narrow(0, if cell.reduction { edges } else { 0 }, edges)?;
                     let host = w.to_vec2::<f32>()?;
                     cell.forward(&s0, &s1, nodes, mode, |cell, i, states| {
-                        let (mut terms, mut rest) = (Vec::new(), Vec::new());
+                        let (mut sum, mut rest) = (None, Vec::new());
                         for (j, h) in states.iter().enumerate().take(i + 2) {
                             let e = Darts::edge_index(i, j);
                             let (h, bypassed) = cell.edge_input(h, j)?;
@@ -189,15 +189,13 @@ impl DartsSupernet {
                                 if host[e][k] == 0.0 {
                                     continue;
                                 }
-                                if let Some(y) = op.forward(&h, mode)? {
-                                    terms.push((y, w.get(e)?.get(k)?));
-                                }
+                                sum = op.forward_acc(&h, sum, &w.get(e)?.get(k)?, mode)?;
                             }
                             if let Some(b) = bypassed {
                                 rest.push((b, w.get(e)?.get(DARTS_OPS.len())?));
                             }
                         }
-                        cell.node_output(states, terms, rest)
+                        cell.node_output(states, sum, rest)
                     })?
                 }
                 DartsPath::Single(arch) => {
@@ -219,7 +217,7 @@ impl DartsSupernet {
                             }
                             rest.extend(bypassed.map(|t| (t, one.clone())));
                         }
-                        cell.node_output(states, terms, rest)
+                        cell.node_output(states, weighted_sum(terms)?, rest)
                     })?
                 }
             };

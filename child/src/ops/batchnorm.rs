@@ -6,12 +6,12 @@ use super::par::{f32_slice, for_each_plane, nchw, output_vec, sum8};
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
 /// Reads a `(rows, c)` f32 tensor (the small statistics / coefficient tensors) into rows.
-fn small_rows(t: &Tensor) -> Result<Vec<Vec<f32>>> {
+pub(super) fn small_rows(t: &Tensor) -> Result<Vec<Vec<f32>>> {
     t.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()
 }
 
 /// Per-channel `1 / sqrt(var + eps)`.
-fn inv_std(var: &[f32], eps: f64) -> Vec<f32> {
+pub(super) fn inv_std(var: &[f32], eps: f64) -> Vec<f32> {
     var.iter().map(|&v| (1.0 / (v as f64 + eps).sqrt()) as f32).collect()
 }
 

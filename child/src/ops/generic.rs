@@ -145,3 +145,17 @@ pub fn batch_norm_train(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> 
         .broadcast_add(&beta.reshape((1, c, 1, 1))?)?;
     Ok((y, mean.detach().reshape(c)?, var.detach().reshape(c)?))
 }
+
+/// `acc + w * BN(x)`, BN without affine parameters: [`batch_norm_train`] with unit scale and
+/// zero shift, times `w`, plus `acc`.
+pub fn bn_axpy(acc: Option<&Tensor>, x: &Tensor, w: &Tensor, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
+    let c = x.dim(1)?;
+    let ones = Tensor::ones(c, x.dtype(), x.device())?;
+    let (y, mean, var) = batch_norm_train(x, &ones, &ones.zeros_like()?, eps)?;
+    let y = y.broadcast_mul(&w.reshape((1, 1, 1, 1))?)?;
+    let y = match acc {
+        Some(acc) => (acc + y)?,
+        None => y,
+    };
+    Ok((y, mean, var))
+}

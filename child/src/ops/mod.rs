@@ -13,6 +13,7 @@
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 mod batchnorm;
+mod bn_axpy;
 mod depthwise;
 pub mod generic;
 mod par;
@@ -139,6 +140,34 @@ pub fn batch_norm_train(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> 
     let stats = x.apply_op1_no_bwd(&batchnorm::BnStats)?;
     let op = batchnorm::BatchNormTrain { stats: stats.clone(), eps };
     let y = x.apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op)?;
+    Ok((y, stats.get(0)?, stats.get(1)?))
+}
+
+/// `acc + w * BN(x)` (`w * BN(x)` without `acc`): training-mode BatchNorm without affine
+/// parameters over `(N, H, W)`, scaled by the one-element weight `w` and added to `acc` (same
+/// shape as `x`), differentiable in all three; one term of a mixed node (`bn_axpy.rs`).
+///
+/// Returns `(y, batch_mean, batch_var)`, the statistics as [`batch_norm_train`]'s.
+pub fn bn_axpy(acc: Option<&Tensor>, x: &Tensor, w: &Tensor, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
+    check_f32(x, "bn_axpy")?;
+    check_f32(w, "bn_axpy")?;
+    if w.elem_count() != 1 {
+        bail!("bn_axpy: the weight must have one element, got shape {:?}", w.dims());
+    }
+    if generic::active(x.device()) {
+        return generic::bn_axpy(acc, x, w, eps);
+    }
+    let x = x.contiguous()?;
+    let stats = x.apply_op1_no_bwd(&batchnorm::BnStats)?;
+    let op = bn_axpy::BnAxpy { stats: stats.clone(), eps };
+    let w = w.contiguous()?;
+    let y = match acc {
+        Some(acc) => {
+            check_f32(acc, "bn_axpy")?;
+            acc.contiguous()?.apply_op3(&x, &w, op)?
+        }
+        None => x.apply_op2(&w, op)?,
+    };
     Ok((y, stats.get(0)?, stats.get(1)?))
 }
 
