@@ -311,3 +311,50 @@ fn darts_plus_stops_when_the_derived_cell_holds_skips() {
     }
     panic!("no seed derived a skip within 5 epochs; the rule was never exercised");
 }
+
+/// DrNAS's Dirichlet relaxation with progressive pruning and P-DARTS's skip limit, end to end:
+/// `genotypes.csv` has all five ops on every edge after epoch 1 (pruning starts at epoch 1,
+/// counted from 0) and exactly two from epoch 2 on; each derived edge's op is one of its two;
+/// no derived cell holds more than one skip.
+#[test]
+fn dirichlet_darts_prunes_ops_and_limits_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.csv");
+    write_table(&table);
+    let out = dir.path().join("drnas");
+    let extra = [
+        "--set",
+        "search.strategy=darts",
+        "--set",
+        "search.epochs=3",
+        "--set",
+        "darts.arch_lr=0.05",
+        "--set",
+        "darts.relaxation=dirichlet",
+        "--set",
+        "darts.prune_at=[1]",
+        "--set",
+        "darts.prune_keep=[2]",
+        "--set",
+        "darts.max_skips=1",
+    ];
+    let o = enas(&nb201_args(out.to_str().unwrap(), table.to_str().unwrap(), &extra));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let g = read(&out.join("genotypes.csv"));
+    let ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"];
+    for (i, line) in g.lines().skip(1).enumerate() {
+        let fields: Vec<&str> = line.split(',').collect();
+        let rows: Vec<Vec<f64>> =
+            fields[4].split(';').map(|r| r.split(' ').map(|x| x.parse().unwrap()).collect()).collect();
+        let edges: Vec<&str> = fields[1].split('|').filter(|s| s.contains('~')).collect();
+        assert_eq!((rows.len(), edges.len()), (6, 6), "{line}");
+        for (row, edge) in rows.iter().zip(&edges) {
+            let kept = row.iter().filter(|&&w| w > 0.0).count();
+            assert_eq!(kept, if i == 0 { 5 } else { 2 }, "epoch {}: {line}", i + 1);
+            let op = ops.iter().position(|o| edge.starts_with(o)).unwrap();
+            assert!(row[op] > 0.0, "epoch {}: the derived op {edge} was pruned", i + 1);
+        }
+        assert!(edges.iter().filter(|e| e.starts_with("skip_connect")).count() <= 1, "{line}");
+    }
+    assert_eq!(g.lines().count(), 1 + 3);
+}
