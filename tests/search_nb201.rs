@@ -104,22 +104,33 @@ fn every_strategy_searches_nb201_and_reports_its_cells_table_accuracy() {
 
 #[test]
 fn a_killed_nb201_search_resumes_to_the_same_results() {
-    kill_and_resume("reinforce");
+    kill_and_resume("reinforce", &[]);
 }
 
 /// DARTS's architecture weights and their Adam moments are checkpointed with the rest.
 #[test]
 fn a_killed_darts_search_resumes_to_the_same_results() {
-    kill_and_resume("darts");
+    kill_and_resume("darts", &[]);
 }
 
-fn kill_and_resume(strategy: &str) {
+/// DrNAS's Dirichlet draws come from the method's seeded stream and the pruning mask is in the
+/// checkpoint: a killed DrNAS search with pruning resumes to the same results.
+#[test]
+fn a_killed_drnas_search_with_pruning_resumes_to_the_same_results() {
+    kill_and_resume(
+        "darts",
+        &["--set", "darts.relaxation=dirichlet", "--set", "darts.prune_at=[1]", "--set", "darts.prune_keep=[3]"],
+    );
+}
+
+fn kill_and_resume(strategy: &str, extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("t.csv");
     write_table(&table);
     let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
     let set = format!("search.strategy={strategy}");
-    let longer = ["--set", "search.epochs=4", "--set", &set];
+    let mut longer = vec!["--set", "search.epochs=4", "--set", &set];
+    longer.extend_from_slice(extra);
     let o = enas(&nb201_args(whole.to_str().unwrap(), table.to_str().unwrap(), &longer));
     assert!(o.status.success(), "{}", stderr(&o));
     let args = nb201_args(killed.to_str().unwrap(), table.to_str().unwrap(), &longer);
