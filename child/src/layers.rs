@@ -105,11 +105,7 @@ impl BatchNorm {
     /// neither the BN output nor the product for the backward pass; otherwise composed.
     pub fn forward_acc(&self, x: &Tensor, acc: Option<&Tensor>, w: &Tensor, mode: BnMode) -> Result<Tensor> {
         if self.affine || mode == BnMode::Eval {
-            let y = self.forward(x, mode)?.broadcast_mul(&w.reshape((1, 1, 1, 1))?)?;
-            return match acc {
-                Some(acc) => acc + y,
-                None => Ok(y),
-            };
+            return ops::generic::axpy(acc, &self.forward(x, mode)?, w);
         }
         let (y, mean, var) = ops::bn_axpy(acc, x, w, BN_EPS)?;
         self.track(x, &mean, &var, mode)?;

@@ -246,23 +246,17 @@ impl EdgeOp {
     /// so that the graph keeps one running sum per term rather than the op's output, the product
     /// and the sum. `none` leaves `acc` as it is.
     pub fn forward_acc(&self, x: &Tensor, acc: Option<Tensor>, w: &Tensor, mode: BnMode) -> Result<Option<Tensor>> {
-        let plain = |y: Tensor| -> Result<Option<Tensor>> {
-            let y = y.broadcast_mul(&w.reshape((1, 1, 1, 1))?)?;
-            Ok(Some(match &acc {
-                Some(a) => (a + y)?,
-                None => y,
-            }))
-        };
+        let plain = |y: &Tensor| ops::generic::axpy(acc.as_ref(), y, w);
         Ok(Some(match self {
             EdgeOp::Zero => return Ok(acc),
-            EdgeOp::Identity => return plain(x.clone()),
+            EdgeOp::Identity => plain(x)?,
             EdgeOp::Reduce(r) => r.forward_acc(x, acc.as_ref(), w, mode)?,
             EdgeOp::Pool { max, stride, bn } => {
                 let y = if *max { ops::max_pool3x3(x)? } else { ops::avg_pool3x3(x)? };
                 let y = strided(y, *stride)?;
                 match bn {
                     Some(bn) => bn.forward_acc(&y, acc.as_ref(), w, mode)?,
-                    None => return plain(y),
+                    None => plain(&y)?,
                 }
             }
             EdgeOp::Sep(a, b) => b.forward_acc(&a.forward(x, mode)?, acc.as_ref(), w, mode)?,

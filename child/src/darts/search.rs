@@ -172,13 +172,18 @@ impl DartsSupernet {
         }
         // A single path's weights under partial channels (each branch counts once).
         let one = Tensor::ones((), x.dtype(), x.device())?;
+        // The mixture's weights on the host, read once: an op weighted exactly 0 is skipped.
+        let host = match path {
+            DartsPath::Mixed(w) => w.to_vec2::<f32>()?,
+            DartsPath::Single(_) => Vec::new(),
+        };
         let mut s0 = self.stem.forward(x, mode)?;
         let mut s1 = s0.clone();
         for cell in &self.cells {
             let out = match path {
                 DartsPath::Mixed(w) => {
-                    let w = w.narrow(0, if cell.reduction { edges } else { 0 }, edges)?;
-                    let host = w.to_vec2::<f32>()?;
+                    let first = if cell.reduction { edges } else { 0 };
+                    let (w, host) = (w.narrow(0, first, edges)?, &host[first..first + edges]);
                     cell.forward(&s0, &s1, nodes, mode, |cell, i, states| {
                         let (mut sum, mut rest) = (None, Vec::new());
                         for (j, h) in states.iter().enumerate().take(i + 2) {

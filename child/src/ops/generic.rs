@@ -152,10 +152,15 @@ pub fn bn_axpy(acc: Option<&Tensor>, x: &Tensor, w: &Tensor, eps: f64) -> Result
     let c = x.dim(1)?;
     let ones = Tensor::ones(c, x.dtype(), x.device())?;
     let (y, mean, var) = batch_norm_train(x, &ones, &ones.zeros_like()?, eps)?;
+    Ok((axpy(acc, &y, w)?, mean, var))
+}
+
+/// `acc + w * y` (`w * y` without `acc`), `w` one element: a mixed node's term composed from
+/// tensor ops, for the terms and paths `bn_axpy`'s fused kernel does not cover.
+pub fn axpy(acc: Option<&Tensor>, y: &Tensor, w: &Tensor) -> Result<Tensor> {
     let y = y.broadcast_mul(&w.reshape((1, 1, 1, 1))?)?;
-    let y = match acc {
-        Some(acc) => (acc + y)?,
-        None => y,
-    };
-    Ok((y, mean, var))
+    match acc {
+        Some(acc) => acc + y,
+        None => Ok(y),
+    }
 }
