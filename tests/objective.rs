@@ -75,7 +75,18 @@ fn every_strategy_respects_a_hard_constraint() {
         assert_eq!(*reward, acc(i), "{s}: a constraint leaves the reward as it is");
         *per_strategy.entry(s.clone()).or_default() += 1;
     }
-    for s in ["random", "evolution", "local", "reinforce", "proxy-local", "pareto-evolution", "proxy-pareto"] {
+    let strategies = [
+        "random",
+        "evolution",
+        "local",
+        "reinforce",
+        "proxy-local",
+        "pareto-evolution",
+        "proxy-pareto",
+        "sweep",
+        "proxy-sweep",
+    ];
+    for s in strategies {
         assert_eq!(per_strategy.get(s), Some(&80), "{s}: 2 trials x 40 queries within the limit");
     }
     let want = (0..N).filter(|&i| cost(i) <= 20.0).map(|i| acc(i) + 10.0).fold(f64::MIN, f64::max);

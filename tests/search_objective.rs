@@ -144,4 +144,13 @@ fn the_soft_objective_is_the_reward_of_a_micro_search() {
     );
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("DARTS descends the validation loss"));
+    // The sweep reads costs before querying (a cost table): a strategy of enas bench only.
+    let bad = dir.path().join("sweep");
+    let o = search(
+        &bad,
+        &["--set", "search.strategy=sweep", "--set", "objective.kind=pareto", "--set", "objective.cost=params"],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("it is a strategy of `enas bench"));
+    assert!(!bad.exists(), "a refused search left a directory");
 }

@@ -321,6 +321,14 @@ impl Config {
             );
             return bad("search.strategy", msg);
         }
+        if self.search.strategy.reads_costs_first() {
+            let msg = format!(
+                "`{}` reads every architecture's cost before querying it, from a cost table: it is a \
+                 strategy of `enas bench --objective pareto --cost-table FILE --cost-column NAME`",
+                self.search.strategy
+            );
+            return bad("search.strategy", msg);
+        }
         if self.search.strategy == crate::strategy_config::StrategyKind::Darts && self.objective.kind.needs_cost() {
             let msg = format!(
                 "`{}`: DARTS descends the validation loss and reads no cost; use a strategy that queries \

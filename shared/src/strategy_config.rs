@@ -39,6 +39,15 @@ pub enum StrategyKind {
     /// (zero-cost proxy `strategy.proxy.score`, cost): both cost no query.
     #[serde(rename = "proxy-pareto")]
     ProxyPareto,
+    /// The ε-constraint sweep for accuracy against a cost: `strategy.sweep.levels` cost limits at
+    /// the quantiles of a pool's costs; the proposals go round the limits, each climbing (local
+    /// search) from the best queried architecture within its limit, restarting from the pool. It
+    /// reads each architecture's cost before querying it (a cost table): `enas bench` only.
+    Sweep,
+    /// `sweep` whose restarts in each cost band are the pool's best there by a zero-cost proxy
+    /// (`strategy.proxy.score`).
+    #[serde(rename = "proxy-sweep")]
+    ProxySweep,
     /// DARTS (Liu et al. 2019): architecture weights trained by gradient through the mixed
     /// supernet (`darts:`); `enas search` only (it needs a supernet, not a table).
     Darts,
@@ -46,7 +55,7 @@ pub enum StrategyKind {
 
 impl StrategyKind {
     /// Every strategy, in the order tables list them.
-    pub const ALL: [StrategyKind; 9] = [
+    pub const ALL: [StrategyKind; 11] = [
         StrategyKind::Random,
         StrategyKind::Evolution,
         StrategyKind::Local,
@@ -56,6 +65,8 @@ impl StrategyKind {
         StrategyKind::VoteLocal,
         StrategyKind::ParetoEvolution,
         StrategyKind::ProxyPareto,
+        StrategyKind::Sweep,
+        StrategyKind::ProxySweep,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +80,8 @@ impl StrategyKind {
             StrategyKind::VoteLocal => "vote-local",
             StrategyKind::ParetoEvolution => "pareto-evolution",
             StrategyKind::ProxyPareto => "proxy-pareto",
+            StrategyKind::Sweep => "sweep",
+            StrategyKind::ProxySweep => "proxy-sweep",
             StrategyKind::Darts => "darts",
         }
     }
@@ -76,7 +89,10 @@ impl StrategyKind {
     /// The zero-cost proxies that rank this strategy's starting pool (none for the others).
     pub fn proxies(self, cfg: &ProxyConfig) -> Vec<ProxyKind> {
         match self {
-            StrategyKind::ProxyEvolution | StrategyKind::ProxyLocal | StrategyKind::ProxyPareto => vec![cfg.score],
+            StrategyKind::ProxyEvolution
+            | StrategyKind::ProxyLocal
+            | StrategyKind::ProxyPareto
+            | StrategyKind::ProxySweep => vec![cfg.score],
             StrategyKind::VoteLocal => cfg.vote.clone(),
             _ => Vec::new(),
         }
@@ -84,7 +100,27 @@ impl StrategyKind {
 
     /// Whether the strategy needs a cost beside the reward of every query (Pareto search).
     pub fn needs_cost(self) -> bool {
-        matches!(self, StrategyKind::ParetoEvolution | StrategyKind::ProxyPareto)
+        matches!(
+            self,
+            StrategyKind::ParetoEvolution | StrategyKind::ProxyPareto | StrategyKind::Sweep | StrategyKind::ProxySweep
+        )
+    }
+
+    /// Whether the strategy reads architectures' costs before querying them (from a cost table),
+    /// which `enas bench` gives and `enas search` does not.
+    pub fn reads_costs_first(self) -> bool {
+        matches!(self, StrategyKind::Sweep | StrategyKind::ProxySweep)
+    }
+
+    /// Whether the strategy starts from a pool of `strategy.proxy.pool` architectures: the
+    /// proxy-guided ones (ranked) and `sweep` (in draw order).
+    pub fn uses_pool(self, cfg: &ProxyConfig) -> bool {
+        self == StrategyKind::Sweep || !self.proxies(cfg).is_empty()
+    }
+
+    /// Whether the pool is ranked on (proxy, cost) by NSGA-II rather than by the proxy alone.
+    pub fn ranks_pool_with_cost(self) -> bool {
+        self == StrategyKind::ProxyPareto
     }
 
     /// Parses a name; the error lists the known ones.
@@ -122,6 +158,22 @@ pub struct StrategyConfig {
     pub evolution: EvolutionConfig,
     pub local: LocalConfig,
     pub proxy: ProxyConfig,
+    pub sweep: SweepConfig,
+}
+
+/// The ε-constraint sweep (`sweep`, `proxy-sweep`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SweepConfig {
+    /// Cost levels: `levels - 1` limits at the quantiles k / levels of the pool's costs, and one
+    /// level without a limit. 9 puts the limits at the pool's ninths.
+    pub levels: usize,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        SweepConfig { levels: 9 }
+    }
 }
 
 /// The proxy-guided strategies: each trial draws `pool` distinct architectures uniformly, scores
@@ -209,6 +261,7 @@ impl StrategyConfig {
             ("local.init_samples", self.local.init_samples),
             ("proxy.pool", self.proxy.pool),
             ("proxy.batch_size", self.proxy.batch_size),
+            ("sweep.levels", self.sweep.levels),
         ] {
             if v == 0 {
                 return bad(key, "must be at least 1, got 0".into());

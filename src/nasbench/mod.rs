@@ -15,7 +15,7 @@ use crate::proxy::engine::ProxyEngine;
 use crate::run::RunDir;
 use crate::runtime;
 use anyhow::{Context, Result};
-use enas_controller::strategy::{self, warm, History};
+use enas_controller::strategy::{self, warm, History, KnownCost};
 use enas_shared::objective::ObjectiveKind;
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::table::{Columns, ObjectiveEvaluator, Table, TableEvaluator};
@@ -25,6 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use resume::Invocation;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// One query of one trial, as `trajectories.csv` writes it.
@@ -131,6 +132,12 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    if let (Some(k), None) = (kinds.iter().find(|k| k.needs_cost()), &costs) {
+        anyhow::bail!(
+            "--strategy {k} needs a cost per architecture: add --objective pareto (or constraint, soft) \
+             --cost-table FILE --cost-column NAME"
+        );
+    }
     // Before any output: a constraint no architecture satisfies is an error.
     let optimum = objective_optimum(&cfg, &table, costs.as_ref())?;
     // Trials run one per core; each trial's kernels stay on its own thread.
@@ -332,25 +339,37 @@ fn run_trial(jobs: &Jobs, kind: StrategyKind, trial: usize) -> Result<Trial> {
     let mut rng = ChaCha8Rng::seed_from_u64(trial_seed(cfg.seed, trial));
     let proxies = kind.proxies(&cfg.strategy.proxy);
     let (mut starts, mut proxy_evals, mut proxy_seconds) = (Vec::new(), 0, 0.0);
-    if let (false, Some(engine)) = (proxies.is_empty(), engine) {
+    if kind.uses_pool(&cfg.strategy.proxy) {
         let pool = warm::draw_pool(&space.decisions(), cfg.strategy.proxy.pool, &mut rng)?;
-        let mut scores = Vec::with_capacity(pool.len());
-        for values in &pool {
-            anyhow::ensure!(!runtime::interrupted(), "interrupted");
-            let s = engine.evaluate(&proxies, values)?;
-            proxy_evals += s.len();
-            proxy_seconds += s.iter().map(|x| x.seconds).sum::<f64>();
-            scores.push(s.iter().map(|x| x.score).collect::<Vec<_>>());
-        }
-        starts = match (kind.needs_cost(), jobs.costs) {
-            (true, Some(costs)) => {
-                let cost = pool.iter().map(|v| costs.get(v)).collect::<enas_shared::Result<Vec<f64>>>()?;
-                warm::rank_with_cost(&pool, &scores, &cost)
+        starts = match engine.filter(|_| !proxies.is_empty()) {
+            None => pool,
+            Some(engine) => {
+                let mut scores = Vec::with_capacity(pool.len());
+                for values in &pool {
+                    anyhow::ensure!(!runtime::interrupted(), "interrupted");
+                    let s = engine.evaluate(&proxies, values)?;
+                    proxy_evals += s.len();
+                    proxy_seconds += s.iter().map(|x| x.seconds).sum::<f64>();
+                    scores.push(s.iter().map(|x| x.score).collect::<Vec<_>>());
+                }
+                match (kind.ranks_pool_with_cost(), jobs.costs) {
+                    (true, Some(costs)) => {
+                        let cost = pool.iter().map(|v| costs.get(v)).collect::<enas_shared::Result<Vec<f64>>>()?;
+                        warm::rank_with_cost(&pool, &scores, &cost)
+                    }
+                    _ => warm::rank(&pool, &scores),
+                }
             }
-            _ => warm::rank(&pool, &scores),
         };
     }
-    let mut strat = strategy::build_with_starts(kind, space, &cfg.strategy, &cfg.bench.controller, starts, &mut rng)?;
+    let (strategy_cfg, controller) = (&cfg.strategy, &cfg.bench.controller);
+    let mut strat = match (kind.reads_costs_first(), jobs.costs) {
+        (true, Some(costs)) => {
+            let known: Arc<dyn KnownCost> = Arc::new(costs.clone());
+            strategy::build_with_costs(kind, space, strategy_cfg, controller, starts, known, &mut rng)?
+        }
+        _ => strategy::build_with_starts(kind, space, strategy_cfg, controller, starts, &mut rng)?,
+    };
     let mut history = History::new(cfg.strategy.repeats);
     let mut table_evaluator = TableEvaluator { table, costs: jobs.costs };
     let objective = cfg.objective.build();

@@ -10,6 +10,7 @@ mod local;
 mod pareto;
 mod random;
 mod rl;
+mod sweep;
 mod tensors_json;
 pub mod warm;
 
@@ -18,6 +19,7 @@ pub use local::LocalSearch;
 pub use pareto::ParetoEvolution;
 pub use random::RandomSearch;
 pub use rl::ReinforceStrategy;
+pub use sweep::Sweep;
 
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::{StrategyConfig, StrategyKind};
@@ -27,6 +29,19 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// What an architecture costs, known without a query (a cost table: a lookup is no query). The
+/// strategies that search under cost limits (`sweep`) read it before they propose.
+pub trait KnownCost: Send + Sync {
+    fn cost(&self, values: &[usize]) -> Result<f64>;
+}
+
+impl KnownCost for enas_shared::cost::Costs {
+    fn cost(&self, values: &[usize]) -> Result<f64> {
+        self.get(values)
+    }
+}
 
 /// The scores a search has seen, by vector of choices.
 #[derive(Debug, Clone, Default)]
@@ -189,6 +204,25 @@ pub fn build_with_starts(
     build_seeded(kind, space, cfg, controller, starts, None, rng)
 }
 
+/// [`build_with_starts`] for a run that knows every architecture's cost before querying it
+/// (`enas bench` with a cost table), which the `sweep` strategies need; `starts` is their pool.
+pub fn build_with_costs(
+    kind: StrategyKind,
+    space: &Space,
+    cfg: &StrategyConfig,
+    controller: &enas_shared::search_config::ControllerConfig,
+    starts: Vec<Vec<usize>>,
+    costs: Arc<dyn KnownCost>,
+    rng: &mut ChaCha8Rng,
+) -> Result<Box<dyn Strategy>> {
+    match kind {
+        StrategyKind::Sweep | StrategyKind::ProxySweep => {
+            Ok(Box::new(Sweep::new(kind, space.decisions(), &cfg.sweep, starts, costs)?))
+        }
+        _ => build_with_starts(kind, space, cfg, controller, starts, rng),
+    }
+}
+
 /// [`build_with_starts`], with the seed of a strategy's own initial weights (REINFORCE's
 /// controller) given instead of drawn from `rng`.
 pub fn build_seeded(
@@ -219,6 +253,12 @@ pub fn build_seeded(
         StrategyKind::ParetoEvolution => Box::new(ParetoEvolution::new(decisions, cfg.evolution.clone())),
         StrategyKind::ProxyPareto => {
             Box::new(ParetoEvolution::new(decisions, cfg.evolution.clone()).with_starts(kind, starts))
+        }
+        StrategyKind::Sweep | StrategyKind::ProxySweep => {
+            return Err(Error::Name(format!(
+                "{kind} reads each architecture's cost before querying it, from a cost table: it is a \
+                 strategy of enas bench --objective pareto --cost-table FILE --cost-column NAME"
+            )))
         }
         StrategyKind::Darts => {
             return Err(Error::Name(
