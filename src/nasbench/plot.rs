@@ -10,8 +10,11 @@ const LEFT: f64 = 70.0;
 const RIGHT: f64 = 150.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
-pub(super) const COLOURS: [&str; 8] =
-    ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
+/// One colour per strategy as long as there are no more than twelve (every strategy at once is 11).
+pub(super) const COLOURS: [&str; 12] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+    "#393b79", "#e7ba52",
+];
 
 pub fn svg(s: &Summary, column: &str) -> String {
     let from = (s.budget / 20).max(1) - 1;
