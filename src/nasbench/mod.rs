@@ -341,9 +341,10 @@ fn run_trial(jobs: &Jobs, kind: StrategyKind, trial: usize) -> Result<Trial> {
     let (mut starts, mut proxy_evals, mut proxy_seconds) = (Vec::new(), 0, 0.0);
     if kind.uses_pool(&cfg.strategy.proxy) {
         let pool = warm::draw_pool(&space.decisions(), cfg.strategy.proxy.pool, &mut rng)?;
-        starts = match engine.filter(|_| !proxies.is_empty()) {
-            None => pool,
-            Some(engine) => {
+        starts = match proxies.is_empty() {
+            true => pool,
+            false => {
+                let engine = engine.context("the proxy engine of a proxy-guided strategy was not built")?;
                 let mut scores = Vec::with_capacity(pool.len());
                 for values in &pool {
                     anyhow::ensure!(!runtime::interrupted(), "interrupted");
