@@ -1,6 +1,6 @@
 //! The search strategies behind the one interface: budgets, no repeated queries, and (on the real
 //! NAS-Bench-201 table) evolution and local search beating random search.
-use enas_controller::strategy::{self, Evolution, History, LocalSearch, Query};
+use enas_controller::strategy::{self, Evolution, History, KnownCost, LocalSearch, Query};
 use enas_shared::search_config::ControllerConfig;
 use enas_shared::strategy_config::{BenchConfig, EvolutionConfig, LocalConfig, StrategyConfig, StrategyKind};
 use enas_shared::table::{Columns, Evaluation, Evaluator, Table, TableEvaluator};
@@ -9,6 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A made-up landscape on NAS-Bench-201's space: each edge's op adds a fixed amount, and
 /// conv-after-conv on the path 0->1->3 adds a bonus, so there is something to climb.
@@ -34,10 +35,30 @@ fn controller_cfg() -> ControllerConfig {
     BenchConfig::default().controller
 }
 
+/// The landscape's cost, known before a query (what the sweeps read).
+struct OpsCost;
+
+impl KnownCost for OpsCost {
+    fn cost(&self, v: &[usize]) -> Result<f64> {
+        Ok(v.iter().filter(|&&o| o != 0).count() as f64)
+    }
+}
+
+/// A strategy of `kind` with default settings; the sweeps get a pool of 100 and [`OpsCost`].
+fn build_kind(kind: StrategyKind, rng: &mut ChaCha8Rng) -> Box<dyn strategy::Strategy> {
+    let (space, cfg) = (Space::Nb201(Nb201), StrategyConfig::default());
+    if kind.reads_costs_first() {
+        let pool = strategy::warm::draw_pool(&space.decisions(), 100, rng).unwrap();
+        strategy::build_with_costs(kind, &space, &cfg, &controller_cfg(), pool, Arc::new(OpsCost), rng).unwrap()
+    } else {
+        strategy::build(kind, &space, &cfg, &controller_cfg(), rng).unwrap()
+    }
+}
+
 fn run_one(kind: StrategyKind, seed: u64, budget: usize, eval: &mut dyn Evaluator) -> Vec<Query> {
     let space = Space::Nb201(Nb201);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut s = strategy::build(kind, &space, &StrategyConfig::default(), &controller_cfg(), &mut rng).unwrap();
+    let mut s = build_kind(kind, &mut rng);
     let mut history = History::new(false);
     let mut out = Vec::new();
     strategy::run(s.as_mut(), &space, eval, budget, &mut history, &mut rng, &mut |q| out.push(q.clone())).unwrap();
@@ -213,17 +234,8 @@ fn the_controller_walks_an_op_only_space_without_attention() {
 #[test]
 fn a_restored_state_continues_exactly_where_the_saved_one_was() {
     let space = Space::Nb201(Nb201);
-    for kind in [StrategyKind::Random, StrategyKind::Evolution, StrategyKind::Local] {
-        let build = || {
-            strategy::build(
-                kind,
-                &space,
-                &StrategyConfig::default(),
-                &controller_cfg(),
-                &mut ChaCha8Rng::seed_from_u64(0),
-            )
-            .unwrap()
-        };
+    for kind in [StrategyKind::Random, StrategyKind::Evolution, StrategyKind::Local, StrategyKind::Sweep] {
+        let build = || build_kind(kind, &mut ChaCha8Rng::seed_from_u64(0));
         let mut a = build();
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let mut history = History::new(false);
