@@ -321,10 +321,11 @@ impl Config {
             );
             return bad("search.strategy", msg);
         }
-        if self.search.strategy.reads_costs_first() {
+        if self.search.strategy.reads_costs_first() && self.objective.cost != crate::objective::CostKind::Table {
             let msg = format!(
-                "`{}` reads every architecture's cost before querying it, from a cost table: it is a \
-                 strategy of `enas bench --objective pareto --cost-table FILE --cost-column NAME`",
+                "`{}` reads every architecture's cost before querying it, from a cost table: set \
+                 objective.cost: table with objective.cost_table and objective.cost_column (params and flops \
+                 are counted on the supernet, which a strategy does not hold)",
                 self.search.strategy
             );
             return bad("search.strategy", msg);

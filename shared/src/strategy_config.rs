@@ -42,7 +42,7 @@ pub enum StrategyKind {
     /// The ε-constraint sweep for accuracy against a cost: `strategy.sweep.levels` cost limits at
     /// the quantiles of a pool's costs; the proposals go round the limits, each climbing (local
     /// search) from the best queried architecture within its limit, restarting from the pool. It
-    /// reads each architecture's cost before querying it (a cost table): `enas bench` only.
+    /// reads each architecture's cost before querying it, so its cost is a table's.
     Sweep,
     /// `sweep` whose restarts in each cost band are the pool's best there by a zero-cost proxy
     /// (`strategy.proxy.score`).
@@ -106,8 +106,8 @@ impl StrategyKind {
         )
     }
 
-    /// Whether the strategy reads architectures' costs before querying them (from a cost table),
-    /// which `enas bench` gives and `enas search` does not.
+    /// Whether the strategy reads architectures' costs before querying them (from a cost table;
+    /// `params` and `flops` are counted on a supernet, which a strategy does not hold).
     pub fn reads_costs_first(self) -> bool {
         matches!(self, StrategyKind::Sweep | StrategyKind::ProxySweep)
     }

@@ -149,12 +149,25 @@ fn method(cfg: &Config, net: &dyn Supernet) -> Result<(Box<dyn Method>, warm::Wa
         return Ok((Box::new(darts), warm::WarmCost::default()));
     }
     let proxies = kind.proxies(&cfg.strategy.proxy);
-    let (starts, cost) = warm::ranked_pool(cfg, &proxies, net, &mut rng)?;
     let space = net.space().clone();
-    let strategy =
-        strategy::build_seeded(kind, &space, &cfg.strategy, &cfg.controller, starts, Some(init_seed), &mut rng)?;
+    let (starts, cost) = match kind.uses_pool(&cfg.strategy.proxy) && proxies.is_empty() {
+        // `sweep`: a pool in draw order, no proxy.
+        true => (
+            strategy::warm::draw_pool(&space.decisions(), cfg.strategy.proxy.pool, &mut rng)?,
+            warm::WarmCost::default(),
+        ),
+        false => warm::ranked_pool(cfg, &proxies, net, &mut rng)?,
+    };
+    let arch_cost = super::cost::ArchCost::new(cfg, &space)?;
+    let strategy = match (kind.reads_costs_first(), arch_cost.as_ref().and_then(|c| c.table())) {
+        (true, Some(table)) => {
+            let known: Arc<dyn strategy::KnownCost> = Arc::new(table.clone());
+            strategy::build_with_costs(kind, &space, &cfg.strategy, &cfg.controller, starts, known, &mut rng)?
+        }
+        _ => strategy::build_seeded(kind, &space, &cfg.strategy, &cfg.controller, starts, Some(init_seed), &mut rng)?,
+    };
     let c = &cfg.controller;
     let sampled = Sampled::new(strategy, space.clone(), cfg.strategy.repeats, c.num_aggregate, c.train_steps)
-        .with_objective(cfg.objective.build(), super::cost::ArchCost::new(cfg, &space)?);
+        .with_objective(cfg.objective.build(), arch_cost);
     Ok((Box::new(sampled), cost))
 }

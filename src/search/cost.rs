@@ -39,6 +39,11 @@ impl ArchCost {
         }
     }
 
+    /// The cost table, where the cost is one (the cost a strategy can read before a query).
+    pub fn table(&self) -> Option<&Costs> {
+        self.table.as_ref()
+    }
+
     pub fn of(&self, net: &dyn Supernet, values: &[usize]) -> Result<f64> {
         Ok(match (&self.table, self.kind) {
             (Some(t), _) => t.get(values)?,

@@ -204,8 +204,8 @@ pub fn build_with_starts(
     build_seeded(kind, space, cfg, controller, starts, None, rng)
 }
 
-/// [`build_with_starts`] for a run that knows every architecture's cost before querying it
-/// (`enas bench` with a cost table), which the `sweep` strategies need; `starts` is their pool.
+/// [`build_with_starts`] for a run that knows every architecture's cost before querying it (a
+/// cost table), which the `sweep` strategies need; `starts` is their pool.
 pub fn build_with_costs(
     kind: StrategyKind,
     space: &Space,
@@ -256,8 +256,8 @@ pub fn build_seeded(
         }
         StrategyKind::Sweep | StrategyKind::ProxySweep => {
             return Err(Error::Name(format!(
-                "{kind} reads each architecture's cost before querying it, from a cost table: it is a \
-                 strategy of enas bench --objective pareto --cost-table FILE --cost-column NAME"
+                "{kind} reads each architecture's cost before querying it, from a cost table (enas bench \
+                 --cost-table FILE --cost-column NAME; enas search objective.cost: table)"
             )))
         }
         StrategyKind::Darts => {
