@@ -403,5 +403,7 @@ mod tests {
         assert!(err.contains("train.sgd.momentum") && err.contains("1.5"), "{err}");
         let err = Config::load(None, &["child.nodes=0".into()]).unwrap_err().to_string();
         assert!(err.contains("child.nodes"), "{err}");
+        let err = Config::load(None, &["strategy.sweep.levels=2000".into()]).unwrap_err().to_string();
+        assert!(err.contains("strategy.sweep.levels") && err.contains("strategy.proxy.pool (1000)"), "{err}");
     }
 }

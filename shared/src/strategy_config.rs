@@ -267,6 +267,13 @@ impl StrategyConfig {
                 return bad(key, "must be at least 1, got 0".into());
             }
         }
+        if self.sweep.levels > self.proxy.pool {
+            let msg = format!(
+                "{} is more than strategy.proxy.pool ({}), whose costs set them",
+                self.sweep.levels, self.proxy.pool
+            );
+            return bad("sweep.levels", msg);
+        }
         if self.proxy.vote.is_empty() {
             return bad("proxy.vote", "needs at least one proxy".into());
         }

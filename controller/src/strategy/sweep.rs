@@ -105,8 +105,10 @@ fn quantile_limits(costs: &[f64], levels: usize) -> Vec<f64> {
     let n = sorted.len();
     (1..levels)
         .map(|k| {
-            let pos = k as f64 / levels as f64 * (n - 1) as f64;
-            let (lo, frac) = (pos.floor() as usize, pos - pos.floor());
+            // Position k (n - 1) / levels, its whole part and fraction in integers (a float
+            // product can land just under a whole position).
+            let num = k * (n - 1);
+            let (lo, frac) = (num / levels, (num % levels) as f64 / levels as f64);
             let hi = (lo + 1).min(n - 1);
             sorted[lo] + frac * (sorted[hi] - sorted[lo])
         })
@@ -170,7 +172,18 @@ impl Strategy for Sweep {
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<()> {
-        self.st = from_state(self.kind, state)?;
+        let st: SweepState = from_state(self.kind, state)?;
+        let n = self.decisions.len();
+        if st.bands.len() != st.limits.len() + 1 || st.told.iter().any(|t| t.0.len() != n) {
+            return Err(Error::Arch(format!(
+                "the saved state of strategy {} is invalid: {} bands for {} limits, or a told architecture \
+                 without {n} choices",
+                self.kind,
+                st.bands.len(),
+                st.limits.len()
+            )));
+        }
+        self.st = st;
         Ok(())
     }
 }

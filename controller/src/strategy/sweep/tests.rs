@@ -100,3 +100,75 @@ fn an_empty_pool_is_an_error_and_the_state_round_trips() {
     t.restore(state.clone()).unwrap();
     assert_eq!(t.state().unwrap(), state);
 }
+
+/// numpy.percentile(range(91), 70) = 63 exactly: 7 x 90 / 10 is a whole position, which a float
+/// product puts at 62.99999999999999.
+#[test]
+fn a_whole_quantile_position_is_exact() {
+    let costs: Vec<f64> = (0..91).map(f64::from).collect();
+    assert_eq!(quantile_limits(&costs, 10)[6], 63.0);
+}
+
+/// 2 decisions of 4 choices (cost 4a + b: 0..15), 2 levels: limit 7.5 (the median), so level 0's
+/// band is a in {0, 1}. The pool starts with `pool_head`, then the rest in order.
+fn two_by_four(pool_head: &[[usize; 2]]) -> Sweep {
+    let head: Vec<Vec<usize>> = pool_head.iter().map(|p| p.to_vec()).collect();
+    let rest = (0..16).map(|i| vec![i / 4, i % 4]).filter(|v| !head.contains(v));
+    let pool: Vec<Vec<usize>> = head.iter().cloned().chain(rest).collect();
+    let cfg = SweepConfig { levels: 2 };
+    Sweep::new(StrategyKind::ProxySweep, decisions(2, 4), &cfg, pool, Arc::new(Positional(4))).unwrap()
+}
+
+fn told(s: &mut Sweep, history: &mut History, v: [usize; 2], reward: f64, rng: &mut ChaCha8Rng) {
+    history.record(&v, reward);
+    s.tell(&v, reward, rng).unwrap();
+}
+
+/// By hand: (0, 3) and (1, 0) both score 5 within level 0's limit; the first told, (0, 3), is the
+/// incumbent. With (0, 0) and (1, 3) known (neighbours of both), level 0 proposes (0, 1) or
+/// (0, 2), the neighbours of (0, 3) left; (1, 0)'s would be (1, 1) or (1, 2).
+#[test]
+fn the_first_told_of_equal_rewards_is_the_incumbent() {
+    let mut s = two_by_four(&[[0, 3], [1, 1]]);
+    assert_eq!(s.st.limits, vec![7.5]);
+    let (mut rng, mut history) = (ChaCha8Rng::seed_from_u64(3), History::new(false));
+    for (v, r) in [([0, 3], 5.0), ([1, 0], 5.0), ([0, 0], 1.0), ([1, 3], 1.0)] {
+        told(&mut s, &mut history, v, r, &mut rng);
+    }
+    for _ in 0..20 {
+        let mut t = two_by_four(&[[0, 3], [1, 1]]);
+        t.restore(s.state().unwrap()).unwrap();
+        let p = t.propose(&history, &mut rng).unwrap();
+        assert!(p == vec![0, 1] || p == vec![0, 2], "{p:?} is no neighbour of the first-told incumbent (0, 3)");
+    }
+}
+
+/// By hand: level 0 climbs from (0, 3); once its neighbours within 7.5 ((0, 0), (0, 1), (0, 2),
+/// (1, 3)) are known, it restarts from its band's next start not known, (1, 1), which is no
+/// neighbour of (0, 3).
+#[test]
+fn a_local_optimum_restarts_from_the_next_start_of_the_band() {
+    let mut s = two_by_four(&[[0, 3], [1, 1]]);
+    let (mut rng, mut history) = (ChaCha8Rng::seed_from_u64(4), History::new(false));
+    assert_eq!(s.propose(&history, &mut rng).unwrap(), vec![0, 3]);
+    for (v, r) in [([0, 3], 5.0), ([0, 0], 1.0), ([0, 1], 1.0), ([0, 2], 1.0), ([1, 3], 1.0)] {
+        told(&mut s, &mut history, v, r, &mut rng);
+    }
+    // Level 1 (no limit) climbs from (0, 3) above the limit: (2, 3) or (3, 3).
+    let up = s.propose(&history, &mut rng).unwrap();
+    assert!(up == vec![2, 3] || up == vec![3, 3], "{up:?}");
+    told(&mut s, &mut history, [up[0], up[1]], 0.0, &mut rng);
+    assert_eq!(s.propose(&history, &mut rng).unwrap(), vec![1, 1]);
+    assert_eq!(s.fallbacks(), 0);
+}
+
+#[test]
+fn a_saved_state_that_does_not_fit_is_an_error() {
+    let mut s = two_by_four(&[]);
+    let e = s.restore(serde_json::json!({"limits": [], "bands": [], "told": [], "next": 0, "fallbacks": 0}));
+    assert!(e.unwrap_err().to_string().contains("saved state of strategy proxy-sweep is invalid"));
+    let e = s.restore(
+        serde_json::json!({"limits": [1.0], "bands": [[], []], "told": [[[1], 1.0, 1.0]], "next": 0, "fallbacks": 0}),
+    );
+    assert!(e.is_err());
+}
