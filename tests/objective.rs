@@ -64,7 +64,9 @@ fn every_strategy_respects_a_hard_constraint() {
     let dir = tempfile::tempdir().unwrap();
     let (t, c) = tables(dir.path());
     let out = dir.path().join("c");
-    let o = bench(&t, &c, &out, &["--objective", "constraint", "--set", "objective.limit=20"]);
+    // proxy-sweep gated: its neighbours are scored by synflow through the bench's engine.
+    let extra = ["--objective", "constraint", "--set", "objective.limit=20", "--set", "strategy.sweep.gate=0.5"];
+    let o = bench(&t, &c, &out, &extra);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows = trajectories(&out);
     let index = by_arch();

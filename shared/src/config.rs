@@ -330,6 +330,13 @@ impl Config {
             );
             return bad("search.strategy", msg);
         }
+        if self.search.strategy == crate::strategy_config::StrategyKind::ProxySweep
+            && self.strategy.sweep.gate.is_some()
+        {
+            let msg = "proxy-sweep's gate scores neighbours by synflow on the fly, which enas bench does; in enas \
+                       search leave it null";
+            return bad("strategy.sweep.gate", msg.into());
+        }
         if self.search.strategy == crate::strategy_config::StrategyKind::Darts && self.objective.kind.needs_cost() {
             let msg = format!(
                 "`{}`: DARTS descends the validation loss and reads no cost; use a strategy that queries \
@@ -405,5 +412,17 @@ mod tests {
         assert!(err.contains("child.nodes"), "{err}");
         let err = Config::load(None, &["strategy.sweep.levels=2000".into()]).unwrap_err().to_string();
         assert!(err.contains("strategy.sweep.levels") && err.contains("strategy.proxy.pool (1000)"), "{err}");
+        let err = Config::load(None, &["strategy.sweep.gate=1.5".into()]).unwrap_err().to_string();
+        assert!(err.contains("strategy.sweep.gate") && err.contains("[0, 1)"), "{err}");
+        let gate = [
+            "search.strategy=proxy-sweep".into(),
+            "search.space=nb201".into(),
+            "objective.kind=pareto".into(),
+            "objective.cost_table=c.csv".into(),
+            "objective.cost_column=ms".into(),
+            "strategy.sweep.gate=0.9".into(),
+        ];
+        let err = Config::load(None, &gate).unwrap_err().to_string();
+        assert!(err.contains("strategy.sweep.gate") && err.contains("enas bench"), "{err}");
     }
 }

@@ -168,11 +168,15 @@ pub struct SweepConfig {
     /// Cost levels: `levels - 1` limits at the quantiles k / levels of the pool's costs, and one
     /// level without a limit. 9 puts the limits at the pool's ninths.
     pub levels: usize,
+    /// `proxy-sweep` only (`enas bench`): climb only to neighbours whose proxy score
+    /// (`strategy.proxy.score`) is at least this quantile of the pool's scores in the neighbour's
+    /// cost band; each neighbour weighed is one more proxy evaluation (no query). Off: null.
+    pub gate: Option<f64>,
 }
 
 impl Default for SweepConfig {
     fn default() -> Self {
-        SweepConfig { levels: 9 }
+        SweepConfig { levels: 9, gate: None }
     }
 }
 
@@ -273,6 +277,11 @@ impl StrategyConfig {
                 self.sweep.levels, self.proxy.pool
             );
             return bad("sweep.levels", msg);
+        }
+        if let Some(q) = self.sweep.gate {
+            if !(0.0..1.0).contains(&q) {
+                return bad("sweep.gate", format!("must be a quantile in [0, 1), got {q}"));
+            }
         }
         if self.proxy.vote.is_empty() {
             return bad("proxy.vote", "needs at least one proxy".into());

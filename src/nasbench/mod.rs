@@ -15,7 +15,7 @@ use crate::proxy::engine::ProxyEngine;
 use crate::run::RunDir;
 use crate::runtime;
 use anyhow::{Context, Result};
-use enas_controller::strategy::{self, warm, History, KnownCost};
+use enas_controller::strategy::{self, warm, History, KnownScore};
 use enas_shared::objective::ObjectiveKind;
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::table::{Columns, ObjectiveEvaluator, Table, TableEvaluator};
@@ -142,7 +142,7 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
     let optimum = objective_optimum(&cfg, &table, costs.as_ref())?;
     // Trials run one per core; each trial's kernels stay on its own thread.
     let workers = runtime::job_workers(cfg.threads);
-    let engine = proxy_engine(&cfg, &space, &kinds, inv.data_given, inv.proxy_cache.as_deref())?;
+    let engine = proxy_engine(&cfg, &space, &kinds, inv.data_given, inv.proxy_cache.as_deref())?.map(Arc::new);
     let (dir, _lock) = match existing {
         Some(claimed) => claimed,
         None => {
@@ -306,7 +306,7 @@ struct Jobs<'a> {
     /// The cost table of `--objective pareto`, told to the strategies with each reward.
     costs: Option<&'a enas_shared::cost::Costs>,
     budget: usize,
-    engine: Option<&'a ProxyEngine>,
+    engine: Option<&'a Arc<ProxyEngine>>,
     /// Where each trial is saved as it completes, and found again on a resume.
     dir: &'a RunDir,
 }
@@ -364,9 +364,17 @@ fn run_trial(jobs: &Jobs, kind: StrategyKind, trial: usize) -> Result<Trial> {
         };
     }
     let (strategy_cfg, controller) = (&cfg.strategy, &cfg.bench.controller);
+    // The proxy a gated proxy-sweep weighs neighbours by, counting what it computes.
+    let scorer = match (engine, proxies.as_slice()) {
+        (Some(engine), &[proxy]) if kind.reads_costs_first() => {
+            Some(Arc::new(EngineScore::new(engine, proxy, &starts)))
+        }
+        _ => None,
+    };
     let mut strat = match (kind.reads_costs_first(), jobs.costs) {
         (true, Some(costs)) => {
-            let known: Arc<dyn KnownCost> = Arc::new(costs.clone());
+            let score = scorer.clone().map(|s| s as Arc<dyn KnownScore>);
+            let known = strategy::Known { cost: Arc::new(costs.clone()), score };
             strategy::build_with_costs(kind, space, strategy_cfg, controller, starts, known, &mut rng)?
         }
         _ => strategy::build_with_starts(kind, space, strategy_cfg, controller, starts, &mut rng)?,
@@ -394,6 +402,11 @@ fn run_trial(jobs: &Jobs, kind: StrategyKind, trial: usize) -> Result<Trial> {
     if let Some(e) = failure {
         return Err(e);
     }
+    if let Some(s) = scorer {
+        let (evals, seconds) = s.spent();
+        proxy_evals += evals;
+        proxy_seconds += seconds;
+    }
     Ok(Trial {
         strategy: kind,
         trial,
@@ -403,4 +416,48 @@ fn run_trial(jobs: &Jobs, kind: StrategyKind, trial: usize) -> Result<Trial> {
         proxy_evals,
         proxy_seconds,
     })
+}
+
+/// A proxy's score of any architecture from the bench's engine (cached across trials), counting
+/// each architecture the strategy asks about beyond its pool (already counted) once, with the
+/// single-thread seconds its score first cost.
+struct EngineScore {
+    engine: Arc<ProxyEngine>,
+    proxy: enas_shared::ProxyKind,
+    spent: std::sync::Mutex<Spent>,
+}
+
+#[derive(Default)]
+struct Spent {
+    scored: std::collections::HashSet<Vec<usize>>,
+    evals: usize,
+    seconds: f64,
+}
+
+impl EngineScore {
+    fn new(engine: &Arc<ProxyEngine>, proxy: enas_shared::ProxyKind, pool: &[Vec<usize>]) -> EngineScore {
+        let spent = Spent { scored: pool.iter().cloned().collect(), ..Spent::default() };
+        EngineScore { engine: Arc::clone(engine), proxy, spent: std::sync::Mutex::new(spent) }
+    }
+
+    /// Evaluations beyond the pool, and their seconds.
+    fn spent(&self) -> (usize, f64) {
+        let s = self.spent.lock().expect("proxy count lock");
+        (s.evals, s.seconds)
+    }
+}
+
+impl KnownScore for EngineScore {
+    fn score(&self, values: &[usize]) -> enas_shared::Result<f64> {
+        let s = self
+            .engine
+            .evaluate(&[self.proxy], values)
+            .map_err(|e| enas_shared::Error::Name(format!("proxy {}: {e:#}", self.proxy)))?;
+        let mut spent = self.spent.lock().expect("proxy count lock");
+        if spent.scored.insert(values.to_vec()) {
+            spent.evals += 1;
+            spent.seconds += s[0].seconds;
+        }
+        Ok(s[0].score)
+    }
 }

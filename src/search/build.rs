@@ -161,7 +161,7 @@ fn method(cfg: &Config, net: &dyn Supernet) -> Result<(Box<dyn Method>, warm::Wa
     let arch_cost = super::cost::ArchCost::new(cfg, &space)?;
     let strategy = match (kind.reads_costs_first(), arch_cost.as_ref().and_then(|c| c.table())) {
         (true, Some(table)) => {
-            let known: Arc<dyn strategy::KnownCost> = Arc::new(table.clone());
+            let known = strategy::Known { cost: Arc::new(table.clone()), score: None };
             strategy::build_with_costs(kind, &space, &cfg.strategy, &cfg.controller, starts, known, &mut rng)?
         }
         _ => strategy::build_seeded(kind, &space, &cfg.strategy, &cfg.controller, starts, Some(init_seed), &mut rng)?,

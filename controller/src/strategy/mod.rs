@@ -37,6 +37,12 @@ pub trait KnownCost: Send + Sync {
     fn cost(&self, values: &[usize]) -> Result<f64>;
 }
 
+/// A zero-cost proxy's score of any architecture (higher predicts better), computed without a
+/// query; `proxy-sweep` with `strategy.sweep.gate` reads it for the neighbours it may climb to.
+pub trait KnownScore: Send + Sync {
+    fn score(&self, values: &[usize]) -> Result<f64>;
+}
+
 impl KnownCost for enas_shared::cost::Costs {
     fn cost(&self, values: &[usize]) -> Result<f64> {
         self.get(values)
@@ -204,6 +210,13 @@ pub fn build_with_starts(
     build_seeded(kind, space, cfg, controller, starts, None, rng)
 }
 
+/// What a run knows of any architecture without a query: its cost (a cost table), and where it
+/// can compute one, a zero-cost proxy's score.
+pub struct Known {
+    pub cost: Arc<dyn KnownCost>,
+    pub score: Option<Arc<dyn KnownScore>>,
+}
+
 /// [`build_with_starts`] for a run that knows every architecture's cost before querying it (a
 /// cost table), which the `sweep` strategies need; `starts` is their pool.
 pub fn build_with_costs(
@@ -212,12 +225,21 @@ pub fn build_with_costs(
     cfg: &StrategyConfig,
     controller: &enas_shared::search_config::ControllerConfig,
     starts: Vec<Vec<usize>>,
-    costs: Arc<dyn KnownCost>,
+    known: Known,
     rng: &mut ChaCha8Rng,
 ) -> Result<Box<dyn Strategy>> {
     match kind {
         StrategyKind::Sweep | StrategyKind::ProxySweep => {
-            Ok(Box::new(Sweep::new(kind, space.decisions(), &cfg.sweep, starts, costs)?))
+            let sweep = Sweep::new(kind, space.decisions(), &cfg.sweep, starts, known.cost)?;
+            Ok(Box::new(match (kind, cfg.sweep.gate, known.score) {
+                (StrategyKind::ProxySweep, Some(q), Some(score)) => sweep.with_gate(q, score)?,
+                (StrategyKind::ProxySweep, Some(_), None) => {
+                    return Err(Error::Name(
+                        "strategy.sweep.gate needs the proxy's score of any architecture (enas bench)".into(),
+                    ))
+                }
+                _ => sweep,
+            }))
         }
         _ => build_with_starts(kind, space, cfg, controller, starts, rng),
     }

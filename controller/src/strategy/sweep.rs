@@ -12,7 +12,7 @@
 //!
 //! Costs are read before a query (a cost table: looking one up is no query), so a neighbour over
 //! the limit is never queried; that is why the strategy needs a [`KnownCost`].
-use super::{from_state, to_state, uniform_unknown, History, KnownCost, Strategy};
+use super::{from_state, to_state, uniform_unknown, History, KnownCost, KnownScore, Strategy};
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::{StrategyKind, SweepConfig};
 use enas_shared::{Error, Result};
@@ -26,6 +26,9 @@ pub struct Sweep {
     kind: StrategyKind,
     decisions: Vec<Decision>,
     costs: Arc<dyn KnownCost>,
+    /// `strategy.sweep.gate`: the proxy, and per level the score a neighbour in that level's band
+    /// must reach to be queried.
+    gate: Option<(Arc<dyn KnownScore>, Vec<f64>)>,
     st: SweepState,
 }
 
@@ -67,7 +70,31 @@ impl Sweep {
             bands[level_of(&limits, c)].push_back(v);
         }
         let st = SweepState { limits, bands, told: Vec::new(), next: 0, fallbacks: 0 };
-        Ok(Sweep { kind, decisions, costs, st })
+        Ok(Sweep { kind, decisions, costs, gate: None, st })
+    }
+
+    /// Climbs only to neighbours whose proxy score is at least the `q` quantile of the scores of
+    /// the pool's architectures in the neighbour's own cost band (an empty band lets any through).
+    pub fn with_gate(mut self, q: f64, score: Arc<dyn KnownScore>) -> Result<Sweep> {
+        let mut thresholds = Vec::with_capacity(self.st.bands.len());
+        for band in &self.st.bands {
+            let mut s = band.iter().map(|v| score.score(v)).collect::<Result<Vec<f64>>>()?;
+            s.retain(|x| !x.is_nan());
+            thresholds.push(match s.is_empty() {
+                true => f64::NEG_INFINITY,
+                false => quantile(&mut s, q),
+            });
+        }
+        self.gate = Some((score, thresholds));
+        Ok(self)
+    }
+
+    /// Whether the gate (if any) lets `values` through.
+    fn passes(&self, values: &[usize], cost: f64) -> Result<bool> {
+        Ok(match &self.gate {
+            None => true,
+            Some((score, thresholds)) => score.score(values)? >= thresholds[level_of(&self.st.limits, cost)],
+        })
     }
 
     /// The best told architecture within `limit` (the first told among equal rewards).
@@ -88,7 +115,11 @@ impl Sweep {
             for v in (0..d.choices).filter(|&v| v != values[pos]) {
                 let mut n = values.to_vec();
                 n[pos] = v;
-                if history.known(&n).is_none() && within(limit, self.costs.cost(&n)?) {
+                if history.known(&n).is_some() {
+                    continue;
+                }
+                let cost = self.costs.cost(&n)?;
+                if within(limit, cost) && self.passes(&n, cost)? {
                     out.push(n);
                 }
             }
@@ -113,6 +144,15 @@ fn quantile_limits(costs: &[f64], levels: usize) -> Vec<f64> {
             sorted[lo] + frac * (sorted[hi] - sorted[lo])
         })
         .collect()
+}
+
+/// The `q` quantile of `xs` (not empty), interpolated linearly between order statistics.
+fn quantile(xs: &mut [f64], q: f64) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let pos = q * (xs.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(xs.len() - 1);
+    xs[lo] + (pos - lo as f64) * (xs[hi] - xs[lo])
 }
 
 /// The level whose band holds `cost`: the first limit at or above it, else the last level.

@@ -39,7 +39,7 @@ fn limits_are_the_pools_quantiles() {
 #[test]
 fn levels_go_round_and_climb_within_their_limits() {
     let pool: Vec<Vec<usize>> = (0..9).rev().map(|i| vec![i / 3, i % 3]).collect();
-    let cfg = SweepConfig { levels: 3 };
+    let cfg = SweepConfig { levels: 3, gate: None };
     let mut s = Sweep::new(StrategyKind::Sweep, decisions(2, 3), &cfg, pool, Arc::new(Positional(3))).unwrap();
     assert_eq!(s.st.limits.len(), 2);
     assert!((s.st.limits[0] - 8.0 / 3.0).abs() < 1e-12 && (s.st.limits[1] - 16.0 / 3.0).abs() < 1e-12);
@@ -65,7 +65,7 @@ fn levels_go_round_and_climb_within_their_limits() {
 #[test]
 fn a_local_optimum_restarts_from_the_band_then_falls_back() {
     let pool: Vec<Vec<usize>> = (0..4).rev().map(|i| vec![i]).collect();
-    let cfg = SweepConfig { levels: 2 };
+    let cfg = SweepConfig { levels: 2, gate: None };
     let mut s = Sweep::new(StrategyKind::Sweep, decisions(1, 4), &cfg, pool, Arc::new(Positional(4))).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut history = History::new(false);
@@ -87,7 +87,7 @@ fn a_local_optimum_restarts_from_the_band_then_falls_back() {
 
 #[test]
 fn an_empty_pool_is_an_error_and_the_state_round_trips() {
-    let cfg = SweepConfig { levels: 3 };
+    let cfg = SweepConfig { levels: 3, gate: None };
     let e = Sweep::new(StrategyKind::ProxySweep, decisions(1, 4), &cfg, Vec::new(), Arc::new(Positional(4)));
     assert!(e.is_err_and(|e| e.to_string().contains("proxy-sweep needs a pool")));
     let pool: Vec<Vec<usize>> = (0..4).map(|i| vec![i]).collect();
@@ -115,7 +115,7 @@ fn two_by_four(pool_head: &[[usize; 2]]) -> Sweep {
     let head: Vec<Vec<usize>> = pool_head.iter().map(|p| p.to_vec()).collect();
     let rest = (0..16).map(|i| vec![i / 4, i % 4]).filter(|v| !head.contains(v));
     let pool: Vec<Vec<usize>> = head.iter().cloned().chain(rest).collect();
-    let cfg = SweepConfig { levels: 2 };
+    let cfg = SweepConfig { levels: 2, gate: None };
     Sweep::new(StrategyKind::ProxySweep, decisions(2, 4), &cfg, pool, Arc::new(Positional(4))).unwrap()
 }
 
@@ -171,4 +171,37 @@ fn a_saved_state_that_does_not_fit_is_an_error() {
         serde_json::json!({"limits": [1.0], "bands": [[], []], "told": [[[1], 1.0, 1.0]], "next": 0, "fallbacks": 0}),
     );
     assert!(e.is_err());
+}
+
+/// A made-up proxy: the second choice (higher is better).
+struct Second;
+
+impl KnownScore for Second {
+    fn score(&self, values: &[usize]) -> Result<f64> {
+        Ok(values[1] as f64)
+    }
+}
+
+/// By hand, on `two_by_four` (level 0's band a in {0, 1}: second choices 0..3 twice, so its
+/// 0.5-quantile score is 1.5; level 1's band a in {2, 3}, the same 1.5). Level 0's incumbent
+/// (0, 3) with (0, 2) known: its neighbours within 7.5 are (0, 0), (0, 1), (1, 3); the gate
+/// lets through only (1, 3) (score 3 >= 1.5). Without the gate (0, 0) and (0, 1) come up too.
+#[test]
+fn the_gate_lets_through_only_neighbours_the_proxy_rates() {
+    let mut seen = std::collections::HashSet::new();
+    for seed in 0..20 {
+        let mut s = two_by_four(&[[0, 3], [1, 1]]).with_gate(0.5, Arc::new(Second)).unwrap();
+        assert_eq!(s.gate.as_ref().unwrap().1, vec![1.5, 1.5]);
+        let (mut rng, mut history) = (ChaCha8Rng::seed_from_u64(seed), History::new(false));
+        for (v, r) in [([0, 3], 5.0), ([0, 2], 1.0)] {
+            told(&mut s, &mut history, v, r, &mut rng);
+        }
+        assert_eq!(s.propose(&history, &mut rng).unwrap(), vec![1, 3]);
+        let mut plain = two_by_four(&[[0, 3], [1, 1]]);
+        for (v, r) in [([0, 3], 5.0), ([0, 2], 1.0)] {
+            plain.tell(&v, r, &mut rng).unwrap();
+        }
+        seen.insert(plain.propose(&history, &mut rng).unwrap());
+    }
+    assert!(seen.len() > 1, "without the gate the neighbours vary: {seen:?}");
 }
