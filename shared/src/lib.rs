@@ -14,6 +14,7 @@ pub mod objective;
 pub mod op;
 pub mod pareto;
 pub mod proxy_kind;
+pub mod quantile;
 pub mod rank;
 pub mod search_config;
 mod sgd_config;

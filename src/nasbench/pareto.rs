@@ -16,6 +16,7 @@ use super::Trial;
 use anyhow::Result;
 use enas_shared::cost::Costs;
 use enas_shared::pareto::{hypervolume_2d, pareto_front};
+use enas_shared::quantile::quantile;
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::table::Table;
 
@@ -34,19 +35,12 @@ pub struct Frontier {
     true_hypervolume: f64,
 }
 
-/// numpy's `percentile(x, p)` (linear interpolation between the closest ranks).
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let pos = p / 100.0 * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
-
 impl Frontier {
     /// `cost[i]` is the cost of `table.rows[i]`.
     pub fn new(table: &Table, cost: &[f64]) -> Frontier {
         let mut sorted = cost.to_vec();
         sorted.sort_by(f64::total_cmp);
-        let budgets: Vec<f64> = PERCENTILES.iter().map(|&p| percentile(&sorted, p)).collect();
+        let budgets: Vec<f64> = PERCENTILES.iter().map(|&p| quantile(&sorted, p / 100.0)).collect();
         let within = |b: f64| table.rows.iter().zip(cost).filter(move |(_, &c)| c <= b).map(|(r, _)| r.report);
         let best_within = budgets.iter().map(|&b| within(b).fold(f64::NEG_INFINITY, f64::max)).collect();
         let worst_within = budgets.iter().map(|&b| within(b).fold(f64::INFINITY, f64::min)).collect();
@@ -194,15 +188,6 @@ mod tests {
     use super::*;
     use enas_shared::table::Columns;
     use enas_shared::{Nb201, Space};
-
-    /// numpy: `np.percentile([1, 2, 3, 4], [10, 50, 90])` = [1.3, 2.5, 3.7].
-    #[test]
-    fn percentiles_are_numpys_linear_ones() {
-        let x = [1.0, 2.0, 3.0, 4.0];
-        for (p, want) in [(10.0, 1.3), (50.0, 2.5), (90.0, 3.7)] {
-            assert!((percentile(&x, p) - want).abs() < 1e-12, "{p}: {}", percentile(&x, p));
-        }
-    }
 
     /// 40 NB201 cells with made-up columns: reward = final - noise, cost unrelated to both.
     fn table(dir: &std::path::Path) -> (Table, Vec<f64>) {

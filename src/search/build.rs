@@ -148,16 +148,8 @@ fn method(cfg: &Config, net: &dyn Supernet) -> Result<(Box<dyn Method>, warm::Wa
         let darts = super::darts::Darts::new(&cfg.darts, net.space(), &mut rng)?;
         return Ok((Box::new(darts), warm::WarmCost::default()));
     }
-    let proxies = kind.proxies(&cfg.strategy.proxy);
     let space = net.space().clone();
-    let (starts, cost) = match kind.uses_pool(&cfg.strategy.proxy) && proxies.is_empty() {
-        // `sweep`: a pool in draw order, no proxy.
-        true => (
-            strategy::warm::draw_pool(&space.decisions(), cfg.strategy.proxy.pool, &mut rng)?,
-            warm::WarmCost::default(),
-        ),
-        false => warm::ranked_pool(cfg, &proxies, net, &mut rng)?,
-    };
+    let (starts, cost) = warm::ranked_pool(cfg, kind, net, &mut rng)?;
     let arch_cost = super::cost::ArchCost::new(cfg, &space)?;
     let strategy = match (kind.reads_costs_first(), arch_cost.as_ref().and_then(|c| c.table())) {
         (true, Some(table)) => {

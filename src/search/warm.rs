@@ -7,6 +7,7 @@ use super::supernet::Supernet;
 use crate::proxy::engine::ProxyEngine;
 use anyhow::Result;
 use enas_controller::strategy::warm;
+use enas_shared::strategy_config::StrategyKind;
 use enas_shared::{Config, ProxyKind, Space};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -21,17 +22,23 @@ pub struct WarmCost {
     pub seconds: f64,
 }
 
-/// The pool of `strategy.proxy.pool` paths ranked by `proxies` (best first), for a proxy-guided
-/// strategy; an empty ranking for the others.
+/// The pool of `strategy.proxy.pool` paths `kind` starts from: ranked by its proxies (best first)
+/// for a proxy-guided strategy, in draw order for `sweep`; empty for the others.
 pub fn ranked_pool(
     cfg: &Config,
-    proxies: &[ProxyKind],
+    kind: StrategyKind,
     net: &dyn Supernet,
     rng: &mut ChaCha8Rng,
 ) -> Result<(Vec<Vec<usize>>, WarmCost)> {
-    if proxies.is_empty() {
+    if !kind.uses_pool(&cfg.strategy.proxy) {
         return Ok((Vec::new(), WarmCost::default()));
     }
+    let proxies = kind.proxies(&cfg.strategy.proxy);
+    if proxies.is_empty() {
+        let pool = warm::draw_pool(&net.space().decisions(), cfg.strategy.proxy.pool, rng)?;
+        return Ok((pool, WarmCost::default()));
+    }
+    let proxies = proxies.as_slice();
     let nb201 = matches!(net.space(), Space::Nb201(_));
     for p in proxies {
         anyhow::ensure!(

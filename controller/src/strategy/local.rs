@@ -6,7 +6,7 @@
 //! one new random architecture. With starts (`proxy-local`, `vote-local`) the initial and restart
 //! architectures are the next best of a pool by zero-cost proxies instead of random ones.
 //! Neighbours whose score the history already knows are weighed without a query.
-use super::{from_state, to_state, History, Starts, Strategy};
+use super::{from_state, neighbours, to_state, History, Starts, Strategy};
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::{LocalConfig, StrategyKind};
 use enas_shared::Result;
@@ -62,14 +62,7 @@ impl LocalSearch {
 
     /// Every architecture one decision away from `values`, shuffled.
     pub fn neighbours(&self, values: &[usize], rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> {
-        let mut out = Vec::new();
-        for (pos, d) in self.decisions.iter().enumerate() {
-            for v in (0..d.choices).filter(|&v| v != values[pos]) {
-                let mut n = values.to_vec();
-                n[pos] = v;
-                out.push(n);
-            }
-        }
+        let mut out = neighbours(&self.decisions, values);
         out.shuffle(rng);
         out
     }

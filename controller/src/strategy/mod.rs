@@ -396,6 +396,19 @@ pub fn uniform(decisions: &[Decision], rng: &mut ChaCha8Rng) -> Vec<usize> {
 /// Spaces up to this size are enumerated when rejection sampling fails (nearly all queried).
 const ENUMERABLE: f64 = 1e7;
 
+/// Every architecture one decision away from `values`, in decision order, then value order.
+pub(crate) fn neighbours(decisions: &[Decision], values: &[usize]) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    for (pos, d) in decisions.iter().enumerate() {
+        for v in (0..d.choices).filter(|&v| v != values[pos]) {
+            let mut n = values.to_vec();
+            n[pos] = v;
+            out.push(n);
+        }
+    }
+    out
+}
+
 /// A uniformly random architecture the history does not know: rejection sampling, and for a
 /// small space whose unknown part is too rare to hit, a uniform pick among the enumerated
 /// unknown architectures.

@@ -12,7 +12,8 @@
 //!
 //! Costs are read before a query (a cost table: looking one up is no query), so a neighbour over
 //! the limit is never queried; that is why the strategy needs a [`KnownCost`].
-use super::{from_state, to_state, uniform_unknown, History, KnownCost, KnownScore, Strategy};
+use super::{from_state, neighbours, to_state, uniform_unknown, History, KnownCost, KnownScore, Strategy};
+use enas_shared::quantile::{interpolate, quantile};
 use enas_shared::space::Decision;
 use enas_shared::strategy_config::{StrategyKind, SweepConfig};
 use enas_shared::{Error, Result};
@@ -80,9 +81,10 @@ impl Sweep {
         for band in &self.st.bands {
             let mut s = band.iter().map(|v| score.score(v)).collect::<Result<Vec<f64>>>()?;
             s.retain(|x| !x.is_nan());
+            s.sort_by(f64::total_cmp);
             thresholds.push(match s.is_empty() {
                 true => f64::NEG_INFINITY,
-                false => quantile(&mut s, q),
+                false => quantile(&s, q),
             });
         }
         self.gate = Some((score, thresholds));
@@ -108,20 +110,14 @@ impl Sweep {
         best.map(|t| t.0.as_slice())
     }
 
-    /// The unknown neighbours of `values` within `limit`, in decision order.
-    fn neighbours(&self, values: &[usize], limit: Option<f64>, history: &History) -> Result<Vec<Vec<usize>>> {
+    /// The unknown neighbours of `values` within `limit` that the gate lets through, in decision
+    /// order.
+    fn climbable(&self, values: &[usize], limit: Option<f64>, history: &History) -> Result<Vec<Vec<usize>>> {
         let mut out = Vec::new();
-        for (pos, d) in self.decisions.iter().enumerate() {
-            for v in (0..d.choices).filter(|&v| v != values[pos]) {
-                let mut n = values.to_vec();
-                n[pos] = v;
-                if history.known(&n).is_some() {
-                    continue;
-                }
-                let cost = self.costs.cost(&n)?;
-                if within(limit, cost) && self.passes(&n, cost)? {
-                    out.push(n);
-                }
+        for n in neighbours(&self.decisions, values).into_iter().filter(|n| history.known(n).is_none()) {
+            let cost = self.costs.cost(&n)?;
+            if within(limit, cost) && self.passes(&n, cost)? {
+                out.push(n);
             }
         }
         Ok(out)
@@ -129,7 +125,7 @@ impl Sweep {
 }
 
 /// `levels - 1` limits at the quantiles k / levels (k = 1..levels-1) of `costs`, interpolated
-/// linearly between order statistics (numpy's default).
+/// linearly between order statistics as numpy does, the position k (n - 1) / levels exact.
 fn quantile_limits(costs: &[f64], levels: usize) -> Vec<f64> {
     let mut sorted = costs.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -139,20 +135,9 @@ fn quantile_limits(costs: &[f64], levels: usize) -> Vec<f64> {
             // Position k (n - 1) / levels, its whole part and fraction in integers (a float
             // product can land just under a whole position).
             let num = k * (n - 1);
-            let (lo, frac) = (num / levels, (num % levels) as f64 / levels as f64);
-            let hi = (lo + 1).min(n - 1);
-            sorted[lo] + frac * (sorted[hi] - sorted[lo])
+            interpolate(&sorted, num / levels, (num % levels) as f64 / levels as f64)
         })
         .collect()
-}
-
-/// The `q` quantile of `xs` (not empty), interpolated linearly between order statistics.
-fn quantile(xs: &mut [f64], q: f64) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let pos = q * (xs.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(xs.len() - 1);
-    xs[lo] + (pos - lo as f64) * (xs[hi] - xs[lo])
 }
 
 /// The level whose band holds `cost`: the first limit at or above it, else the last level.
@@ -176,7 +161,7 @@ impl Strategy for Sweep {
         let limit = self.st.limits.get(level).copied();
         if let Some(inc) = self.incumbent(limit) {
             let inc = inc.to_vec();
-            let mut around = self.neighbours(&inc, limit, history)?;
+            let mut around = self.climbable(&inc, limit, history)?;
             if !around.is_empty() {
                 return Ok(around.swap_remove(rng.random_range(0..around.len())));
             }

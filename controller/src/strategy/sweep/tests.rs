@@ -101,8 +101,9 @@ fn an_empty_pool_is_an_error_and_the_state_round_trips() {
     assert_eq!(t.state().unwrap(), state);
 }
 
-/// numpy.percentile(range(91), 70) = 63 exactly: 7 x 90 / 10 is a whole position, which a float
-/// product puts at 62.99999999999999.
+/// The 7/10 quantile of 0..=90 is at position 7 x 90 / 10 = 63 exactly, so the limit is 63 and a
+/// cost of exactly 63 falls in level 6; numpy's float product gives 62.99999999999999 there
+/// (`np.percentile(np.arange(91.), 70)`), which would move that cost up a level.
 #[test]
 fn a_whole_quantile_position_is_exact() {
     let costs: Vec<f64> = (0..91).map(f64::from).collect();
