@@ -144,13 +144,30 @@ fn the_soft_objective_is_the_reward_of_a_micro_search() {
     );
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("DARTS descends the validation loss"));
-    // The sweep reads costs before querying: a cost table's, not the supernet's parameter count.
-    let bad = dir.path().join("sweep");
-    let o = search(
-        &bad,
-        &["--set", "search.strategy=sweep", "--set", "objective.kind=pareto", "--set", "objective.cost=params"],
-    );
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("from a cost table: set objective.cost: table"));
-    assert!(!bad.exists(), "a refused search left a directory");
+}
+
+/// The sweep reads an arc's cost before proposing it; with `objective.cost: params` that is the
+/// ENAS micro path's parameter count on the supernet. Under a constraint every scored and derived
+/// arc is within the limit, which the same sweep without the constraint exceeds.
+#[test]
+fn the_sweep_reads_the_supernets_parameter_count_under_a_constraint() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = |name: &str, objective: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec!["--set", "search.strategy=sweep", "--set", "objective.cost=params"];
+        args.extend_from_slice(objective);
+        let o = search(&out, &args);
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        let costs = |file: &str| -> Vec<f64> {
+            rows(&out.join(file)).iter().map(|r| r["cost"].parse().unwrap()).collect::<Vec<f64>>()
+        };
+        (costs("architectures.csv"), costs("derive.csv"))
+    };
+    let (free, _) = sweep("free", &["--set", "objective.kind=pareto"]);
+    assert!(free.iter().any(|&c| c > 6500.0), "no arc over 6500 parameters without the constraint: {free:?}");
+    let (scored, derived) = sweep("limited", &["--set", "objective.kind=constraint", "--set", "objective.limit=6500"]);
+    assert!(!scored.is_empty() && !derived.is_empty());
+    for c in scored.iter().chain(&derived) {
+        assert!(*c <= 6500.0, "an arc of {c} parameters, over the limit 6500");
+    }
 }

@@ -321,15 +321,6 @@ impl Config {
             );
             return bad("search.strategy", msg);
         }
-        if self.search.strategy.reads_costs_first() && self.objective.cost != crate::objective::CostKind::Table {
-            let msg = format!(
-                "`{}` reads every architecture's cost before querying it, from a cost table: set \
-                 objective.cost: table with objective.cost_table and objective.cost_column (params and flops \
-                 are counted on the supernet, which a strategy does not hold)",
-                self.search.strategy
-            );
-            return bad("search.strategy", msg);
-        }
         if self.search.strategy == crate::strategy_config::StrategyKind::ProxySweep
             && self.strategy.sweep.gate.is_some()
         {

@@ -106,8 +106,8 @@ impl StrategyKind {
         )
     }
 
-    /// Whether the strategy reads architectures' costs before querying them (from a cost table;
-    /// `params` and `flops` are counted on a supernet, which a strategy does not hold).
+    /// Whether the strategy reads architectures' costs before querying them (a cost table's
+    /// column, or in `enas search` the path's params or flops counted on the supernet).
     pub fn reads_costs_first(self) -> bool {
         matches!(self, StrategyKind::Sweep | StrategyKind::ProxySweep)
     }

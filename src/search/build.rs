@@ -46,7 +46,7 @@ impl Search {
         let table = super::report::load_table(&cfg, net.space())?;
         let sgd = &cfg.search.sgd;
         let child_opt = SgdNesterov::new(net.store().vars.clone(), sgd.momentum, sgd.weight_decay);
-        let (method, warm) = method(&cfg, &*net)?;
+        let (method, warm) = method(&cfg, &net)?;
         let cost = super::cost::ArchCost::new(&cfg, net.space())?;
         Ok(Search {
             cost,
@@ -70,12 +70,12 @@ impl Search {
     /// The method as this search started it (its seeded initial state), e.g. to compare what it
     /// learned with its prior.
     pub fn initial_method(&self) -> Result<Box<dyn Method>> {
-        Ok(method(&self.cfg, &*self.net)?.0)
+        Ok(method(&self.cfg, &self.net)?.0)
     }
 }
 
 /// The supernet of the configured space, its weights drawn from `cfg.seed`.
-fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Result<Box<dyn Supernet>> {
+fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Result<Arc<dyn Supernet>> {
     let root = InitRoot::new(cfg.seed, device);
     let hw = (train.height, train.width);
     Ok(match cfg.search.space {
@@ -87,7 +87,7 @@ fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Resu
             let aux = (cfg.child.aux_weight > 0.0).then_some(hw);
             let net = MicroNet::new_with_aux(shape, &Weights::Shared, aux, root.init())?;
             let child = cfg.child.clone();
-            Box::new(MicroSupernet { net, child, store: root.finish(), space: Space::from(&micro), micro, hw })
+            Arc::new(MicroSupernet { net, child, store: root.finish(), space: Space::from(&micro), micro, hw })
         }
         SpaceKind::Nb201 => {
             let c = &cfg.child;
@@ -99,7 +99,7 @@ fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Resu
                 classes: train.classes,
             };
             let net = Nb201Supernet::with_partial(shape, partial_channels(cfg)?, root.init())?;
-            Box::new(Nb201Search { net, store: root.finish(), space: Space::Nb201(Nb201), hw })
+            Arc::new(Nb201Search { net, store: root.finish(), space: Space::Nb201(Nb201), hw })
         }
         SpaceKind::Darts => {
             let c = &cfg.child;
@@ -114,7 +114,7 @@ fn supernet(cfg: &Config, train: &Dataset, device: &candle_core::Device) -> Resu
             let net = DartsSupernet::with_partial(shape, partial_channels(cfg)?, root.init())?;
             let darts = enas_shared::space::darts::Darts::new(c.nodes);
             let space = Space::Darts(darts.clone());
-            Box::new(DartsSearch { net, store: root.finish(), darts, space, hw })
+            Arc::new(DartsSearch { net, store: root.finish(), darts, space, hw })
         }
     })
 }
@@ -140,7 +140,7 @@ fn no_micro_options(c: &enas_shared::ChildConfig, which: &str) -> Result<()> {
 }
 
 /// The method of `search.strategy`, and what its warm start cost.
-fn method(cfg: &Config, net: &dyn Supernet) -> Result<(Box<dyn Method>, warm::WarmCost)> {
+fn method(cfg: &Config, net: &Arc<dyn Supernet>) -> Result<(Box<dyn Method>, warm::WarmCost)> {
     let kind = cfg.search.strategy;
     let init_seed = stream_seed(cfg.seed, 0, METHOD_INIT);
     let mut rng = ChaCha8Rng::seed_from_u64(init_seed);
@@ -149,11 +149,15 @@ fn method(cfg: &Config, net: &dyn Supernet) -> Result<(Box<dyn Method>, warm::Wa
         return Ok((Box::new(darts), warm::WarmCost::default()));
     }
     let space = net.space().clone();
-    let (starts, cost) = warm::ranked_pool(cfg, kind, net, &mut rng)?;
+    let (starts, cost) = warm::ranked_pool(cfg, kind, &**net, &mut rng)?;
     let arch_cost = super::cost::ArchCost::new(cfg, &space)?;
-    let strategy = match (kind.reads_costs_first(), arch_cost.as_ref().and_then(|c| c.table())) {
-        (true, Some(table)) => {
-            let known = strategy::Known { cost: Arc::new(table.clone()), score: None };
+    let strategy = match (kind.reads_costs_first(), &arch_cost) {
+        (true, Some(cost)) => {
+            let known = strategy::Known {
+                cost: Arc::new(cost.known(net.clone())),
+                score: None,
+                limit: cfg.objective.hard_limit(),
+            };
             strategy::build_with_costs(kind, &space, &cfg.strategy, &cfg.controller, starts, known, &mut rng)?
         }
         _ => strategy::build_seeded(kind, &space, &cfg.strategy, &cfg.controller, starts, Some(init_seed), &mut rng)?,

@@ -1,12 +1,14 @@
 //! The cost of an architecture in `enas search` with an objective that reads one
 //! (`objective.kind` constraint, soft or pareto): a column of a cost table joined on the
 //! architecture, or the path's parameters or multiply-adds counted from the supernet. A cost
-//! costs no query.
+//! costs no query, so a strategy may read it before proposing (`sweep`).
 use super::supernet::Supernet;
 use anyhow::{Context, Result};
+use enas_controller::strategy::KnownCost;
 use enas_shared::cost::Costs;
 use enas_shared::objective::CostKind;
 use enas_shared::{Config, Space};
+use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct ArchCost {
@@ -39,9 +41,9 @@ impl ArchCost {
         }
     }
 
-    /// The cost table, where the cost is one (the cost a strategy can read before a query).
-    pub fn table(&self) -> Option<&Costs> {
-        self.table.as_ref()
+    /// This cost of any architecture, for a strategy to read before it proposes.
+    pub fn known(&self, net: Arc<dyn Supernet>) -> KnownArchCost {
+        KnownArchCost { cost: self.clone(), net }
     }
 
     pub fn of(&self, net: &dyn Supernet, values: &[usize]) -> Result<f64> {
@@ -51,6 +53,19 @@ impl ArchCost {
             (None, CostKind::Flops) => net.costs(values)?.1 as f64,
             (None, CostKind::Table) => anyhow::bail!("objective.cost table without objective.cost_table"),
         })
+    }
+}
+
+/// The configured cost as a strategy reads it before a query (`sweep`): the table's column, or
+/// the path's parameters or multiply-adds counted on the supernet the strategy is handed.
+pub struct KnownArchCost {
+    cost: ArchCost,
+    net: Arc<dyn Supernet>,
+}
+
+impl KnownCost for KnownArchCost {
+    fn cost(&self, values: &[usize]) -> enas_shared::Result<f64> {
+        self.cost.of(&*self.net, values).map_err(|e| enas_shared::Error::Arch(format!("{e:#}")))
     }
 }
 

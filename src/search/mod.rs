@@ -57,7 +57,7 @@ pub struct Search {
     pub device: Device,
     pub train: Arc<Dataset>,
     pub valid: Arc<Dataset>,
-    pub net: Box<dyn Supernet>,
+    pub net: Arc<dyn Supernet>,
     pub child_opt: SgdNesterov,
     pub method: Box<dyn Method>,
     /// What a proxy-guided strategy's warm start cost (zero for the others).

@@ -57,7 +57,7 @@ pub struct PathInfo {
 }
 
 /// A weight-sharing network over a search space.
-pub trait Supernet {
+pub trait Supernet: Send + Sync {
     fn space(&self) -> &Space;
     /// Logits for images `x` on `path`.
     fn forward(&self, x: &Tensor, path: &Path, mode: BnMode) -> Result<Tensor>;

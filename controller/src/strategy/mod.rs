@@ -31,7 +31,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-/// What an architecture costs, known without a query (a cost table: a lookup is no query). The
+/// What an architecture costs, known without a query (a cost table's lookup or a count of the
+/// path's parameters or FLOPs on a supernet: neither is a query). The
 /// strategies that search under cost limits (`sweep`) read it before they propose.
 pub trait KnownCost: Send + Sync {
     fn cost(&self, values: &[usize]) -> Result<f64>;
@@ -215,6 +216,9 @@ pub fn build_with_starts(
 pub struct Known {
     pub cost: Arc<dyn KnownCost>,
     pub score: Option<Arc<dyn KnownScore>>,
+    /// A hard constraint's limit on the cost (`objective.limit`), if any: nothing over it is worth
+    /// proposing.
+    pub limit: Option<f64>,
 }
 
 /// [`build_with_starts`] for a run that knows every architecture's cost before querying it (a
@@ -230,7 +234,7 @@ pub fn build_with_costs(
 ) -> Result<Box<dyn Strategy>> {
     match kind {
         StrategyKind::Sweep | StrategyKind::ProxySweep => {
-            let sweep = Sweep::new(kind, space.decisions(), &cfg.sweep, starts, known.cost)?;
+            let sweep = Sweep::capped(kind, space.decisions(), &cfg.sweep, starts, known.cost, known.limit)?;
             Ok(Box::new(match (kind, cfg.sweep.gate, known.score) {
                 (StrategyKind::ProxySweep, Some(q), Some(score)) => sweep.with_gate(q, score)?,
                 (StrategyKind::ProxySweep, Some(_), None) => {
@@ -278,8 +282,8 @@ pub fn build_seeded(
         }
         StrategyKind::Sweep | StrategyKind::ProxySweep => {
             return Err(Error::Name(format!(
-                "{kind} reads each architecture's cost before querying it, from a cost table (enas bench \
-                 --cost-table FILE --cost-column NAME; enas search objective.cost: table)"
+                "{kind} reads each architecture's cost before querying it: a cost table (enas bench \
+                 --cost-table FILE --cost-column NAME) or enas search's objective.cost"
             )))
         }
         StrategyKind::Darts => {
