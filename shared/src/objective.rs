@@ -177,14 +177,6 @@ impl ObjectiveConfig {
         }
     }
 
-    /// The largest cost a hard constraint allows (`limit` of `kind: constraint`), else none.
-    pub fn hard_limit(&self) -> Option<f64> {
-        match self.kind {
-            ObjectiveKind::Constraint => self.limit,
-            _ => None,
-        }
-    }
-
     /// The cost table and column, both given when the kind reads a cost, neither otherwise.
     pub fn cost(&self) -> Option<(PathBuf, String)> {
         match (&self.cost_table, &self.cost_column) {

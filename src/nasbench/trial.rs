@@ -98,7 +98,7 @@ fn run_trial(jobs: &Jobs, kind: StrategyKind, trial: usize) -> Result<Trial> {
     let mut strat = match (kind.reads_costs_first(), jobs.costs) {
         (true, Some(costs)) => {
             let score = scorer.clone().map(|s| s as Arc<dyn KnownScore>);
-            let known = strategy::Known { cost: Arc::new(costs.clone()), score, limit: cfg.objective.hard_limit() };
+            let known = strategy::Known { cost: Arc::new(costs.clone()), score };
             strategy::build_with_costs(kind, space, strategy_cfg, controller, starts, known, &mut rng)?
         }
         _ => strategy::build_with_starts(kind, space, strategy_cfg, controller, starts, &mut rng)?,

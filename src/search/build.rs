@@ -153,11 +153,7 @@ fn method(cfg: &Config, net: &Arc<dyn Supernet>) -> Result<(Box<dyn Method>, war
     let arch_cost = super::cost::ArchCost::new(cfg, &space)?;
     let strategy = match (kind.reads_costs_first(), &arch_cost) {
         (true, Some(cost)) => {
-            let known = strategy::Known {
-                cost: Arc::new(cost.known(net.clone())),
-                score: None,
-                limit: cfg.objective.hard_limit(),
-            };
+            let known = strategy::Known { cost: Arc::new(cost.known(net.clone())), score: None };
             strategy::build_with_costs(kind, &space, &cfg.strategy, &cfg.controller, starts, known, &mut rng)?
         }
         _ => strategy::build_seeded(kind, &space, &cfg.strategy, &cfg.controller, starts, Some(init_seed), &mut rng)?,

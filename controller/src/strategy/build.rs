@@ -55,9 +55,6 @@ pub fn build_with_starts(
 pub struct Known {
     pub cost: Arc<dyn KnownCost>,
     pub score: Option<Arc<dyn KnownScore>>,
-    /// A hard constraint's limit on the cost (`objective.limit`), if any: nothing over it is worth
-    /// proposing.
-    pub limit: Option<f64>,
 }
 
 /// [`build_with_starts`] for a run that knows every architecture's cost before querying it (a
@@ -73,7 +70,7 @@ pub fn build_with_costs(
 ) -> Result<Box<dyn Strategy>> {
     match kind {
         StrategyKind::Sweep | StrategyKind::ProxySweep => {
-            let sweep = Sweep::capped(kind, space.decisions(), &cfg.sweep, starts, known.cost, known.limit)?;
+            let sweep = Sweep::new(kind, space.decisions(), &cfg.sweep, starts, known.cost)?;
             Ok(Box::new(match (kind, cfg.sweep.gate, known.score) {
                 (StrategyKind::ProxySweep, Some(q), Some(score)) => sweep.with_gate(q, score)?,
                 (StrategyKind::ProxySweep, Some(_), None) => {

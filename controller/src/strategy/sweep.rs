@@ -1,7 +1,7 @@
 //! The ε-constraint sweep for accuracy against a cost (the ε-constraint method of multi-objective
 //! optimisation, Haimes et al. 1971, with local search as the single-objective solver): the
 //! cost range is cut into `levels` limits at the quantiles of a pool's costs, the last one
-//! unbounded (under a hard constraint: the constraint's limit, the pool cut to it); the proposals go round the levels, cheapest first, and at each level climb from the
+//! unbounded; the proposals go round the levels, cheapest first, and at each level climb from the
 //! best queried architecture within that level's limit, querying one of its unknown neighbours
 //! (one decision changed) within the limit, drawn uniformly. Where the level has no queried
 //! architecture yet, or its best has no unknown neighbour within the limit (a local optimum), the
@@ -36,11 +36,8 @@ pub struct Sweep {
 /// What the sweep carries between proposals.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SweepState {
-    /// The cost limits of every level but the last, increasing.
+    /// The finite cost limits, increasing; the last level has none.
     limits: Vec<f64>,
-    /// The last level's limit: a hard constraint's (`objective.limit`), or none.
-    #[serde(default)]
-    cap: Option<f64>,
     /// Per level, the pool's architectures in its band not yet proposed, in start order.
     bands: Vec<VecDeque<Vec<usize>>>,
     /// Every told query: (choices, reward, cost), in order.
@@ -62,46 +59,18 @@ impl Sweep {
         pool: Vec<Vec<usize>>,
         costs: Arc<dyn KnownCost>,
     ) -> Result<Sweep> {
-        Sweep::capped(kind, decisions, cfg, pool, costs, None)
-    }
-
-    /// [`Sweep::new`] under a hard constraint: the pool's architectures over `cap` are left out
-    /// (a constraint refuses them), and the last level's limit is `cap` itself, so every level
-    /// climbs within the constraint.
-    pub fn capped(
-        kind: StrategyKind,
-        decisions: Vec<Decision>,
-        cfg: &SweepConfig,
-        pool: Vec<Vec<usize>>,
-        costs: Arc<dyn KnownCost>,
-        cap: Option<f64>,
-    ) -> Result<Sweep> {
         if pool.is_empty() {
             return Err(Error::Name(format!(
                 "{kind} needs a pool of architectures (strategy.proxy.pool) to set its levels"
             )));
         }
-        let drawn = pool.len();
-        let mut kept = Vec::with_capacity(drawn);
-        for v in pool {
-            let c = costs.cost(&v)?;
-            if within(cap, c) {
-                kept.push((v, c));
-            }
-        }
-        if kept.is_empty() {
-            return Err(Error::Name(format!(
-                "none of the {drawn} architectures of {kind}'s pool costs at most the constraint's limit {}: \
-                 raise objective.limit or strategy.proxy.pool",
-                cap.unwrap_or(f64::INFINITY)
-            )));
-        }
-        let limits = quantile_limits(&kept.iter().map(|k| k.1).collect::<Vec<f64>>(), cfg.levels);
+        let pool_costs = pool.iter().map(|v| costs.cost(v)).collect::<Result<Vec<f64>>>()?;
+        let limits = quantile_limits(&pool_costs, cfg.levels);
         let mut bands = vec![VecDeque::new(); cfg.levels];
-        for (v, c) in kept {
+        for (v, c) in pool.into_iter().zip(pool_costs) {
             bands[level_of(&limits, c)].push_back(v);
         }
-        let st = SweepState { limits, cap, bands, told: Vec::new(), next: 0, fallbacks: 0 };
+        let st = SweepState { limits, bands, told: Vec::new(), next: 0, fallbacks: 0 };
         Ok(Sweep { kind, decisions, costs, gate: None, st })
     }
 
@@ -189,7 +158,7 @@ impl Strategy for Sweep {
     fn propose(&mut self, history: &History, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
         let level = self.st.next % self.st.bands.len();
         self.st.next += 1;
-        let limit = self.st.limits.get(level).copied().or(self.st.cap);
+        let limit = self.st.limits.get(level).copied();
         if let Some(inc) = self.incumbent(limit) {
             let inc = inc.to_vec();
             let mut around = self.climbable(&inc, limit, history)?;

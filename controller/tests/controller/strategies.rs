@@ -49,7 +49,7 @@ fn build_kind(kind: StrategyKind, rng: &mut ChaCha8Rng) -> Box<dyn strategy::Str
     let (space, cfg) = (Space::Nb201(Nb201), StrategyConfig::default());
     if kind.reads_costs_first() {
         let pool = strategy::warm::draw_pool(&space.decisions(), 100, rng).unwrap();
-        let known = strategy::Known { cost: Arc::new(OpsCost), score: None, limit: None };
+        let known = strategy::Known { cost: Arc::new(OpsCost), score: None };
         strategy::build_with_costs(kind, &space, &cfg, &controller_cfg(), pool, known, rng).unwrap()
     } else {
         strategy::build(kind, &space, &cfg, &controller_cfg(), rng).unwrap()

@@ -206,32 +206,3 @@ fn the_gate_lets_through_only_neighbours_the_proxy_rates() {
     }
     assert!(seen.len() > 1, "without the gate the neighbours vary: {seen:?}");
 }
-
-/// Under a constraint of 5 on 2 decisions of 3 choices (cost 3a + b: 0..8), the whole space as
-/// the pool: the sweep keeps the 6 cells of cost 0..5, its limits are the 1/3 and 2/3 quantiles
-/// of those costs (numpy.percentile(range(6), [100/3, 200/3]) = [1.6667, 3.3333]) and its last
-/// level's limit is 5. From (1, 2) (cost 5) the last level climbs to (0, 2), (1, 0) or (1, 1),
-/// never to (2, 2) (cost 8), which it would reach one time in four without the cap. A cap below
-/// every pool cost is an error that names the limit.
-#[test]
-fn a_constraint_caps_the_pool_and_the_last_level() {
-    let pool: Vec<Vec<usize>> = (0..9).map(|i| vec![i / 3, i % 3]).collect();
-    let cfg = SweepConfig { levels: 3, gate: None };
-    let capped = |cap: f64| {
-        Sweep::capped(StrategyKind::Sweep, decisions(2, 3), &cfg, pool.clone(), Arc::new(Positional(3)), Some(cap))
-    };
-    for seed in 0..24 {
-        let mut s = capped(5.0).unwrap();
-        assert!((s.st.limits[0] - 5.0 / 3.0).abs() < 1e-12 && (s.st.limits[1] - 10.0 / 3.0).abs() < 1e-12);
-        assert_eq!(s.st.bands.iter().map(|b| b.len()).collect::<Vec<_>>(), vec![2, 2, 2]);
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut history = History::new(false);
-        history.record(&[1, 2], 1.0);
-        s.tell(&[1, 2], 1.0, &mut rng).unwrap();
-        s.st.next = 2;
-        let up = s.propose(&history, &mut rng).unwrap();
-        assert!([vec![0, 2], vec![1, 0], vec![1, 1]].contains(&up), "seed {seed}: {up:?}");
-    }
-    let e = capped(-1.0).err().expect("no pool cell within -1");
-    assert!(e.to_string().contains("constraint's limit -1"), "{e}");
-}
