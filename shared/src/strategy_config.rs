@@ -42,7 +42,8 @@ pub enum StrategyKind {
     /// The ε-constraint sweep for accuracy against a cost: `strategy.sweep.levels` cost limits at
     /// the quantiles of a pool's costs; the proposals go round the limits, each climbing (local
     /// search) from the best queried architecture within its limit, restarting from the pool. It
-    /// reads each architecture's cost before querying it, so its cost is a table's.
+    /// reads each architecture's cost before querying it: a table's column, or in `enas search`
+    /// the path's params or FLOPs counted on the supernet.
     Sweep,
     /// `sweep` whose restarts in each cost band are the pool's best there by a zero-cost proxy
     /// (`strategy.proxy.score`).

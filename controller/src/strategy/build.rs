@@ -50,15 +50,15 @@ pub fn build_with_starts(
     build_seeded(kind, space, cfg, controller, starts, None, rng)
 }
 
-/// What a run knows of any architecture without a query: its cost (a cost table), and where it
-/// can compute one, a zero-cost proxy's score.
+/// What a run knows of any architecture without a query: its cost (a table's column, or a count on
+/// the supernet), and where it can compute one, a zero-cost proxy's score.
 pub struct Known {
     pub cost: Arc<dyn KnownCost>,
     pub score: Option<Arc<dyn KnownScore>>,
 }
 
-/// [`build_with_starts`] for a run that knows every architecture's cost before querying it (a
-/// cost table), which the `sweep` strategies need; `starts` is their pool.
+/// [`build_with_starts`] for a run that knows every architecture's cost before querying it, which
+/// the `sweep` strategies need; `starts` is their pool.
 pub fn build_with_costs(
     kind: StrategyKind,
     space: &Space,
