@@ -1,24 +1,14 @@
 //! End-to-end tests through the `enas` binary: configs, inspect, train, and bad input.
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod run;
+use run::{enas, stderr};
 
 const PUBLISHED: &str = "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn enas(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_enas"))
-        .args(args)
-        .current_dir(root())
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the enas binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A failure is exit code 2 with a one-paragraph message and no panic or backtrace.

@@ -3,13 +3,9 @@
 //! says so; a command that runs on the CPU only refuses a GPU instead of ignoring it.
 mod run;
 
-use run::enas;
+use run::{enas, stderr};
 
 const ARC: &str = "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1";
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[cfg(not(feature = "cuda"))]
 #[test]

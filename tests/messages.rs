@@ -5,16 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 mod run;
 
-use run::enas;
+use run::{enas, stderr};
 
 const PUBLISHED: &str = "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1";
 const CELL: &str = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|";
 const NB201_OPS: &str = "none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3";
 const HEADER: &str = "arch,valid_acc_12ep,test_acc_200ep";
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A failure as `enas` reports one: exit code 2, one `error: ...` message naming every needle, no
 /// panic and no backtrace; returns the message.

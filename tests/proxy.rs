@@ -6,12 +6,7 @@ mod common;
 use enas_shared::Nb201;
 mod run;
 
-use run::enas;
-use std::process::Output;
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use run::{enas, stderr};
 
 #[test]
 fn proxy_writes_one_row_per_architecture_and_correlates_with_a_table() {

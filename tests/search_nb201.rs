@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 mod run;
 
-use run::{enas, enas_cmd};
+use run::{enas, enas_cmd, read, stderr};
 
 /// Every NAS-Bench-201 cell with a made-up final accuracy: more 3x3 convs score higher.
 fn write_table(path: &Path) {
@@ -48,14 +48,6 @@ fn nb201_args<'a>(out: &'a str, table: &'a str, extra: &[&'a str]) -> Vec<&'a st
     ];
     args.extend_from_slice(extra);
     args
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 fn json(p: &Path) -> serde_json::Value {

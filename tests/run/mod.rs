@@ -1,4 +1,5 @@
 //! Running the `enas` binary from the integration tests.
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs `enas ARGS` in the workspace root with 2 kernel threads and waits for it.
@@ -18,4 +19,25 @@ pub fn enas_cmd(args: &[&str]) -> Command {
     c.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env("RAYON_NUM_THREADS", "2");
     c
 }
+
+/// What a finished command wrote to stderr.
+#[allow(dead_code)]
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A file's text; a missing file fails the test naming it.
+#[allow(dead_code)]
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// `enas search --config configs/quick.yaml --out OUT EXTRA...`.
+#[allow(dead_code)]
+pub fn quick_search(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["search", "--config", "configs/quick.yaml", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    enas(&args)
+}
+
 pub mod tables;
