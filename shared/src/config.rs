@@ -355,10 +355,11 @@ impl Config {
             }
             if !p.structural() {
                 let msg = format!(
-                    "`{}` with proxy `{p}`: on the ENAS micro space `enas search` scores arcs by params or \
-                     flops only (set strategy.proxy.score or strategy.proxy.vote); synflow and the data \
-                     proxies are implemented for the NAS-Bench-201 network (`enas bench`, `enas proxy`)",
-                    self.search.strategy
+                    "`{}` with proxy `{p}`: on the {} space `enas search` scores arcs by params or flops \
+                     only (set strategy.proxy.score or strategy.proxy.vote); synflow and the data proxies \
+                     are implemented for the NAS-Bench-201 network (`enas bench`, `enas proxy`)",
+                    self.search.strategy,
+                    self.search.space.name()
                 );
                 return bad("search.strategy", msg);
             }

@@ -43,8 +43,9 @@ pub fn ranked_pool(
     for p in proxies {
         anyhow::ensure!(
             nb201 || SUPERNET_PROXIES.contains(p),
-            "strategy.proxy: `{p}` needs the NAS-Bench-201 network; on the ENAS micro space `enas search` \
-             scores arcs by {}",
+            "strategy.proxy: `{p}` needs the NAS-Bench-201 network; on the {} space `enas search` scores \
+             arcs by {}",
+            net.space().name(),
             names(&SUPERNET_PROXIES).join(" or ")
         );
     }
