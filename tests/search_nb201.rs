@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 mod run;
 
-use run::{enas, enas_cmd, read, stderr};
+use run::{assert_resumed, enas, enas_cmd, read, stderr};
 
 /// Every NAS-Bench-201 cell with a made-up final accuracy: more 3x3 convs score higher.
 fn write_table(path: &Path) {
@@ -145,6 +145,7 @@ fn kill_and_resume(strategy: &str, extra: &[&str]) {
     assert!(state["epoch"].as_u64().unwrap() < 4, "{state}");
     let o = enas(&["search", "--resume", killed.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert_resumed(&o, None);
     for f in ["architectures.csv", "best_arch.txt", "derive.csv"] {
         assert_eq!(read(&whole.join(f)), read(&killed.join(f)), "{f}");
     }

@@ -5,7 +5,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod run;
-use run::{enas, enas_cmd, quick_search, read, stderr};
+use run::{assert_resumed, enas, enas_cmd, quick_search, read, stderr};
 
 #[test]
 fn killed_and_resumed_search_equals_an_uninterrupted_one() {
@@ -42,6 +42,7 @@ fn kill_and_resume(strategy: &str) {
     assert!(!killed.join("summary.json").exists(), "{strategy}: the search finished before the kill");
     let o = enas(&["search", "--resume", killed.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert_resumed(&o, None);
     assert_eq!(read(&whole.join("architectures.csv")), read(&killed.join("architectures.csv")), "{strategy}");
     assert_eq!(read(&whole.join("best_arch.txt")), read(&killed.join("best_arch.txt")), "{strategy}");
 }
@@ -108,8 +109,10 @@ fn signals_checkpoint_exit_128_plus_signal_and_resume_identically() {
         assert_eq!(o.status.code(), Some(code), "SIG{signal}: {}", stderr(&o));
         assert!(!stopped.join("summary.json").exists(), "SIG{signal} landed after the search finished");
         assert!(stderr(&o).contains("enas search --resume"), "{}", stderr(&o));
+        let said = stderr(&o);
         let o = enas(&["search", "--resume", stopped.to_str().unwrap()]);
         assert!(o.status.success(), "{}", stderr(&o));
+        assert_resumed(&o, Some(&said));
         assert_eq!(read(&whole.join("architectures.csv")), read(&stopped.join("architectures.csv")), "SIG{signal}");
     }
 }

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 mod run;
 
-use run::{enas, enas_cmd};
+use run::{assert_resumed, enas, enas_cmd};
 
 const PUBLISHED: &str = "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1";
 const EPOCHS: usize = 6;
@@ -81,6 +81,7 @@ fn a_killed_or_stopped_train_resumes_to_the_same_metrics_and_weights() {
     assert!(done < EPOCHS && !killed.join("summary.json").exists(), "the kill landed after the run ended");
     let o = enas(&["train", "--resume", killed.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_resumed(&o, None);
     assert_same_run(&whole, &killed, "SIGKILL");
 
     // SIGTERM: the step finishes, a checkpoint is written, exit 143 with the resume command.
@@ -99,8 +100,10 @@ fn a_killed_or_stopped_train_resumes_to_the_same_metrics_and_weights() {
     assert_eq!(o.status.code(), Some(143), "{err}");
     assert!(!stopped.join("summary.json").exists(), "SIGTERM landed after the run ended");
     assert!(err.contains("enas train --resume"), "{err}");
+    let said = err.to_string();
     let o = enas(&["train", "--resume", stopped.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_resumed(&o, Some(&said));
     assert_same_run(&whole, &stopped, "SIGTERM");
 
     // A finished run has nothing to resume.

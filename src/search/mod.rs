@@ -83,7 +83,19 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
             let dir = RunDir::open(dir)?;
             _lock = RunLock::acquire(&dir.path)?;
             if dir.file(CHECKPOINT_STATE).exists() {
-                Search::resume(&dir)?
+                let (search, cursor) = Search::resume(&dir)?;
+                let epochs = search.cfg.search.epochs;
+                match cursor.epoch < epochs {
+                    true => eprintln!(
+                        "resuming {} at epoch {} of {epochs}, {} step {}",
+                        dir.path.display(),
+                        cursor.epoch + 1,
+                        cursor.phase.name(),
+                        cursor.step
+                    ),
+                    false => eprintln!("resuming {}: its {epochs} epochs are done; deriving", dir.path.display()),
+                }
+                (search, cursor)
             } else {
                 // The run stopped before its first checkpoint (data loading, memory): nothing
                 // was computed that could be lost, so it starts over with its stored config.

@@ -139,6 +139,11 @@ fn train_fixed(cfg: &Config, arch: &Arch, dir: &RunDir, resume: bool) -> Result<
             path.display(),
             r.metrics_rows
         );
+        let (p, path) = (&r.position, dir.path.display());
+        match p.epoch < t.epochs {
+            true => eprintln!("resuming {path} at epoch {} of {}, step {}", p.epoch + 1, t.epochs, p.step),
+            false => eprintln!("resuming {path}: its {} epochs are done; evaluating", t.epochs),
+        }
         (r.position, rows)
     } else {
         (Position::default(), Vec::new())

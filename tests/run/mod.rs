@@ -40,4 +40,22 @@ pub fn quick_search(out: &Path, extra: &[&str]) -> Output {
     enas(&args)
 }
 
+/// Asserts that `resume`, the output of `enas search|train --resume`, continued from a checkpoint
+/// (not from the start), and with `stopped` (the stopped run's stderr, "checkpoint written at
+/// epoch E, [phase ]step S.") from the one that run says it wrote.
+#[allow(dead_code)]
+pub fn assert_resumed(resume: &Output, stopped: Option<&str>) {
+    let said = stderr(resume);
+    assert!(said.contains("resuming ") && said.contains(" at epoch "), "did not resume from a checkpoint: {said}");
+    if let Some(stopped) = stopped {
+        let at = stopped.split("checkpoint written at epoch ").nth(1).and_then(|r| r.split('.').next());
+        let (epoch, step) =
+            at.and_then(|a| a.split_once(", ")).unwrap_or_else(|| panic!("no checkpoint in: {stopped}"));
+        assert!(
+            said.contains(&format!(" at epoch {epoch} of ")) && said.contains(&format!(", {step}")),
+            "stopped at epoch {epoch}, {step}; resumed: {said}"
+        );
+    }
+}
+
 pub mod tables;
