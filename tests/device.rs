@@ -20,6 +20,7 @@ fn a_gpu_needs_the_cuda_build_and_auto_says_what_it_picked() {
         assert!(!out.exists(), "a refused search left a directory");
     }
     let o = enas(&["search", "--config", "configs/quick.yaml", "--device", "gpu"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("expected cpu, cuda, cuda:N (a GPU ordinal) or auto"), "{}", stderr(&o));
     let out = dir.path().join("auto");
     let o = enas(&[
@@ -41,5 +42,6 @@ fn a_gpu_needs_the_cuda_build_and_auto_says_what_it_picked() {
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["deploy"]["latency_device"], "cpu");
     let o = enas(&["proxy", "--proxy", "params", "--sample", "2", "--device", "cuda"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("enas proxy runs on the CPU only"), "{}", stderr(&o));
 }

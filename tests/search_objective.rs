@@ -79,10 +79,25 @@ fn every_strategy_keeps_a_constraint_in_search_and_derive() {
             .iter()
             .map(|r| (r["valid_acc"].parse().unwrap(), r["cost"].parse().unwrap()))
             .collect();
+        assert!(!front.is_empty(), "{strategy}: an empty pareto.csv");
         for a in &front {
             for b in &front {
                 assert!(!(b.0 >= a.0 && b.1 <= a.1 && (b.0 > a.0 || b.1 < a.1)), "{strategy}: {b:?} dominates {a:?}");
             }
+        }
+        // Every scored arc's mean accuracy and cost are matched or beaten by a row of the front.
+        let mut mean: HashMap<String, (f64, usize, f64)> = HashMap::new();
+        for r in &scored {
+            let e = mean.entry(r["arc"].clone()).or_insert((0.0, 0, r["cost"].parse().unwrap()));
+            e.0 += r["valid_acc"].parse::<f64>().unwrap();
+            e.1 += 1;
+        }
+        for (arc, (sum, n, c)) in &mean {
+            let acc = sum / *n as f64;
+            assert!(
+                front.iter().any(|f| f.0 >= acc - 1e-6 && f.1 <= *c),
+                "{strategy}: {arc} ({acc}, {c}) is off the front"
+            );
         }
         let summary: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();

@@ -330,6 +330,7 @@ mod tests {
         write_csv(&p, &["a", "b"], [vec!["2", "z"], vec!["3", "w"]]).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "a,b\n2,z\n3,w\n");
         assert!(write_csv(&p, &["a", "b"], [vec!["1"]]).is_err());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "a,b\n2,z\n3,w\n", "a failed write left the file as it was");
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary files remain");
     }
