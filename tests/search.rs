@@ -165,6 +165,16 @@ fn proxy_local_search_starts_from_the_largest_arcs_by_params() {
     // `init_samples` = 10 starts before it climbs).
     let starts = params.len().min(10);
     assert!(params[..starts].windows(2).all(|w| w[0] >= w[1]), "{params:?}");
+    // ... and no start left in the pool (the method's saved state, best first) has more, as
+    // `enas inspect` counts it.
+    let mut saved: Vec<_> = std::fs::read_dir(run.join("checkpoints")).unwrap().map(|e| e.unwrap().path()).collect();
+    saved.sort();
+    let state: serde_json::Value = serde_json::from_str(&read(&saved.last().unwrap().join("method.json"))).unwrap();
+    let next: Vec<String> = state["starts"][0].as_array().unwrap().iter().map(|v| v.to_string()).collect();
+    let o = enas(&["inspect", "--config", "configs/quick.yaml", "--arc", &next.join(" ")]);
+    let info: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let left = info["active_params"].as_u64().unwrap() as usize;
+    assert!(params[..starts].iter().all(|&p| p >= left), "{params:?}, a start left with {left}");
     let summary: serde_json::Value = serde_json::from_str(&read(&run.join("summary.json"))).unwrap();
     assert_eq!(summary["proxy_evaluations"].as_u64(), Some(50));
     // synflow needs the NAS-Bench-201 network: a clear error before anything runs.

@@ -52,8 +52,8 @@ fn default_options_give_the_plain_forward_bit_for_bit() -> Result<()> {
         let (opts, aux) = b.forward_opts(&x, &arch, mode, &Forward::default())?;
         assert!(aux.is_none());
         assert_eq!(bits(&plain)?, bits(&opts)?, "{mode:?}");
-        let (one, _) = b.forward_opts(&x, &arch, BnMode::BatchStats, &keep1)?;
-        assert_eq!(bits(&a.forward(&x, &arch, BnMode::BatchStats)?)?, bits(&one)?, "keep 1.0, {mode:?}");
+        let (one, _) = b.forward_opts(&x, &arch, mode, &keep1)?;
+        assert_eq!(bits(&a.forward(&x, &arch, mode)?)?, bits(&one)?, "keep 1.0, {mode:?}");
     }
     // A network built with the aux head has the same trunk: the same logits, bit for bit.
     let (c, _) = build(shape, Some((8, 8)), 5)?;

@@ -144,8 +144,8 @@ fn second_order_darts_finds_the_planted_op_on_every_edge() {
     check(2);
 }
 
-/// PC-DARTS's edge normalisation (β stepped with α) leaves the planted op first on every edge,
-/// and an architecture warm-up of 100 steps leaves α as drawn until then.
+/// PC-DARTS's edge normalisation (β stepped with α) leaves the planted op first on every edge
+/// (the architecture warm-up is tested in darts_tests.rs).
 #[test]
 fn edge_normalised_darts_finds_the_planted_op_on_every_edge() {
     let cfg = DartsConfig { arch_lr: 3e-3, edge_norm: true, ..DartsConfig::default() };

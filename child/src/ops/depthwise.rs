@@ -323,6 +323,9 @@ mod tests {
     /// reach the build this CPU selects).
     #[test]
     fn scalar_and_simd_kernels_agree() {
+        if !has_simd() {
+            eprintln!("this CPU has no AVX2+FMA: the SIMD kernels are not exercised, only the portable ones");
+        }
         // Correlation: kernel sizes 1, 3, 5 (the intrinsic builds) and 7 (the fallback), rows of
         // 32-wide chunks, 8-wide chunks and masked tails.
         for (k, sw) in [(5usize, 21usize), (3, 40), (1, 9), (5, 44), (7, 30)] {

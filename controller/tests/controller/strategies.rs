@@ -244,12 +244,17 @@ fn a_restored_state_continues_exactly_where_the_saved_one_was() {
         strategy::run(a.as_mut(), &space, &mut eval, 37, &mut history, &mut rng, &mut |_| {}).unwrap();
         let mut b = build();
         b.restore(serde_json::from_str(&serde_json::to_string(&a.state().unwrap()).unwrap()).unwrap()).unwrap();
-        let (mut ha, mut hb) = (history.clone(), history);
-        let (mut ra, mut rb) = (rng.clone(), rng);
-        let (mut qa, mut qb) = (Vec::new(), Vec::new());
+        let (mut ha, mut hb, mut hc) = (history.clone(), history.clone(), history);
+        let (mut ra, mut rb, mut rc) = (rng.clone(), rng.clone(), rng);
+        let (mut qa, mut qb, mut qc) = (Vec::new(), Vec::new(), Vec::new());
         strategy::run(a.as_mut(), &space, &mut eval, 40, &mut ha, &mut ra, &mut |q| qa.push(q.values.clone())).unwrap();
         strategy::run(b.as_mut(), &space, &mut eval, 40, &mut hb, &mut rb, &mut |q| qb.push(q.values.clone())).unwrap();
         assert_eq!(qa, qb, "{kind}");
+        // The control: the same strategy not restored continues otherwise (random search has no
+        // state to restore, so for it the two agree).
+        let mut c = build();
+        strategy::run(c.as_mut(), &space, &mut eval, 40, &mut hc, &mut rc, &mut |q| qc.push(q.values.clone())).unwrap();
+        assert_eq!(qa == qc, kind == StrategyKind::Random, "{kind}: restored and fresh strategies");
     }
     let err = strategy::build(
         StrategyKind::Evolution,
