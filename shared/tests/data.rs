@@ -336,8 +336,7 @@ fn dropping_early_stops_the_thread() {
         drop(it);
         tx.send(t.elapsed()).unwrap();
     });
-    let took = rx.recv_timeout(Duration::from_secs(20)).expect("dropping the loader hung");
-    assert!(took < Duration::from_secs(20));
+    rx.recv_timeout(Duration::from_secs(20)).expect("dropping the loader hung");
     // A never-consumed iterator drops cleanly too.
     drop(batches(indexed(100), opts(1, false, false, false), 0));
 }
