@@ -42,6 +42,8 @@ fn inspect_prints_the_reference_counts() {
     let o = enas(&[&["inspect", "--arc", PUBLISHED][..], &enas_shape[..]].concat());
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Both pairs of counts were printed by the PyTorch reference, ../shared/bench/torch_enas_micro.py
+    // (child/tests/micro.rs has the command and the table).
     assert_eq!(v["active_params"], 529_300);
     assert_eq!(v["supernet_params"], 5_373_140);
     assert!(v["flops"].as_u64().unwrap() > 10_000_000);

@@ -181,6 +181,9 @@ fn the_store_holds_every_weight_in_named_order_and_no_buffers() -> Result<()> {
     let benchmark_total = nb201_params(&[C3; 6], Nb201Shape::default()) + nb201_params(&[C1; 6], Nb201Shape::default())
         - nb201_params(&[Zero; 6], Nb201Shape::default());
     assert_eq!(benchmark.num_params(), benchmark_total);
+    // NAS-Bench-201's own counts (`params_m` of ../shared/data/nb201/cifar10.csv): all-conv3x3
+    // cell 1.531546 M, all-conv1x1 0.241306 M, all-none 0.073306 M; 1.531546 + 0.241306 - 0.073306
+    // = 1.699546 M.
     assert_eq!(benchmark_total, 1_699_546);
     assert!(sup.forward(&images(2, 8, 0)?, &[C3; 5]).is_err());
     Ok(())
