@@ -325,6 +325,11 @@ fn pareto_bench_reports_regret_and_hypervolume_joined_by_architecture() {
             let (r, h) = (e["regret"]["mean"].as_f64().unwrap(), e["hypervolume"]["mean"].as_f64().unwrap());
             assert!(r >= 0.0 && (0.0..=1.0).contains(&h), "{s} {b}: regret {r}, hypervolume {h}");
         }
+        // More queries never lose what fewer found: regret falls and hypervolume grows, strictly
+        // from 25 to 60 queries of 15,625 cells.
+        let at = |b: &str, m: &str| a["strategies"][s]["budgets"][b][m]["mean"].as_f64().unwrap();
+        assert!(at("60", "regret") < at("25", "regret") && at("60", "regret") > 0.0, "{s}: {}", a["strategies"][s]);
+        assert!(at("60", "hypervolume") > at("25", "hypervolume"), "{s}: {}", a["strategies"][s]);
     }
     let svg = std::fs::read_to_string(dir.path().join("a").join("pareto.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("true front") && svg.contains("evolution"), "{svg}");
