@@ -4,6 +4,7 @@ pub mod arch;
 pub mod config;
 mod config_override;
 mod config_resume;
+mod config_validate;
 pub mod cost;
 pub mod darts_config;
 pub mod data;
