@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::process::Output;
 
 mod run;
-use run::{enas, stderr};
+use run::{cifar_records, enas, stderr};
 
 const PUBLISHED: &str = "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1";
 
@@ -185,11 +185,7 @@ fn a_test_set_held_out_of_the_train_files_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let cifar = dir.path().join("cifar");
     std::fs::create_dir(&cifar).unwrap();
-    let mut bytes = Vec::new();
-    for i in 0..120u32 {
-        bytes.push((i % 10) as u8);
-        bytes.extend((0..3072u32).map(|k| ((k * 7 + i * 13) % 256) as u8));
-    }
+    let bytes = cifar_records(120);
     std::fs::write(cifar.join("data_batch_1.bin"), &bytes).unwrap();
     let out = dir.path().join("run");
     let spec = format!("cifar10:{}", cifar.display());

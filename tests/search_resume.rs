@@ -5,7 +5,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod run;
-use run::{assert_resumed, enas, enas_cmd, quick_search, read, stderr};
+use run::{assert_resumed, cifar_records, enas, enas_cmd, quick_search, read, stderr};
 
 #[test]
 fn killed_and_resumed_search_equals_an_uninterrupted_one() {
@@ -171,11 +171,7 @@ fn a_run_that_died_before_its_first_checkpoint_resumes_from_the_start() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(run.join("config.yaml").is_file() && !run.join("state.json").exists());
     std::fs::create_dir(&cifar).unwrap();
-    let mut bytes = Vec::new();
-    for i in 0..200u32 {
-        bytes.push((i % 10) as u8);
-        bytes.extend((0..3072u32).map(|k| ((k * 7 + i * 13) % 256) as u8));
-    }
+    let bytes = cifar_records(200);
     std::fs::write(cifar.join("data_batch_1.bin"), &bytes).unwrap();
     std::fs::write(cifar.join("test_batch.bin"), &bytes[..3073 * 20]).unwrap();
     let o = enas(&["search", "--resume", run.to_str().unwrap()]);

@@ -90,7 +90,7 @@ fn run_trial(jobs: &Jobs, kind: StrategyKind, trial: usize) -> Result<Trial> {
     let (strategy_cfg, controller) = (&cfg.strategy, &cfg.bench.controller);
     // The proxy a gated proxy-sweep weighs neighbours by, counting what it computes.
     let scorer = match (engine, proxies.as_slice()) {
-        (Some(engine), &[proxy]) if kind.reads_costs_first() => {
+        (Some(engine), &[proxy]) if kind.reads_costs_first() && cfg.strategy.sweep.gate.is_some() => {
             Some(Arc::new(EngineScore::new(engine, proxy, &starts)))
         }
         _ => None,

@@ -58,4 +58,15 @@ pub fn assert_resumed(resume: &Output, stopped: Option<&str>) {
     }
 }
 
+/// `n` made-up CIFAR-10 binary records (a label byte, then 3,072 pixel bytes), label `i % 10`.
+#[allow(dead_code)]
+pub fn cifar_records(n: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for i in 0..n {
+        bytes.push((i % 10) as u8);
+        bytes.extend((0..3072u32).map(|k| ((k * 7 + i * 13) % 256) as u8));
+    }
+    bytes
+}
+
 pub mod tables;
