@@ -46,8 +46,8 @@ impl Search {
         let table = super::report::load_table(&cfg, net.space())?;
         let sgd = &cfg.search.sgd;
         let child_opt = SgdNesterov::new(net.store().vars.clone(), sgd.momentum, sgd.weight_decay);
-        let (method, warm) = method(&cfg, &net)?;
         let cost = super::cost::ArchCost::new(&cfg, net.space())?;
+        let (method, warm) = method(&cfg, &net, cost.clone())?;
         Ok(Search {
             cost,
             cfg,
@@ -70,7 +70,7 @@ impl Search {
     /// The method as this search started it (its seeded initial state), e.g. to compare what it
     /// learned with its prior.
     pub fn initial_method(&self) -> Result<Box<dyn Method>> {
-        Ok(method(&self.cfg, &self.net)?.0)
+        Ok(method(&self.cfg, &self.net, self.cost.clone())?.0)
     }
 }
 
@@ -139,8 +139,13 @@ fn no_micro_options(c: &enas_shared::ChildConfig, which: &str) -> Result<()> {
     Ok(())
 }
 
-/// The method of `search.strategy`, and what its warm start cost.
-fn method(cfg: &Config, net: &Arc<dyn Supernet>) -> Result<(Box<dyn Method>, warm::WarmCost)> {
+/// The method of `search.strategy` under the objective's cost (loaded once, by the caller), and
+/// what its warm start cost.
+fn method(
+    cfg: &Config,
+    net: &Arc<dyn Supernet>,
+    arch_cost: Option<super::cost::ArchCost>,
+) -> Result<(Box<dyn Method>, warm::WarmCost)> {
     let kind = cfg.search.strategy;
     let init_seed = stream_seed(cfg.seed, 0, METHOD_INIT);
     let mut rng = ChaCha8Rng::seed_from_u64(init_seed);
@@ -150,7 +155,6 @@ fn method(cfg: &Config, net: &Arc<dyn Supernet>) -> Result<(Box<dyn Method>, war
     }
     let space = net.space().clone();
     let (starts, cost) = warm::ranked_pool(cfg, kind, &**net, &mut rng)?;
-    let arch_cost = super::cost::ArchCost::new(cfg, &space)?;
     let strategy = match (kind.reads_costs_first(), &arch_cost) {
         (true, Some(cost)) => {
             let known = strategy::Known { cost: Arc::new(cost.known(net.clone())), score: None };
