@@ -1,30 +1,16 @@
-//! Tests of the custom ops in `enas_child::ops`: finite-difference gradient checks, comparisons
-//! with candle compositions (forward and autograd backward), and an ignored timing benchmark
-//! (`cargo test --release -p enas-child --test ops -- --ignored --nocapture bench_ops`).
+//! Tests of the custom ops in `enas_child::ops`: finite-difference gradient checks, and
+//! comparisons with candle compositions (forward and autograd backward). Their timing against the
+//! same compositions is `ops_timing.rs`.
 
-use candle_core::{DType, Device, Result, Tensor, Var};
+mod common;
+
+use candle_core::{DType, Result, Tensor, Var};
+use common::*;
 use enas_child::layers::pointwise;
 use enas_child::ops::{
     avg_pool3x3, batch_norm_eval, batch_norm_train, depthwise_conv2d, max_pool3x3, relu, relu_dw_pw, relu_pw,
 };
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use std::time::Instant;
-
-const DEV: Device = Device::Cpu;
-
-fn rng(seed: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed)
-}
-
-/// Uniform values in [-1, 1).
-fn uniform(shape: &[usize], seed: u64) -> Tensor {
-    let mut r = rng(seed);
-    let n = shape.iter().product::<usize>();
-    let v: Vec<f32> = (0..n).map(|_| r.random_range(-1.0f32..1.0)).collect();
-    Tensor::from_vec(v, shape, &DEV).unwrap()
-}
 
 /// Distinct values spaced 0.05 apart, shuffled: no ties, and no max changes under +-0.01.
 fn distinct(shape: &[usize], seed: u64) -> Tensor {
@@ -104,54 +90,6 @@ fn compare(
     for (k, (a, b)) in gf.iter().zip(&gs).enumerate() {
         assert_close(a, b, tol, &format!("grad of input {k}"));
     }
-}
-
-/// Pads H and W by one with `value`.
-fn pad1(x: &Tensor, value: f32) -> Result<Tensor> {
-    let (n, c, h, w) = x.dims4()?;
-    let row = Tensor::full(value, (n, c, 1, w), &DEV)?;
-    let x = Tensor::cat(&[&row, x, &row], 2)?;
-    let col = Tensor::full(value, (n, c, h + 2, 1), &DEV)?;
-    Tensor::cat(&[&col, &x, &col], 3)
-}
-
-/// The nine shifted `h x w` views of a padded tensor, in row-major window order.
-fn shifted(xp: &Tensor, h: usize, w: usize) -> Result<Vec<Tensor>> {
-    let mut v = Vec::new();
-    for dr in 0..3 {
-        for dc in 0..3 {
-            v.push(xp.narrow(2, dr, h)?.narrow(3, dc, w)?);
-        }
-    }
-    Ok(v)
-}
-
-fn slow_max_pool(x: &Tensor) -> Result<Tensor> {
-    let (_, _, h, w) = x.dims4()?;
-    let views = shifted(&pad1(x, f32::NEG_INFINITY)?, h, w)?;
-    views[1..].iter().try_fold(views[0].clone(), |m, v| m.maximum(v))
-}
-
-fn slow_avg_pool(x: &Tensor) -> Result<Tensor> {
-    let (_, _, h, w) = x.dims4()?;
-    let box_sum = |t: &Tensor| -> Result<Tensor> {
-        let views = shifted(&pad1(t, 0.0)?, h, w)?;
-        views[1..].iter().try_fold(views[0].clone(), |s, v| s + v)
-    };
-    box_sum(x)? / box_sum(&x.ones_like()?)?
-}
-
-fn slow_batch_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
-    let c = x.dim(1)?;
-    let mean = x.mean_keepdim(0)?.mean_keepdim(2)?.mean_keepdim(3)?;
-    let xc = x.broadcast_sub(&mean)?;
-    let var = xc.sqr()?.mean_keepdim(0)?.mean_keepdim(2)?.mean_keepdim(3)?;
-    let xhat = xc.broadcast_div(&(var + eps)?.sqrt()?)?;
-    xhat.broadcast_mul(&gamma.reshape((1, c, 1, 1))?)?.broadcast_add(&beta.reshape((1, c, 1, 1))?)
-}
-
-fn slow_depthwise(x: &Tensor, w: &Tensor, p: usize) -> Result<Tensor> {
-    x.conv2d(w, p, 1, 1, x.dim(1)?)
 }
 
 #[test]
@@ -357,90 +295,4 @@ fn strided_and_offset_inputs() {
         let y = batch_norm_train(&x, &g, &b, 1e-5).unwrap().0;
         assert_close(&y, &batch_norm_train(&dense, &g, &b, 1e-5).unwrap().0, 0.0, "bn");
     }
-}
-
-/// Median milliseconds of `f` over `steps` runs after two warm-up runs.
-fn time_ms(steps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    f();
-    let mut ts: Vec<f64> = (0..steps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    ts.sort_by(|a, b| a.total_cmp(b));
-    ts[ts.len() / 2]
-}
-
-/// Forward + backward (`op(x).sum().backward()`) timings at batch 64, 32 channels, 32x32, fast
-/// op vs candle composition. Run with
-/// `RAYON_NUM_THREADS=2 cargo test --release -p enas-child --test ops -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn bench_ops() {
-    let x = Var::from_tensor(&uniform(&[64, 32, 32, 32], 80)).unwrap();
-    let w3 = Var::from_tensor(&uniform(&[32, 1, 3, 3], 81)).unwrap();
-    let w5 = Var::from_tensor(&uniform(&[32, 1, 5, 5], 82)).unwrap();
-    let g = Var::from_tensor(&uniform(&[32], 83)).unwrap();
-    let b = Var::from_tensor(&uniform(&[32], 84)).unwrap();
-    let (xt, w3t, w5t) = (x.as_tensor(), w3.as_tensor(), w5.as_tensor());
-    let (gt, bt) = (g.as_tensor(), b.as_tensor());
-    let pw = Var::from_tensor(&uniform(&[32, 32], 85)).unwrap();
-    let pwt = pw.as_tensor();
-    type Op<'a> = Box<dyn Fn() -> Result<Tensor> + 'a>;
-    let cases: Vec<(&str, Op, Op)> = vec![
-        (
-            "relu_dw3_pw",
-            Box::new(|| relu_dw_pw(xt, w3t, pwt)),
-            Box::new(|| pointwise(&depthwise_conv2d(&relu(xt)?, w3t, 1)?, pwt)),
-        ),
-        (
-            "relu_dw5_pw",
-            Box::new(|| relu_dw_pw(xt, w5t, pwt)),
-            Box::new(|| pointwise(&depthwise_conv2d(&relu(xt)?, w5t, 2)?, pwt)),
-        ),
-        ("depthwise3x3", Box::new(|| depthwise_conv2d(xt, w3t, 1)), Box::new(|| slow_depthwise(xt, w3t, 1))),
-        ("depthwise5x5", Box::new(|| depthwise_conv2d(xt, w5t, 2)), Box::new(|| slow_depthwise(xt, w5t, 2))),
-        (
-            "batchnorm",
-            Box::new(|| Ok(batch_norm_train(xt, gt, bt, 1e-5)?.0)),
-            Box::new(|| slow_batch_norm(xt, gt, bt, 1e-5)),
-        ),
-        ("max_pool3x3", Box::new(|| max_pool3x3(xt)), Box::new(|| slow_max_pool(xt))),
-        ("avg_pool3x3", Box::new(|| avg_pool3x3(xt)), Box::new(|| slow_avg_pool(xt))),
-    ];
-    let threads = candle_core::utils::get_num_threads();
-    println!("threads={threads} (RAYON_NUM_THREADS={:?})", std::env::var("RAYON_NUM_THREADS").ok());
-    // candle's fixed cost of `sum().backward()` around any op (grad broadcast, accumulation).
-    let floor = time_ms(10, || drop(xt.affine(1.0, 0.0).unwrap().sum_all().unwrap().backward().unwrap()));
-    println!("floor: affine fwd+bwd {floor:.2} ms");
-    for (name, fast, slow) in &cases {
-        let run = |f: &Op| f().unwrap().sum_all().unwrap().backward().unwrap();
-        let fwd_fast = time_ms(10, || drop(fast().unwrap()));
-        let fb_fast = time_ms(10, || drop(run(fast)));
-        let fb_slow = time_ms(3, || drop(run(slow)));
-        println!(
-            "{name:14} custom fwd {fwd_fast:7.2} ms  fwd+bwd {fb_fast:7.2} ms | composition fwd+bwd {fb_slow:8.2} ms"
-        );
-    }
-}
-
-/// Profiling target: `perf record` the fused op alone.
-#[test]
-#[ignore]
-fn profile_fused_block() {
-    let x = Var::from_tensor(&uniform(&[64, 32, 32, 32], 80)).unwrap();
-    let w = Var::from_tensor(&uniform(&[32, 1, 3, 3], 81)).unwrap();
-    let pw = Var::from_tensor(&uniform(&[32, 32], 85)).unwrap();
-    let what = std::env::var("WHAT").unwrap_or_default();
-    let t = Instant::now();
-    for _ in 0..30 {
-        let y = relu_dw_pw(x.as_tensor(), w.as_tensor(), pw.as_tensor()).unwrap();
-        if what == "bwd" {
-            drop(y.sum_all().unwrap().backward().unwrap());
-        }
-    }
-    println!("{what}: {:.2} ms per call", t.elapsed().as_secs_f64() * 1e3 / 30.0);
 }
