@@ -3,6 +3,7 @@ mod bench_darts;
 mod bench_step;
 mod checkpoint_io;
 mod cli;
+mod cli_arch;
 mod cli_names;
 mod derive;
 mod error_text;
