@@ -21,10 +21,24 @@ pub struct Costs {
 impl Costs {
     /// Reads `column` of `path`, keyed by its `arch_column` parsed in `space` (so the join does not
     /// depend on row order or on how the text is spaced); a row that repeats an architecture, a
-    /// missing column or a value that is not a finite number is an error naming the file and row.
+    /// missing column, or a value that is not a finite number above 0 is an error naming the file
+    /// and row. (A cost is a count or a time; at 0 or below MnasNet's `(cost / target)^w` is
+    /// infinite or not a number, and the Pareto budgets mean nothing.)
     pub fn load(path: &Path, space: &Space, arch_column: &str, column: &str) -> Result<Costs> {
         let columns = Columns { arch: arch_column.to_string(), reward: column.to_string(), report: column.to_string() };
         let table = Table::load(path, space, &columns)?;
+        if let Some((i, r)) = table.rows.iter().enumerate().find(|(_, r)| r.reward <= 0.0) {
+            return Err(Error::format(
+                path,
+                format!(
+                    "row {} (architecture `{}`), column `{}`: cost {} is not above 0 (a cost is a count or a time)",
+                    i + 1,
+                    r.arch,
+                    clip(column),
+                    r.reward
+                ),
+            ));
+        }
         let by_values = table.rows.into_iter().map(|r| (r.values, r.reward)).collect();
         Ok(Costs { path: path.to_path_buf(), column: column.to_string(), space: space.clone(), by_values })
     }
@@ -39,6 +53,20 @@ impl Costs {
                 format!("no row for architecture `{arch}` (column `{}`)", clip(&self.column)),
             )
         })
+    }
+
+    /// How many architectures have a cost.
+    pub fn len(&self) -> usize {
+        self.by_values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_values.is_empty()
+    }
+
+    /// The least cost of any architecture.
+    pub fn least(&self) -> f64 {
+        self.by_values.values().copied().fold(f64::INFINITY, f64::min)
     }
 
     /// The cost of every row of `table`, in its order: every architecture there must have one.
@@ -77,5 +105,13 @@ mod tests {
         let bad = write(dir.path(), "bad.csv", &format!("arch,ms\n{A},fast\n"));
         let e = Costs::load(&bad, &space, "arch", "ms").unwrap_err().to_string();
         assert!(e.contains("row 1") && e.contains("`fast`"), "{e}");
+        for v in ["0", "-3.5"] {
+            let bad = write(dir.path(), "neg.csv", &format!("arch,ms\n{A},2.5\n{B},{v}\n"));
+            let e = Costs::load(&bad, &space, "arch", "ms").unwrap_err().to_string();
+            assert!(
+                e.contains("neg.csv") && e.contains("row 2") && e.contains(&format!("cost {v} is not above 0")),
+                "{e}"
+            );
+        }
     }
 }

@@ -196,7 +196,16 @@ impl ObjectiveConfig {
         let table = kind.needs_cost() && self.cost == CostKind::Table;
         match (table, &self.cost_table, &self.cost_column) {
             (true, Some(_), Some(_)) | (false, None, None) => {}
-            (true, _, _) => {
+            (true, Some(_), None) => {
+                return bad(
+                    "cost_column",
+                    format!(
+                        "objective `{kind}` reads a column of the cost table: name it with objective.cost_column \
+                         (--cost-column NAME)"
+                    ),
+                )
+            }
+            (true, None, _) => {
                 return bad(
                     "cost_table",
                     format!(
@@ -215,6 +224,17 @@ impl ObjectiveConfig {
                         self.cost.name()
                     ),
                 )
+            }
+        }
+        for (key, given, reads) in [
+            ("limit", self.limit.is_some(), ObjectiveKind::Constraint),
+            ("target", self.target.is_some(), ObjectiveKind::Soft),
+        ] {
+            if given && kind != reads {
+                return bad(
+                    key,
+                    format!("only objective {reads} reads it (here: objective {kind}); drop it or set the kind"),
+                );
             }
         }
         let positive = |v: Option<f64>| v.is_some_and(|v| v.is_finite() && v > 0.0);
@@ -281,6 +301,19 @@ mod tests {
         let e = cfg.validate("c.yaml").unwrap_err().to_string();
         assert!(e.contains("objective.limit") && e.contains("None"), "{e}");
         cfg.limit = Some(10.0);
+        cfg.validate("c.yaml").unwrap();
+        cfg.cost_column = None;
+        let e = cfg.validate("c.yaml").unwrap_err().to_string();
+        assert!(e.contains("objective.cost_column") && e.contains("--cost-column"), "{e}");
+        cfg.cost_column = Some("ms".into());
+        cfg.kind = ObjectiveKind::Pareto;
+        let e = cfg.validate("c.yaml").unwrap_err().to_string();
+        assert!(e.contains("objective.limit: only objective constraint reads it (here: objective pareto)"), "{e}");
+        cfg.limit = None;
+        cfg.target = Some(5.0);
+        let e = cfg.validate("c.yaml").unwrap_err().to_string();
+        assert!(e.contains("objective.target: only objective soft reads it"), "{e}");
+        cfg.target = None;
         cfg.validate("c.yaml").unwrap();
         cfg.kind = ObjectiveKind::Reward;
         let e = cfg.validate("c.yaml").unwrap_err().to_string();

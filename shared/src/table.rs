@@ -94,7 +94,8 @@ impl Table {
             let values = space.parse(&arch).map_err(|e| Error::format(path, format!("{}: {e}", at(&columns.arch))))?;
             let row = Row { reward: number(ir, &columns.reward)?, report: number(ip, &columns.report)?, arch, values };
             if let Some(first) = index.insert(row.values.clone(), rows.len()) {
-                let msg = format!("row {row_no}: architecture `{}` is also row {}", clip(&row.arch), first + 1);
+                // The architecture parsed in the space: its own text, never long, shown whole.
+                let msg = format!("row {row_no}: architecture `{}` is also row {}", row.arch, first + 1);
                 return Err(Error::format(path, msg));
             }
             rows.push(row);

@@ -24,9 +24,10 @@ pub fn acc(i: usize) -> f64 {
     50.0 + 5.0 * cell(i).iter().filter(|&&v| v == 3).count() as f64 + (i % 7) as f64 * 0.1
 }
 
-/// The cost of cell `i` in `write_costs`: `(i * 7919) % 1000 / 10` ms.
+/// The cost of cell `i` in `write_costs`: `((i * 7919) % 1000 + 1) / 10` ms, 0.1 to 100 (a cost
+/// is above 0).
 pub fn cost(i: usize) -> f64 {
-    ((i * 7919) % 1000) as f64 / 10.0
+    ((i * 7919) % 1000 + 1) as f64 / 10.0
 }
 
 /// A cost per cell of `write_table`'s first `n`, column `latency_ms`, written in `order`.
