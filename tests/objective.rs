@@ -136,7 +136,16 @@ fn objective_settings_are_checked_before_any_output() {
     let o = bench(&t, dear.to_str().unwrap(), &out, &["--objective", "constraint", "--set", "objective.limit=0.5"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("objective.limit 0.5") && err.contains("t.csv"), "{err}");
+    assert!(err.contains("objective.limit 0.5") && err.contains("t.csv") && err.contains("dear.csv"), "{err}");
+    // A limit that admits fewer distinct architectures than the budget (40) without repeats: the
+    // count, from the made-up table's formula.
+    let fit = (0..N).filter(|&i| 1.0 + cost(i) <= 1.25).count();
+    assert!(fit > 0 && fit < 40, "{fit}");
+    let o = bench(&t, dear.to_str().unwrap(), &out, &["--objective", "constraint", "--set", "objective.limit=1.25"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let want = format!("only {fit} of the table's {N} architectures cost that little or less, fewer than --budget 40");
+    assert!(err.contains(&want) && err.contains("strategy.repeats=true"), "{err}");
     let o = bench(&t, &c, &out, &["--objective", "soft", "--set", "objective.target=30", "--set", "objective.alpha=1"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("objective.alpha"), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!out.exists(), "a refused bench left a directory");

@@ -136,8 +136,8 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
              --cost-table FILE --cost-column NAME"
         );
     }
-    // Before any output: a constraint no architecture satisfies is an error.
-    let optimum = objective_optimum(&cfg, &table, costs.as_ref())?;
+    // Before any output: a constraint that admits too few architectures is an error.
+    let optimum = objective_optimum(&cfg, &table, costs.as_ref(), inv.budget)?;
     // Trials run one per core; each trial's kernels stay on its own thread.
     let workers = runtime::job_workers(cfg.threads);
     let engine = proxy_engine(&cfg, &space, &kinds, inv.data_given, inv.proxy_cache.as_deref())?.map(Arc::new);
@@ -227,22 +227,48 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
 
 /// The final value of the table's best architecture under the objective: the best final value
 /// where a constraint holds; under MnasNet's soft reward, the final value of the architecture whose
-/// final value scores best.
-fn objective_optimum(cfg: &Config, table: &Table, costs: Option<&enas_shared::cost::Costs>) -> Result<f64> {
+/// final value scores best. An objective that admits no architecture, or fewer than `budget`
+/// distinct ones when a query may not repeat, is an error.
+fn objective_optimum(
+    cfg: &Config,
+    table: &Table,
+    costs: Option<&enas_shared::cost::Costs>,
+    budget: usize,
+) -> Result<f64> {
     let objective = cfg.objective.build();
     let mut best: Option<(f64, f64)> = None;
+    let mut admitted = 0usize;
     for row in &table.rows {
         let cost = costs.map(|c| c.get(&row.values)).transpose()?;
         if let Some(v) = objective.value(row.report, cost) {
+            admitted += 1;
             if !best.is_some_and(|(b, _)| v <= b) {
                 best = Some((v, row.report));
             }
         }
     }
-    best.map(|b| b.1).with_context(|| {
-        let limit = cfg.objective.limit.unwrap_or(f64::NAN);
-        format!("objective.limit {limit}: no architecture of {} costs that little or less", table.path.display())
-    })
+    // Only a constraint refuses architectures, and it has a limit and a cost table.
+    let refusal = || match costs {
+        Some(c) => format!(
+            "objective.limit {:?} in {} column `{}` (least cost {:?})",
+            cfg.objective.limit.unwrap_or(f64::NAN),
+            c.path.display(),
+            c.column,
+            c.least()
+        ),
+        None => format!("objective {}", cfg.objective.kind),
+    };
+    let Some((_, optimum)) = best else {
+        anyhow::bail!("{}: no architecture of {} costs that little or less", refusal(), table.path.display());
+    };
+    anyhow::ensure!(
+        admitted >= budget || cfg.strategy.repeats,
+        "{}: only {admitted} of the table's {} architectures cost that little or less, fewer than --budget {budget} \
+         queries of distinct architectures; lower the budget to at most {admitted} or set strategy.repeats=true",
+        refusal(),
+        table.rows.len()
+    );
+    Ok(optimum)
 }
 
 /// What `--strategy all` runs: every strategy the space and objective support (the proxy-guided
