@@ -207,3 +207,39 @@ fn the_sweep_reads_the_supernets_parameter_count() {
         assert!(*c <= 6000.0, "an arc of {c} parameters, over the limit 6000");
     }
 }
+
+/// A cost table the search could sample outside of is refused before anything runs (it used to
+/// fail when a missing architecture was first sampled, mid-run or in derive), naming the counts;
+/// a NAS-Bench-201 table on the ENAS micro space names the space it was read in.
+#[test]
+fn a_cost_table_must_cover_the_search_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("most.csv");
+    // Every cell but the last.
+    write_costs(&c, N - 1, &(0..N - 1).collect::<Vec<_>>());
+    let cost_args = |space: &'static str| {
+        [
+            "--set".to_string(),
+            format!("search.space={space}"),
+            "--set".into(),
+            "objective.kind=pareto".into(),
+            "--set".into(),
+            format!("objective.cost_table={}", c.display()),
+            "--set".into(),
+            "objective.cost_column=latency_ms".into(),
+        ]
+    };
+    let out = dir.path().join("nb201");
+    let args = cost_args("nb201");
+    let o = search(&out, &args.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let want = format!("costs {} architectures of the space's {N}; enas search may sample any", N - 1);
+    assert!(err.contains("most.csv") && err.contains(&want), "{err}");
+    assert!(!out.join("architectures.csv").exists(), "the refused search scored architectures");
+    let args = cost_args("enas_micro");
+    let o = search(&dir.path().join("micro"), &args.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("architectures of search.space enas_micro"), "{err}");
+}

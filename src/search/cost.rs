@@ -24,10 +24,23 @@ impl ArchCost {
             return Ok(None);
         }
         let table = match o.cost() {
-            Some((path, column)) => Some(
-                Costs::load(&path, space, &cfg.bench.arch_column, &column)
-                    .with_context(|| format!("objective.cost_table {}", path.display()))?,
-            ),
+            Some((path, column)) => {
+                let what = || {
+                    format!("objective.cost_table {} (architectures of search.space {})", path.display(), space.name())
+                };
+                let costs = Costs::load(&path, space, &cfg.bench.arch_column, &column).with_context(what)?;
+                // The search may sample any architecture of the space: checked now, not when a
+                // missing one is sampled mid-run.
+                anyhow::ensure!(
+                    costs.len() as f64 >= space.size(),
+                    "{}: costs {} architectures of the space's {}; enas search may sample any of them, so \
+                     its cost table must cover the space (or use objective.cost params or flops)",
+                    what(),
+                    costs.len(),
+                    count(space.size())
+                );
+                Some(costs)
+            }
             None => None,
         };
         Ok(Some(ArchCost { kind: o.cost, table }))
@@ -53,6 +66,16 @@ impl ArchCost {
             (None, CostKind::Flops) => net.costs(values)?.1 as f64,
             (None, CostKind::Table) => anyhow::bail!("objective.cost table without objective.cost_table"),
         })
+    }
+}
+
+/// A count of architectures: whole below 10^15, else in scientific notation (ENAS's micro space
+/// has about 10^30 for 5 nodes).
+fn count(n: f64) -> String {
+    if n < 1e15 {
+        format!("{n:.0}")
+    } else {
+        format!("{n:.2e}")
     }
 }
 
