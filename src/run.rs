@@ -40,15 +40,16 @@ impl RunDir {
             held.sort();
             let shown = held.len().min(6);
             let more = if held.len() > shown { format!(" and {} more", held.len() - shown) } else { String::new() };
-            let what = match run_kind(&dir.path) {
-                Some(kind) => format!("an `enas {kind}` run"),
+            let found = RunKind::of(&dir.path);
+            let what = match found {
+                Some(kind) => format!("an `enas {}` run", kind.command()),
                 None => "files".to_string(),
             };
-            let hint = match run_kind(&dir.path) {
-                Some(kind) if RESUMABLE.contains(&kind) => {
-                    format!("continue it with `enas {kind} --resume {}` or choose", shell_quote(&dir.path))
+            let hint = match found {
+                Some(kind) => {
+                    format!("continue it with `enas {} --resume {}` or choose", kind.command(), shell_quote(&dir.path))
                 }
-                _ => "choose".to_string(),
+                None => "choose".to_string(),
             };
             anyhow::bail!(
                 "{} already holds {what} ({}{more}): --out must be a new or empty directory; {hint} another --out",
@@ -59,15 +60,27 @@ impl RunDir {
         Ok((dir, lock))
     }
 
-    /// An unfinished run to continue (`--resume`), claimed for this process: opened, locked, and
-    /// refused when it already has its `summary.json` (`what`: "training", "bench").
-    pub fn resume(path: &Path, what: &str) -> Result<(RunDir, RunLock)> {
+    /// An unfinished run of `kind` to continue (`--resume`), claimed for this process: opened,
+    /// locked, and refused when another command wrote it or when it already has its
+    /// `summary.json`.
+    pub fn resume(path: &Path, kind: RunKind) -> Result<(RunDir, RunLock)> {
         let dir = RunDir::open(path)?;
         let lock = RunLock::acquire(&dir.path)?;
+        if let Some(found) = RunKind::of(&dir.path).filter(|&found| found != kind) {
+            anyhow::bail!(
+                "{} is an `enas {}` run, not {}: continue it with `enas {} --resume {}`",
+                dir.path.display(),
+                found.command(),
+                kind.what(),
+                found.command(),
+                shell_quote(&dir.path)
+            );
+        }
         anyhow::ensure!(
             !dir.file("summary.json").exists(),
-            "{} is a finished {what} run (it has summary.json): nothing to resume",
-            dir.path.display()
+            "{} is a finished {} run (it has summary.json): nothing to resume",
+            dir.path.display(),
+            kind.word()
         );
         Ok((dir, lock))
     }
@@ -112,20 +125,54 @@ impl RunDir {
     }
 }
 
-/// The commands whose runs `--resume` continues.
-const RESUMABLE: [&str; 1] = ["search"];
+/// The commands that write a run directory (each continues its own with `--resume`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Search,
+    Train,
+    Bench,
+}
 
-/// Which command wrote the run in `dir`, told by the files only that command writes.
-fn run_kind(dir: &Path) -> Option<&'static str> {
-    let has = |name: &str| dir.join(name).exists();
-    if has("state.json") || has("architectures.csv") || has("epochs.csv") {
-        Some("search")
-    } else if has("metrics.csv") || has("model.safetensors") {
-        Some("train")
-    } else if has("trajectories.csv") {
-        Some("bench")
-    } else {
-        None
+impl RunKind {
+    /// The command: `enas search`, `enas train`, `enas bench`.
+    pub fn command(self) -> &'static str {
+        match self {
+            RunKind::Search => "search",
+            RunKind::Train => "train",
+            RunKind::Bench => "bench",
+        }
+    }
+
+    /// The run in a sentence ("a finished training run").
+    fn word(self) -> &'static str {
+        match self {
+            RunKind::Search => "search",
+            RunKind::Train => "training",
+            RunKind::Bench => "bench",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            RunKind::Search => "a search",
+            RunKind::Train => "a training run",
+            RunKind::Bench => "a bench",
+        }
+    }
+
+    /// Which command wrote the run in `dir`, told by the files only that command writes (from
+    /// the first it writes after config.yaml: a run stopped early is told apart too).
+    pub fn of(dir: &Path) -> Option<RunKind> {
+        let has = |name: &str| dir.join(name).exists();
+        if has("state.json") || has("architectures.csv") || has("epochs.csv") {
+            Some(RunKind::Search)
+        } else if has("metrics.csv") || has("model.safetensors") || has("arc.txt") {
+            Some(RunKind::Train)
+        } else if has("trajectories.csv") || has("bench.json") {
+            Some(RunKind::Bench)
+        } else {
+            None
+        }
     }
 }
 

@@ -151,6 +151,8 @@ fn an_unreadable_state_file_is_not_called_missing() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     quick_search(&run);
+    // A stopped run: a finished one (summary.json) is refused before its state is read.
+    std::fs::remove_file(run.join("summary.json")).unwrap();
     let state = run.join("state.json");
     std::fs::write(&state, [0xff, 0xfe, 0x00, 0x9c, 0x80, 0x01]).unwrap();
     let err = fails(&enas(&["search", "--resume", s(&run)]), &["state.json", "not a valid checkpoint", "not UTF-8"]);

@@ -69,6 +69,28 @@ fn bad_resume_paths_and_corrupt_checkpoints_are_clear_errors() {
     assert!(o.status.success(), "{}", stderr(&o));
     // A second search into the same directory would mix two runs.
     check(&quick_search(&run, &[]), &["already holds an `enas search` run", "enas search --resume"]);
+    // A finished search has nothing to resume (as train and bench).
+    check(&enas(&["search", "--resume", run.to_str().unwrap()]), &["is a finished search run", "nothing to resume"]);
+    // Another command's run is named, not written over (a search resumed into a stopped training
+    // run once started a search there and deleted the run's checkpoint).
+    let other = dir.path().join("train-run");
+    std::fs::create_dir(&other).unwrap();
+    for f in ["config.yaml", "arc.txt", "metrics.csv"] {
+        std::fs::write(other.join(f), f).unwrap();
+    }
+    check(
+        &enas(&["search", "--resume", other.to_str().unwrap()]),
+        &["is an `enas train` run, not a search", "enas train --resume"],
+    );
+    let mut left: Vec<_> = std::fs::read_dir(&other).unwrap().map(|e| e.unwrap().file_name()).collect();
+    left.sort();
+    assert_eq!(left, ["arc.txt", "config.yaml", "metrics.csv"], "the refused resume wrote into the run");
+    check(
+        &enas(&["train", "--resume", run.to_str().unwrap()]),
+        &["is an `enas search` run, not a training run", "enas search --resume"],
+    );
+    // The checks below are of a stopped run: without summary.json.
+    std::fs::remove_file(run.join("summary.json")).unwrap();
     // A corrupt state file.
     let state = run.join("state.json");
     let good = read(&state);
@@ -191,6 +213,8 @@ fn resume_refuses_a_changed_config() {
     let path = run.join("config.yaml");
     let cfg = read(&path);
     std::fs::write(&path, cfg.replace("seed: 0", "seed: 5").replace("lr: 0.0035", "lr: 0.5")).unwrap();
+    // As a stopped run (a finished one is refused first).
+    std::fs::remove_file(run.join("summary.json")).unwrap();
     let o = enas(&["search", "--resume", run.to_str().unwrap()]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");

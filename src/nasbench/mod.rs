@@ -57,7 +57,7 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
     // A new run's directory is made once the table has loaded: bad input leaves nothing behind.
     let (existing, cfg, inv) = match &a.resume {
         Some(path) => {
-            let (dir, lock) = RunDir::resume(path, "bench")?;
+            let (dir, lock) = RunDir::resume(path, crate::run::RunKind::Bench)?;
             let cfg = dir.read_config()?;
             let inv = Invocation::read(&dir, &cfg)?;
             (Some((dir, lock)), cfg, inv)

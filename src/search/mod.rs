@@ -80,8 +80,8 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
     let _lock: RunLock;
     let (mut search, mut cursor) = match &a.resume {
         Some(dir) => {
-            let dir = RunDir::open(dir)?;
-            _lock = RunLock::acquire(&dir.path)?;
+            let (dir, lock) = RunDir::resume(dir, crate::run::RunKind::Search)?;
+            _lock = lock;
             if dir.file(CHECKPOINT_STATE).exists() {
                 let (search, cursor) = Search::resume(&dir)?;
                 let epochs = search.cfg.search.epochs;

@@ -36,7 +36,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     runtime::install_interrupt_handler()?;
     let (dir, _lock, cfg, arc_text, resume) = match &a.resume {
         Some(path) => {
-            let (dir, lock) = RunDir::resume(path, "training")?;
+            let (dir, lock) = RunDir::resume(path, crate::run::RunKind::Train)?;
             let cfg = dir.read_config()?;
             let arc_path = dir.file(ARC_FILE);
             let arc = std::fs::read_to_string(&arc_path).with_context(|| format!("reading {}", arc_path.display()))?;
