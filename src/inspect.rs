@@ -16,6 +16,7 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         a.classes
     );
     let cfg = a.cfg.load(&[])?;
+    crate::memory::check_inspect(&cfg, a.image)?;
     let origin = a.arc_file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "--arc".into());
     let text = a.arc_text()?;
     let arch = crate::train::net::parse(&cfg, &text, &origin)?;

@@ -176,6 +176,32 @@ pub fn check_train(cfg: &Config) -> Result<()> {
     check("this training run", &train_parts(cfg, 32), "train.channels, train.layers or the train batch sizes")
 }
 
+/// Refuses an `enas inspect` whose networks cannot fit: for the ENAS micro space the supernet at
+/// `child.*` (built for its parameter count), and the network `enas train` would train, with one
+/// image of `image` x `image` through it (its latency is measured).
+pub fn check_inspect(cfg: &Config, image: usize) -> Result<()> {
+    let (t, nodes) = (&cfg.train, cfg.child.nodes);
+    let (supernet, train, act) = match cfg.search.space {
+        SpaceKind::Darts => {
+            (0.0, darts_params(t.layers, t.channels, nodes), darts_activations(t.layers, t.channels, nodes, 1, image))
+        }
+        _ => (
+            micro_params(cfg.child.layers, cfg.child.channels, nodes, true),
+            micro_params(t.layers, t.channels, nodes, false),
+            micro_activations(t.layers, t.channels, nodes, 1, image),
+        ),
+    };
+    check(
+        "this inspect",
+        &[
+            Part { what: "supernet weights", bytes: supernet * F32 },
+            Part { what: "the trained network's weights", bytes: train * F32 },
+            Part { what: "activations of one image", bytes: act },
+        ],
+        "child.channels or child.layers (the supernet), train.channels or train.layers, or --image",
+    )
+}
+
 /// The parts of `enas search` with `cfg`: supernet, momentum, gradients, activations of the
 /// largest batch, and the controller with its Adam moments.
 pub fn search_parts(cfg: &Config, image: usize) -> Vec<Part> {

@@ -306,6 +306,8 @@ fn absurd_sizes_are_refused_before_allocating() {
             o,
         ],
         vec!["bench-step", "--image", "100000"],
+        vec!["inspect", "--arc", PUBLISHED, "--set", "child.channels=100000"],
+        vec!["inspect", "--arc", PUBLISHED, "--set", "train.layers=100000000"],
         vec!["derive", "--run", o, "--samples", "1000000000"],
         vec!["bench", "--table", table.to_str().unwrap(), "--trials", "18446744073709551615", "--out", o],
     ];
