@@ -145,6 +145,11 @@ fn cifar_wrong_size_and_bad_label() {
     assert_eq!(s.train.len(), 4);
     assert_eq!(s.train.labels, vec![1, 9, 1, 1]);
     assert!(s.test.is_none());
+
+    // An empty test file is an error (it gave a NaN test accuracy, 0 of 0), not a missing one.
+    write(tmp.path(), "test_batch.bin", &[]);
+    let e = err_text(cifar10::load(tmp.path()));
+    assert!(e.contains("test_batch.bin") && e.contains("the file is empty"), "{e}");
 }
 
 #[test]

@@ -62,6 +62,10 @@ fn train_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Appends the records of one binary batch file to `out`.
 pub fn read_into(path: &Path, out: &mut Dataset) -> Result<()> {
     let bytes = read_file(path)?;
+    if bytes.is_empty() {
+        // An empty test file would give a test accuracy of 0 / 0.
+        return Err(Error::format(path, "the file is empty: a CIFAR-10 batch holds 3073-byte records".to_string()));
+    }
     if bytes.len() % RECORD != 0 {
         return Err(Error::format(
             path,

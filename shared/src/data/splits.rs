@@ -42,8 +42,8 @@ pub fn load_splits(cfg: &DataConfig) -> Result<Splits> {
     let splits = split_source(source, cfg, &spec.to_string())?;
     if splits.test_held_out {
         eprintln!(
-            "note: {spec} has no test file (CIFAR-10: test_batch.bin); {} of its training images are held out as \
-             the test set (data.test_size)",
+            "note: {spec} has no separate test file (cifar10: test_batch.bin; mnist: train-* beside t10k-*; \
+             optdigits: optdigits.tes); {} of its training images are held out as the test set (data.test_size)",
             splits.test.len()
         );
     }
