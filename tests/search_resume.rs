@@ -96,6 +96,13 @@ fn bad_resume_paths_and_corrupt_checkpoints_are_clear_errors() {
     let good = read(&state);
     std::fs::write(&state, "{ not json").unwrap();
     check(&enas(&["search", "--resume", run.to_str().unwrap()]), &["state.json", "not a valid checkpoint"]);
+    // A position past the run's epochs (it was taken for a finished run, and derived).
+    assert!(good.contains("\"epoch\": 1,"), "{good}");
+    std::fs::write(&state, good.replace("\"epoch\": 1,", "\"epoch\": 99,")).unwrap();
+    check(
+        &enas(&["search", "--resume", run.to_str().unwrap()]),
+        &["state.json", "epoch 99 is past the run's 1 epochs (search.epochs)"],
+    );
     std::fs::write(&state, &good).unwrap();
     // A truncated supernet checkpoint.
     let ck: serde_json::Value = serde_json::from_str(&good).unwrap();

@@ -101,6 +101,17 @@ fn a_killed_or_stopped_train_resumes_to_the_same_metrics_and_weights() {
     assert!(!stopped.join("summary.json").exists(), "SIGTERM landed after the run ended");
     assert!(err.contains("enas train --resume"), "{err}");
     let said = err.to_string();
+    // A state past the run's epochs is not this run's: refused, the run left to resume.
+    let state_path = stopped.join("train_state.json");
+    let good = std::fs::read_to_string(&state_path).unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&good).unwrap();
+    state["position"]["epoch"] = 99.into();
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    let o = enas(&["train", "--resume", stopped.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("train_state.json") && e.contains("epoch 99 is past the run's"), "{e}");
+    std::fs::write(&state_path, good).unwrap();
     let o = enas(&["train", "--resume", stopped.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_resumed(&o, Some(&said));

@@ -221,6 +221,13 @@ impl Search {
         if let Some(started) = &state.config {
             check_unchanged(&cfg, started, &dir.file("config.yaml"), "search")?;
         }
+        anyhow::ensure!(
+            state.epoch <= cfg.search.epochs,
+            "{}: epoch {} is past the run's {} epochs (search.epochs); the file is not this run's checkpoint",
+            state_path.display(),
+            state.epoch,
+            cfg.search.epochs
+        );
         let seed = cfg.seed;
         let mut search = Search::new(cfg, RunDir { path: dir.path.clone() })?;
         let ck = dir.file(&state.checkpoint);

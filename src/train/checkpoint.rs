@@ -82,6 +82,13 @@ pub fn restore(dir: &RunDir, cfg: &Config, store: &ParamStore, opt: &mut SgdNest
         .with_context(|| format!("{} is not a valid checkpoint state file", path.display()))?;
     anyhow::ensure!(state.format == FORMAT, "{}: checkpoint format {} is not {FORMAT}", path.display(), state.format);
     check_unchanged(cfg, &state.config, &dir.file("config.yaml"), "train")?;
+    anyhow::ensure!(
+        state.position.epoch <= cfg.train.epochs,
+        "{}: epoch {} is past the run's {} epochs (train.epochs); the file is not this run's checkpoint",
+        path.display(),
+        state.position.epoch,
+        cfg.train.epochs
+    );
     let ck = dir.file(&state.checkpoint);
     let corrupt = |what: &str| format!("checkpoint {}: cannot restore {what}", ck.display());
     store.load(&ck.join("model.safetensors")).with_context(|| corrupt("the weights"))?;
