@@ -7,6 +7,7 @@ use enas_shared::export::write_csv;
 use std::collections::HashSet;
 
 pub fn run(a: &ExportArgs) -> Result<()> {
+    anyhow::ensure!(a.top != Some(0), "--top must be at least 1 (it keeps the K best rows; leave it out for all)");
     let dir = RunDir::open(&a.run)?;
     let path = dir.file("architectures.csv");
     crate::run::refuse_overwriting_input(&a.out, &path, "--run's architectures.csv")?;

@@ -66,6 +66,11 @@ fn quick_search_writes_every_file_and_is_reproducible() {
     let top = read(&e);
     assert_eq!(top.lines().count(), 3);
     assert!(top.starts_with("epoch,step,sample,arc,"));
+    // `--top 0` would write the header alone: refused, the file left as it was.
+    let o = enas(&["export", "--run", a.to_str().unwrap(), "--out", e.to_str().unwrap(), "--top", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--top must be at least 1"), "{}", stderr(&o));
+    assert_eq!(read(&e), top);
     let o = enas(&["export", "--run", a.to_str().unwrap(), "--out", e.to_str().unwrap(), "--unique"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let arcs: Vec<String> = read(&e).lines().skip(1).map(|l| l.split(',').nth(3).unwrap().to_string()).collect();

@@ -282,6 +282,9 @@ mod tests {
         assert!(err.contains("--set child.layers=three"), "{err}");
         let err = Config::load(None, &["child".into()]).unwrap_err().to_string();
         assert!(err.contains("section.key=value"), "{err}");
+        // A key under a value names the value (it listed an empty set of "known keys there").
+        let err = Config::load(None, &["train.layers.x=3".into()]).unwrap_err().to_string();
+        assert!(err.contains("`train.layers` is a value, not a section: it has no key `x`"), "{err}");
     }
 
     #[test]
@@ -290,6 +293,8 @@ mod tests {
         assert!(err.contains("train.sgd.momentum") && err.contains("1.5"), "{err}");
         let err = Config::load(None, &["child.nodes=0".into()]).unwrap_err().to_string();
         assert!(err.contains("child.nodes"), "{err}");
+        let err = Config::load(None, &["train.epochs=0".into()]).unwrap_err().to_string();
+        assert!(err.contains("train.epochs: must be at least 1"), "{err}");
         let err = Config::load(None, &["strategy.sweep.levels=2000".into()]).unwrap_err().to_string();
         assert!(err.contains("strategy.sweep.levels") && err.contains("strategy.proxy.pool (1000)"), "{err}");
         let err = Config::load(None, &["strategy.sweep.gate=1.5".into()]).unwrap_err().to_string();

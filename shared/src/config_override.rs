@@ -33,10 +33,11 @@ pub fn apply_override(root: &mut Value, text: &str) -> Result<()> {
     for (i, part) in path.iter().enumerate() {
         known = known.get(part).ok_or_else(|| {
             let parent = path[..i].join(".");
-            let keys = known
-                .as_mapping()
-                .map(|m| m.keys().filter_map(|k| k.as_str()).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default();
+            let Some(section) = known.as_mapping() else {
+                // `train.layers.x`: the parent is a value, not a section.
+                return err(format!("`{parent}` is a value, not a section: it has no key `{}`", clip(part)));
+            };
+            let keys = section.keys().filter_map(|k| k.as_str()).collect::<Vec<_>>().join(", ");
             err(format!(
                 "unknown key `{}`{}; known keys there: {keys}",
                 clip(key.trim()),

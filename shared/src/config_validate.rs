@@ -43,6 +43,7 @@ impl Config {
         self.search.sgd.validate(origin, "search.sgd")?;
         for (key, v) in [
             ("search.epochs", self.search.epochs),
+            ("train.epochs", self.train.epochs),
             ("search.batch_size", self.search.batch_size),
             ("search.reward_batch_size", self.search.reward_batch_size),
             ("search.derive_samples", self.search.derive_samples),
