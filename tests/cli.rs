@@ -195,7 +195,12 @@ fn a_test_set_held_out_of_the_train_files_is_reported() {
     args.extend_from_slice(&["--out", out.to_str().unwrap()]);
     let o = enas(&args);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("no test file") && stderr(&o).contains("30 of its training images"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no separate test file (cifar10: test_batch.bin")
+            && stderr(&o).contains("30 of its training images"),
+        "{}",
+        stderr(&o)
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["test_held_out"], true);
