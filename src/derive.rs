@@ -56,6 +56,18 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
     crate::memory::check("this derive", &[part], "--samples or --rank-check")?;
     let dir = RunDir::open(&a.run)?;
     let _lock = crate::run::RunLock::acquire(&dir.path)?;
+    if let Some(kind) = crate::run::RunKind::of(&dir.path).filter(|&k| k != crate::run::RunKind::Search) {
+        anyhow::bail!("{} is an `enas {}` run: derive reads a search's", dir.path.display(), kind.command());
+    }
+    // A stopped search's supernet and method are mid-training: what a derive wrote from them
+    // (best_arch.txt) would stand beside the finished run's own results.
+    anyhow::ensure!(
+        dir.file("summary.json").exists(),
+        "{} is a search that has not finished (it has no summary.json): continue it with `enas search --resume {}`, \
+         which derives at its end",
+        dir.path.display(),
+        crate::run::shell_quote(&dir.path)
+    );
     let (search, cursor) = Search::resume(&dir)?;
     if let Some(n) = a.rank_check {
         return crate::rank_check::run(&search, n);
@@ -82,7 +94,7 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
         scored[0].valid_acc,
         scored[0].arc
     );
-    println!("wrote {}", dir.file(&written.file).display());
+    println!("wrote {} (from the checkpoint after epoch {})", dir.file(&written.file).display(), cursor.epoch);
     if let Some(note) = written.best {
         println!("{note}");
     }

@@ -91,6 +91,13 @@ fn bad_resume_paths_and_corrupt_checkpoints_are_clear_errors() {
     );
     // The checks below are of a stopped run: without summary.json.
     std::fs::remove_file(run.join("summary.json")).unwrap();
+    // derive reads finished searches only (one from a stopped run's weights left a best_arch.txt
+    // that the finished run then disagreed with).
+    check(
+        &enas(&["derive", "--run", run.to_str().unwrap()]),
+        &["is a search that has not finished", "enas search --resume"],
+    );
+    assert!(!run.join("derive-2.csv").exists(), "the refused derive wrote a table");
     // A corrupt state file.
     let state = run.join("state.json");
     let good = read(&state);
@@ -109,7 +116,7 @@ fn bad_resume_paths_and_corrupt_checkpoints_are_clear_errors() {
     let supernet = run.join(ck["checkpoint"].as_str().unwrap()).join("supernet.safetensors");
     let bytes = std::fs::read(&supernet).unwrap();
     std::fs::write(&supernet, &bytes[..bytes.len() / 2]).unwrap();
-    check(&enas(&["derive", "--run", run.to_str().unwrap()]), &["supernet"]);
+    check(&enas(&["search", "--resume", run.to_str().unwrap()]), &["cannot restore the supernet"]);
 }
 
 /// Ctrl-C (SIGINT), SIGTERM (a cluster scheduler's stop) and SIGHUP (a closed terminal) stop a

@@ -76,6 +76,28 @@ impl Config {
             );
             return bad("objective.kind", msg);
         }
+        if self.search.space == SpaceKind::Darts && self.child.layers < 3 {
+            let msg = format!(
+                "must be at least 3 on the darts space, got {}: the cells at layers/3 and 2*layers/3 are reduction \
+                 cells, so fewer leave no normal cell to search",
+                self.child.layers
+            );
+            return bad("child.layers", msg);
+        }
+        let darts = self.search.strategy == crate::strategy_config::StrategyKind::Darts;
+        for (key, warmup, applies) in [
+            ("search.warmup_epochs", self.search.warmup_epochs, true),
+            ("darts.arch_warmup_epochs", self.darts.arch_warmup_epochs, darts),
+        ] {
+            if applies && warmup > 0 && warmup >= self.search.epochs {
+                let msg = format!(
+                    "{warmup} warm-up epochs in a search of {} (search.epochs) leave no epoch with an \
+                     architecture step; it must be below search.epochs",
+                    self.search.epochs
+                );
+                return bad(key, msg);
+            }
+        }
         self.controller.validate(origin)?;
         self.darts.validate(origin)?;
         if let Some(&last) = self.darts.prune_at.last() {

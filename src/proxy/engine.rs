@@ -112,9 +112,6 @@ impl ProxyEngine {
     /// network sized for them. Generated (`synthetic`) images are refused unless `--data` named them.
     pub fn for_config(cfg: &Config, needs_data: bool, data_given: bool) -> Result<ProxyEngine> {
         if !needs_data {
-            if data_given {
-                eprintln!("note: --data is not read: no proxy asked for here uses images");
-            }
             let settings = format!("format={CACHE_FORMAT} seed={} data=none", cfg.seed);
             return Ok(ProxyEngine::new(ProxyContext::cifar10(cfg.seed, None), settings));
         }

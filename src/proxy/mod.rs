@@ -90,7 +90,11 @@ pub fn run(a: &ProxyArgs) -> Result<ExitCode> {
         eprintln!("latency: measuring one architecture at a time on one thread (not {workers} in parallel)");
         workers = 1;
     }
-    let engine = ProxyEngine::for_config(&cfg, proxies.iter().any(|p| p.needs_data()), a.data.is_some())?;
+    let needs_data = proxies.iter().any(|p| p.needs_data());
+    if a.data.is_some() && !needs_data {
+        eprintln!("note: --data is not read: no proxy asked for here uses images");
+    }
+    let engine = ProxyEngine::for_config(&cfg, needs_data, a.data.is_some())?;
     // With --out, scores are kept in OUT.partial as they come (every few seconds, and at a stop
     // or an error), and a run of the same command reuses them: a stop loses no finished work.
     let partial = a.out.as_ref().map(|o| partial_path(o));
