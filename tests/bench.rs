@@ -154,6 +154,28 @@ fn proxy_scores_are_kept_and_reused_under_the_same_settings_only() {
     let (o, _) = run("c", "2");
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"), "{}", String::from_utf8_lossy(&o.stderr));
+    // An editor's byte-order mark and CRLF line ends change nothing.
+    std::fs::write(&cache, format!("\u{feff}{}", kept.replace('\n', "\r\n"))).unwrap();
+    let (o, third) = run("d", "1");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("20 proxy scores reused"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(traj(&first), traj(&third));
+    // A second score of one architecture by one proxy is not this tool's file: refused, naming
+    // the line (the last one read used to win silently).
+    let last = kept.lines().last().unwrap();
+    let other = last.replace(",synflow,", ",synflow,1").to_string();
+    assert_ne!(other, last);
+    std::fs::write(&cache, format!("{kept}{other}\n")).unwrap();
+    let (o, _) = run("e", "1");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("line 23: a second synflow score of the same architecture"), "{err}");
+    std::fs::write(&cache, "").unwrap();
+    let (o, _) = run("f", "1");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the file is empty"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// Issue 13 item 2: a bench into a directory holding another run is refused and writes nothing.
@@ -264,6 +286,18 @@ fn a_stopped_or_killed_bench_resumes_to_the_same_results() {
             !out.join("summary.json").exists() && kept < 300,
             "SIG{signal} landed after the bench ended ({kept} trials)"
         );
+        // A table edited since the run started is refused: the saved trials read the old one.
+        let original = std::fs::read(&table).unwrap();
+        let mut edited = original.clone();
+        let at = edited.iter().rposition(|&b| b == b'5').expect("a digit 5 in the table");
+        edited[at] = b'6';
+        std::fs::write(&table, &edited).unwrap();
+        let o = enas(&["bench", "--resume", out.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("the table") && err.contains("changed since the run started"), "{err}");
+        assert_eq!(saved(&out), kept, "the refused resume ran trials");
+        std::fs::write(&table, &original).unwrap();
         let o = enas(&["bench", "--resume", out.to_str().unwrap()]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{err}");

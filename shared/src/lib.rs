@@ -11,6 +11,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod export;
+pub mod fingerprint;
 pub mod objective;
 pub mod op;
 pub mod pareto;

@@ -90,6 +90,7 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
                 objective: cfg.objective.kind,
                 cost: cfg.objective.cost(),
                 config: cfg.to_yaml(),
+                inputs: None,
             };
             (None, cfg, inv)
         }
@@ -141,12 +142,23 @@ pub fn run(a: &BenchArgs) -> Result<ExitCode> {
     // Trials run one per core; each trial's kernels stay on its own thread.
     let workers = runtime::job_workers(cfg.threads);
     let engine = proxy_engine(&cfg, &space, &kinds, inv.data_given, inv.proxy_cache.as_deref())?.map(Arc::new);
+    let fingerprint = enas_shared::fingerprint::file;
+    let inputs = resume::Inputs {
+        table: fingerprint(&inv.table)?,
+        cost_table: inv.cost.as_ref().map(|(p, _)| fingerprint(p)).transpose()?,
+        proxies: engine.as_ref().map(|e| e.settings().to_string()),
+    };
     let (dir, _lock) = match existing {
-        Some(claimed) => claimed,
+        Some(claimed) => {
+            if let Some(saved) = &inv.inputs {
+                saved.check_unchanged(&inputs, &inv)?;
+            }
+            claimed
+        }
         None => {
             let (dir, lock) = RunDir::create_new(a.out.as_deref(), "bench")?;
             dir.write_config(&cfg)?;
-            inv.write(&dir)?;
+            Invocation { inputs: Some(inputs), ..inv.clone() }.write(&dir)?;
             (dir, lock)
         }
     };
@@ -312,6 +324,9 @@ fn proxy_engine(
     if let Some(path) = cache {
         let n = engine.load(path)?;
         eprintln!("{}: {n} proxy scores reused", path.display());
+        // Written back now, before any trial: a path that cannot be written fails here, not after
+        // every trial has run.
+        engine.save(path).with_context(|| format!("--proxy-cache {}: cannot write the cache", path.display()))?;
     }
     Ok(Some(engine))
 }

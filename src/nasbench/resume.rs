@@ -13,7 +13,7 @@ use enas_shared::objective::ObjectiveKind;
 use enas_shared::strategy_config::StrategyKind;
 use enas_shared::{Config, SpaceKind};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const INVOCATION: &str = "bench.json";
 const TRIALS: &str = "trials";
@@ -36,6 +36,49 @@ pub struct Invocation {
     pub cost: Option<(PathBuf, String)>,
     /// The resolved config (YAML): a resume refuses a `config.yaml` changed since.
     pub config: String,
+    /// What the trials read besides the config; a resume refuses any change (absent in runs
+    /// started by older builds, which are resumed unchecked).
+    #[serde(default)]
+    pub inputs: Option<Inputs>,
+}
+
+/// The inputs of a bench's trials as they were when it started: fingerprints of the table and
+/// cost table files (an edited table would give the resumed trials other rewards than the saved
+/// ones) and the proxy engine's settings (seed, and the minibatch's fingerprint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inputs {
+    pub table: String,
+    pub cost_table: Option<String>,
+    pub proxies: Option<String>,
+}
+
+impl Inputs {
+    /// Refuses a resume whose inputs differ from the run's, naming what changed.
+    pub fn check_unchanged(&self, now: &Inputs, inv: &Invocation) -> Result<()> {
+        let file = |p: &Path| p.display().to_string();
+        let mut changed = Vec::new();
+        if self.table != now.table {
+            changed.push(format!("the table {}", file(&inv.table)));
+        }
+        if self.cost_table != now.cost_table {
+            let path = inv.cost.as_ref().map(|(p, _)| file(p)).unwrap_or_default();
+            changed.push(format!("the cost table {path}"));
+        }
+        if self.proxies != now.proxies {
+            changed.push(format!(
+                "the proxies' settings ({} then, {} now)",
+                self.proxies.as_deref().unwrap_or("none"),
+                now.proxies.as_deref().unwrap_or("none")
+            ));
+        }
+        anyhow::ensure!(
+            changed.is_empty(),
+            "{} changed since the run started: its saved trials were run on the old one, so a resume would mix \
+             the two; restore it, or start a new run",
+            changed.join(" and ")
+        );
+        Ok(())
+    }
 }
 
 impl Invocation {

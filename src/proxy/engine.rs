@@ -56,19 +56,14 @@ pub fn load_batch(data: &DataConfig, size: usize, seed: u64) -> Result<(ProxyBat
 
 /// FNV-1a of the minibatch's pixels and labels: the cache key of the data the scores saw.
 fn batch_hash(batch: &ProxyBatch) -> Result<u64> {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: [u8; 4]| {
-        for b in bytes {
-            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut h = enas_shared::fingerprint::Fnv64::default();
     for x in batch.images.flatten_all()?.to_vec1::<f32>()? {
-        eat(x.to_bits().to_le_bytes());
+        h.update(&x.to_bits().to_le_bytes());
     }
     for y in batch.labels.to_vec1::<u32>()? {
-        eat(y.to_le_bytes());
+        h.update(&y.to_le_bytes());
     }
-    Ok(h)
+    Ok(h.finish())
 }
 
 /// Bumped when a proxy's definition changes, so scores saved by an older build are not reused.
@@ -128,6 +123,11 @@ impl ProxyEngine {
         Ok(ProxyEngine::new(ProxyContext::for_batch(cfg.seed, batch, classes)?, settings))
     }
 
+    /// What the scores depend on besides the architecture (seed, data, batch size).
+    pub fn settings(&self) -> &str {
+        &self.settings
+    }
+
     /// `settings` describes what the scores depend on besides the architecture (seed, data,
     /// batch size); saved scores are only reused under the same settings.
     pub fn new(ctx: ProxyContext, settings: String) -> ProxyEngine {
@@ -173,7 +173,15 @@ impl ProxyEngine {
             return Ok(0);
         }
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let (head, table) = text.split_once('\n').unwrap_or((&text, ""));
+        // A byte-order mark or CRLF line ends (an editor's) change nothing.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        anyhow::ensure!(
+            !text.trim().is_empty(),
+            "{}: the file is empty; a proxy cache starts with a `# <settings>` line (remove the file to start anew)",
+            path.display()
+        );
+        let (head, table) = text.split_once('\n').unwrap_or((text, ""));
+        let head = head.trim_end_matches('\r');
         let want = format!("# {}", self.settings);
         anyhow::ensure!(
             head == want,
@@ -209,7 +217,18 @@ impl ProxyEngine {
                     field_error(&e, &header, &record)
                 )
             })?;
-            cache.insert((row.proxy, row.values), Scored { score: row.score, seconds: row.seconds });
+            let line = record.position().map_or(0, |p| p.line() + 1);
+            anyhow::ensure!(
+                row.seconds.is_finite() && row.seconds >= 0.0,
+                "{}: line {line}: seconds {} is not a time (a finite number at least 0)",
+                path.display(),
+                row.seconds
+            );
+            let proxy = row.proxy;
+            // A saved cache has one row per (architecture, proxy); a second is not this tool's.
+            if cache.insert((row.proxy, row.values), Scored { score: row.score, seconds: row.seconds }).is_some() {
+                anyhow::bail!("{}: line {line}: a second {proxy} score of the same architecture", path.display());
+            }
             n += 1;
         }
         Ok(n)
