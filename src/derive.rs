@@ -56,8 +56,12 @@ pub fn run(a: &DeriveArgs) -> Result<()> {
     crate::memory::check("this derive", &[part], "--samples or --rank-check")?;
     let dir = RunDir::open(&a.run)?;
     let _lock = crate::run::RunLock::acquire(&dir.path)?;
-    if let Some(kind) = crate::run::RunKind::of(&dir.path).filter(|&k| k != crate::run::RunKind::Search) {
-        anyhow::bail!("{} is an `enas {}` run: derive reads a search's", dir.path.display(), kind.command());
+    match crate::run::RunKind::of(&dir.path) {
+        Some(crate::run::RunKind::Search) => {}
+        Some(kind) => {
+            anyhow::bail!("{} is an `enas {}` run: derive reads a search's", dir.path.display(), kind.command())
+        }
+        None => anyhow::bail!("{} is not a search run: it has no state.json or architectures.csv", dir.path.display()),
     }
     // A stopped search's supernet and method are mid-training: what a derive wrote from them
     // (best_arch.txt) would stand beside the finished run's own results.

@@ -176,6 +176,39 @@ fn proxy_scores_are_kept_and_reused_under_the_same_settings_only() {
     std::fs::write(&cache, "").unwrap();
     let (o, _) = run("f", "1");
     assert!(String::from_utf8_lossy(&o.stderr).contains("the file is empty"), "{}", String::from_utf8_lossy(&o.stderr));
+    // A cache path that cannot be created is refused before any output (it failed after every
+    // trial had run); one inside --out is fine (the run's directory stays new until claimed).
+    let with_cache = |out: &Path, cache: &Path| {
+        let (t, o, c) = (table.to_str().unwrap(), out.to_str().unwrap(), cache.to_str().unwrap());
+        let pool = "strategy.proxy.pool=10";
+        enas(&[
+            "bench",
+            "--table",
+            t,
+            "--strategy",
+            "proxy-local",
+            "--budget",
+            "5",
+            "--trials",
+            "1",
+            "--set",
+            pool,
+            "--proxy-cache",
+            c,
+            "--out",
+            o,
+        ])
+    };
+    let blocked = dir.path().join("g");
+    let o = with_cache(&blocked, &dir.path().join("a").join("trajectories.csv").join("scores.csv"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--proxy-cache") && err.contains("trajectories.csv is not a directory"), "{err}");
+    assert!(!blocked.exists(), "the refused bench made its run directory");
+    let inside = dir.path().join("h");
+    let o = with_cache(&inside, &inside.join("scores.csv"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(inside.join("scores.csv").is_file() && inside.join("trajectories.csv").is_file());
 }
 
 /// Issue 13 item 2: a bench into a directory holding another run is refused and writes nothing.

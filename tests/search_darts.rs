@@ -129,6 +129,17 @@ fn inspect_counts_darts_v2_as_darts_does() {
     assert_eq!(v["train_network"]["params"], 3_349_342);
     assert_eq!(v["train_network"]["flops"], v["flops"]);
     assert!(v["train_network"]["latency_ms"].as_f64().unwrap() > 0.0);
+    // child.layers (default 2) is the search network's: inspect and train read train.layers.
+    let o =
+        enas(&["inspect", "--arc-file", g.to_str().unwrap(), "--set", "search.space=darts", "--set", "child.nodes=4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A search needs 3 cells or more: with fewer all are reduction cells, and the reported normal
+    // genotype would be the initial α. Refused before the data loads.
+    let out = dir.path().join("two");
+    let o = enas(&["search", "--space", "darts", "--set", "child.nodes=4", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("child.layers: must be at least 3 to search the darts space, got 2"), "{}", stderr(&o));
+    assert!(!out.join("architectures.csv").exists());
     // A genotype under the default (ENAS micro) space is refused with the fix.
     let o = enas(&["inspect", "--arc-file", g.to_str().unwrap()]);
     assert!(!o.status.success());

@@ -295,9 +295,6 @@ mod tests {
         assert!(err.contains("child.nodes"), "{err}");
         let err = Config::load(None, &["train.epochs=0".into()]).unwrap_err().to_string();
         assert!(err.contains("train.epochs: must be at least 1"), "{err}");
-        let err = Config::load(None, &["search.space=darts".into()]).unwrap_err().to_string();
-        assert!(err.contains("child.layers: must be at least 3 on the darts space, got 2"), "{err}");
-        Config::load(None, &["search.space=darts".into(), "child.layers=3".into()]).unwrap();
         let err = Config::load(None, &["search.epochs=2".into(), "search.warmup_epochs=2".into()]).unwrap_err();
         assert!(err.to_string().contains("search.warmup_epochs: 2 warm-up epochs in a search of 2"), "{err}");
         Config::load(None, &["search.epochs=2".into(), "search.warmup_epochs=1".into()]).unwrap();

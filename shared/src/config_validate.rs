@@ -76,14 +76,6 @@ impl Config {
             );
             return bad("objective.kind", msg);
         }
-        if self.search.space == SpaceKind::Darts && self.child.layers < 3 {
-            let msg = format!(
-                "must be at least 3 on the darts space, got {}: the cells at layers/3 and 2*layers/3 are reduction \
-                 cells, so fewer leave no normal cell to search",
-                self.child.layers
-            );
-            return bad("child.layers", msg);
-        }
         let darts = self.search.strategy == crate::strategy_config::StrategyKind::Darts;
         for (key, warmup, applies) in [
             ("search.warmup_epochs", self.search.warmup_epochs, true),

@@ -17,6 +17,26 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     atomic_write_with(path, |tmp| std::fs::write(tmp, bytes).map_err(|e| e.to_string()))
 }
 
+/// Whether [`atomic_write`] could create `path`, checked without creating anything: it is not a
+/// directory, and its nearest existing ancestor is a directory (not a file standing where a
+/// folder must be made). For an output written late (a cache saved after hours of work).
+pub fn check_creatable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::format(path, "is a directory, not a file".to_string()));
+    }
+    let mut ancestor = path.parent();
+    while let Some(a) = ancestor.filter(|a| !a.as_os_str().is_empty()) {
+        if a.exists() {
+            if !a.is_dir() {
+                return Err(Error::format(path, format!("cannot be created: {} is not a directory", a.display())));
+            }
+            break;
+        }
+        ancestor = a.parent();
+    }
+    Ok(())
+}
+
 /// Named tensors to a safetensors file, atomically (checkpoints and saved models).
 pub fn save_safetensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
     atomic_write_with(path, |tmp| candle_core::safetensors::save(tensors, tmp).map_err(|e| e.to_string()))

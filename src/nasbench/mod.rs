@@ -324,9 +324,9 @@ fn proxy_engine(
     if let Some(path) = cache {
         let n = engine.load(path)?;
         eprintln!("{}: {n} proxy scores reused", path.display());
-        // Written back now, before any trial: a path that cannot be written fails here, not after
-        // every trial has run.
-        engine.save(path).with_context(|| format!("--proxy-cache {}: cannot write the cache", path.display()))?;
+        // Checked now, creating nothing: a path that cannot be created fails here, not after every
+        // trial has run.
+        enas_shared::export::check_creatable(path).context("--proxy-cache")?;
     }
     Ok(Some(engine))
 }

@@ -26,6 +26,14 @@ const METHOD_INIT: u64 = 0xC0;
 impl Search {
     /// Builds the data, supernet, method and optimiser of a new search.
     pub fn new(cfg: Config, dir: RunDir) -> Result<Search> {
+        // DARTS's search network: the cells at layers/3 and 2*layers/3 reduce, so with fewer than
+        // 3 there is no normal cell, yet a normal genotype (the initial α) would be reported.
+        anyhow::ensure!(
+            cfg.search.space != SpaceKind::Darts || cfg.child.layers >= 3,
+            "child.layers: must be at least 3 to search the darts space, got {}: the cells at layers/3 and \
+             2*layers/3 are reduction cells, so fewer leave no normal cell to search",
+            cfg.child.layers
+        );
         crate::memory::check_search(&cfg)?;
         runtime::init_threads(cfg.threads);
         let device = runtime::device(&cfg)?;

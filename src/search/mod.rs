@@ -168,7 +168,7 @@ pub fn run(a: &SearchArgs) -> Result<ExitCode> {
     let best = match derived.map(|mut c| c.swap_remove(0)) {
         Err(_) if interrupted() => {
             eprintln!(
-                "interrupted while deriving; the search itself is complete.\nderive with: enas derive --run {}",
+                "interrupted while deriving; the search itself is complete.\nderive with: enas search --resume {}",
                 crate::run::shell_quote(&search.dir.path)
             );
             return Ok(ExitCode::from(runtime::stop_code()));
