@@ -19,6 +19,16 @@ use std::time::Instant;
 
 pub fn run(a: &BenchStepArgs) -> Result<()> {
     let cfg = a.cfg.load(&[])?;
+    // What this iteration does not do is refused, not timed as if it had been done.
+    anyhow::ensure!(
+        cfg.darts.order == 1,
+        "darts.order {}: bench-step times the first-order iteration only (torch_darts_search.py --order 1)",
+        cfg.darts.order
+    );
+    anyhow::ensure!(
+        a.arc.is_none() && !a.curve,
+        "--arc and --curve are options of the enas_micro step; bench-step --space darts times the whole mixture"
+    );
     let c = &cfg.child;
     let parts = [
         Part {

@@ -243,7 +243,10 @@ pub struct BenchStepArgs {
     pub arc: Option<String>,
     /// The supernet: enas_micro (an ENAS training step) or darts (a first-order DARTS search
     /// iteration, the peer of torch_darts_search.py).
-    #[arg(long, default_value = "enas_micro", value_parser = name::<SpaceKind>())]
+    #[arg(long, default_value = "enas_micro", value_parser = clap::builder::TypedValueParser::map(
+        clap::builder::PossibleValuesParser::new(["enas_micro", "darts"]),
+        |s| s.parse::<SpaceKind>().expect("a listed space"),
+    ))]
     pub space: SpaceKind,
     #[command(flatten)]
     pub cfg: ConfigArgs,

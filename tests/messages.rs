@@ -203,6 +203,17 @@ fn an_image_of_size_zero_is_refused() {
     fails(&enas(&["bench-step", "--image", "0"]), &["--image", "at least 1"]);
 }
 
+/// What the DARTS step does not time is refused, not timed as the first-order step it is (it
+/// reported `"order": 1` timings for `darts.order=2` and dropped --curve and --arc).
+#[test]
+fn bench_step_refuses_what_it_would_not_time() {
+    fails(&enas(&["bench-step", "--space", "darts", "--set", "darts.order=2"]), &["darts.order 2", "first-order"]);
+    fails(&enas(&["bench-step", "--space", "darts", "--curve"]), &["--arc and --curve"]);
+    let o = enas(&["bench-step", "--space", "nb201"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("[possible values: enas_micro, darts]"), "{}", stderr(&o));
+}
+
 /// Item 10: models and checkpoints get the mode of every other output (and of `File::create`).
 #[cfg(unix)]
 #[test]
