@@ -27,6 +27,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+for v in "rounds=$rounds" "steps=$steps" "threads=$threads"; do
+  [[ "${v#*=}" =~ ^[1-9][0-9]*$ ]] || { echo "--${v%%=*} must be a whole number of at least 1, got '${v#*=}'" >&2; exit 2; }
+done
 py="${TORCH_PY:-$HOME/torchref/bin/python}"
 if [ "$setup" = yes ] && [ ! -x "$py" ]; then
   python3 -m venv "$HOME/torchref"

@@ -7,7 +7,7 @@ arc="0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3
 cargo build --release --quiet && cp target/release/enas /tmp/enas-mimalloc
 cargo build --release --quiet --features system-alloc && cp target/release/enas /tmp/enas-glibc
 cargo build --release --quiet
-run() { local name=$1; shift; /usr/bin/time -f "$name: user %U s, sys %S s, wall %e s" env RAYON_NUM_THREADS=2 "$@" bench --steps "${STEPS:-5}" --set child.layers=6 --set child.channels=20 --arc "$arc" >/dev/null; }
+run() { local name=$1; shift; /usr/bin/time -f "$name: user %U s, sys %S s, wall %e s" env RAYON_NUM_THREADS=2 "$@" bench-step --steps "${STEPS:-5}" --set child.layers=6 --set child.channels=20 --arc "$arc" >/dev/null; }
 run "mimalloc, purge off (default)" /tmp/enas-mimalloc
 run "mimalloc, purge after 10 ms" env MIMALLOC_PURGE_DELAY=10 /tmp/enas-mimalloc
 run "glibc malloc" /tmp/enas-glibc

@@ -27,6 +27,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+case "$only" in ""|cpu|paper) ;; *) echo "--only must be cpu or paper, got '$only'" >&2; exit 2 ;; esac
 py="${TORCH_PY:-$HOME/torchref/bin/python}"
 "$py" -c "import torch" 2>/dev/null || { echo "no working torch at $py (set TORCH_PY)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "needs GNU time at /usr/bin/time for the peak memory" >&2; exit 2; }

@@ -8,7 +8,12 @@
 # machine and its load: say what else was running when you report them.
 set -euo pipefail
 n=${1:-200}
-data=${2:-${ENAS_DATA_DIR:-../shared/data}}
+[[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 3 ] || { echo "latency-check: N must be a whole number of at least 3 (a rank correlation of fewer means nothing), got '$n'" >&2; exit 2; }
+data=${2:-${ENAS_DATA_DIR:-}}
+# Paths given are taken from where the script was called; it then runs from the repository root.
+[ -n "$data" ] && data=$(realpath -m -- "$data")
+cd "$(dirname "$0")/.."
+data=${data:-../shared/data}
 pixel3="$data/nb201/latency_pixel3.csv"
 [ -f "$pixel3" ] || { echo "latency-check: no $pixel3 (give DATA_DIR or set ENAS_DATA_DIR)" >&2; exit 2; }
 cargo build --release -q

@@ -37,6 +37,8 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+[ -n "${methods// }" ] || { echo "--methods is empty: name at least one of reinforce random evolution local" >&2; exit 2; }
+[ -n "${seeds// }" ] || { echo "--seeds is empty: give at least one seed" >&2; exit 2; }
 enas="${ENAS:-target/release/enas}"
 if [ ! -x "$enas" ]; then cargo build --release --quiet; fi
 mkdir -p "$out"
@@ -60,11 +62,11 @@ for m in $methods; do
     fi
   done
 done
-python3 - "$out" $methods -- $seeds <<'PY'
+python3 - "$out" "$rank" $methods -- $seeds <<'PY'
 import csv, json, math, os, statistics, sys
-out = sys.argv[1]
+out, checked = sys.argv[1], sys.argv[2]
 split = sys.argv.index("--")
-methods, seeds = sys.argv[2:split], sys.argv[split + 1:]
+methods, seeds = sys.argv[3:split], sys.argv[split + 1:]
 rows = []
 opt = None
 for m in methods:
@@ -80,10 +82,13 @@ for m in methods:
     rows.append({"method": m, "seeds": len(accs), "mean": statistics.mean(accs), "std": sd,
                  "best": max(accs), "worst": min(accs), "kendall_tau": statistics.mean(taus),
                  "spearman": statistics.mean(rhos), "search_s": statistics.mean(walls)})
-with open(os.path.join(out, "comparison.csv"), "w", newline="") as f:
+# Written beside, then renamed into place: a crash never leaves a truncated comparison.
+path = os.path.join(out, "comparison.csv")
+with open(path + ".tmp", "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(rows[0].keys())); w.writeheader(); w.writerows(rows)
+os.replace(path + ".tmp", path)
 print(f"\nderived cell's test_acc_200ep over seeds {' '.join(seeds)} (table optimum {opt:.2f}); "
-      "rank check: 100 fixed random cells, supernet validation accuracy vs table")
+      f"rank check: {checked} fixed random cells, supernet validation accuracy vs table")
 print(f"{'method':<18}{'mean ± std':>16}{'best':>8}{'worst':>8}{'tau':>8}{'rho':>8}{'search s':>10}")
 for r in rows:
     print(f"{r['method']:<18}{r['mean']:>9.2f} ± {r['std']:<4.2f}{r['best']:>8.2f}{r['worst']:>8.2f}"

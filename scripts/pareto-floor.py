@@ -38,12 +38,31 @@ def quantile(sorted_xs, q):
     return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
 
 
+def read_rows(path):
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        sys.exit(f"{path}: cannot read: {e.strerror}")
+    if not rows:
+        sys.exit(f"{path}: no rows under the header")
+    return rows
+
+
+def number(path, rows, column):
+    """A row's value of `column` as a number; else exit naming the file, line and value."""
+    for i, r in enumerate(rows):
+        try:
+            yield float(r[column])
+        except (TypeError, ValueError):
+            sys.exit(f"{path}: line {i + 2}, column `{column}`: {r[column]!r} is not a number")
+
+
 def read_column(path, key_column, column, what):
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or key_column not in rows[0] or column not in rows[0]:
-        sys.exit(f"{path}: expected columns `{key_column}` and `{column}` ({what})")
-    return {r[key_column]: float(r[column]) for r in rows}
+    rows = read_rows(path)
+    if key_column not in rows[0] or column not in rows[0]:
+        sys.exit(f"{path}: expected columns `{key_column}` and `{column}` ({what}); it has {', '.join(rows[0])}")
+    return dict(zip((r[key_column] for r in rows), number(path, rows, column)))
 
 
 def nsga_order(score, cost, cells):
@@ -86,14 +105,13 @@ def main():
     p.add_argument("--final-column", default="test_acc_200ep")
     a = p.parse_args()
 
-    with open(a.table, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_rows(a.table)
     for c in (a.arch_column, a.reward_column, a.final_column):
         if c not in rows[0]:
             sys.exit(f"{a.table}: no column `{c}`")
     arch = [r[a.arch_column] for r in rows]
-    reward = [float(r[a.reward_column]) for r in rows]
-    final = [float(r[a.final_column]) for r in rows]
+    reward = list(number(a.table, rows, a.reward_column))
+    final = list(number(a.table, rows, a.final_column))
     costs = read_column(a.cost_table, a.arch_column, a.cost_column, "the cost")
     flows = read_column(a.synflow, "arch", "synflow", "synflow scores")
     for what, table in (("cost table", costs), ("synflow file", flows)):
