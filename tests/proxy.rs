@@ -52,6 +52,11 @@ fn proxy_writes_one_row_per_architecture_and_correlates_with_a_table() {
     let params_line = stdout.lines().find(|l| l.starts_with("params")).unwrap();
     let rho: f64 = params_line.split_whitespace().nth(2).unwrap().parse().unwrap();
     assert!((rho - 1.0).abs() < 1e-9, "{params_line}");
+    // Two architectures always rank ±1 against each other: no correlation is reported.
+    let o = enas(&["proxy", "--proxy", "params", "--sample", "2", "--table", t.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stderr(&o).lines().find(|l| l.starts_with("params")).unwrap().to_string();
+    assert_eq!(line.split_whitespace().collect::<Vec<_>>()[2..], ["n/a", "n/a", "2", "0"], "{line}");
 
     // The same seed gives the same file; --archs scores the listed architectures the same way.
     let again = dir.path().join("q.csv");

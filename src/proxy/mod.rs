@@ -85,6 +85,14 @@ pub fn run(a: &ProxyArgs) -> Result<ExitCode> {
         }
     }
     let mut workers = runtime::job_workers(cfg.threads);
+    if proxies.contains(&ProxyKind::Latency) {
+        eprintln!(
+            "latency (column `latency`, milliseconds): one image, BatchNorm's running statistics, the median of {} \
+             forward passes after {} untimed ones, on one thread",
+            enas_shared::proxy_kind::LATENCY_REPEATS,
+            enas_shared::proxy_kind::LATENCY_WARMUP
+        );
+    }
     if proxies.contains(&ProxyKind::Latency) && workers > 1 {
         // Timings taken side by side would compete for the cores and the memory bus.
         eprintln!("latency: measuring one architecture at a time on one thread (not {workers} in parallel)");
@@ -166,7 +174,7 @@ pub fn run(a: &ProxyArgs) -> Result<ExitCode> {
     );
     let mut report = format!("{:<10} {:>18}", "proxy", "ms/arch (1 thread)");
     if let Some(t) = &table {
-        report += &format!(" {:>9} {:>9} {:>6} {:>6}", "spearman", "kendall", "n", "NaN");
+        report += &format!(" {:>9} {:>9} {:>6} {:>8}", "spearman", "kendall", "n", "dropped");
         report = format!("rank correlation with `{}` of {}\n{report}", t.columns.report, t.path.display());
     }
     for (k, p) in proxies.iter().enumerate() {
@@ -183,9 +191,17 @@ pub fn run(a: &ProxyArgs) -> Result<ExitCode> {
                 y.push(row.report);
             }
             let (x, y, dropped) = finite_pairs(&x, &y);
-            report +=
-                &format!(" {:>9.3} {:>9.3} {:>6} {:>6}", spearman(&x, &y), kendall_tau_b(&x, &y), x.len(), dropped);
+            let (rho, tau) = match x.len() {
+                // Two points always rank ±1 against each other; one has no rank correlation.
+                0..=2 => ("n/a".to_string(), "n/a".to_string()),
+                _ => (format!("{:.3}", spearman(&x, &y)), format!("{:.3}", kendall_tau_b(&x, &y))),
+            };
+            report += &format!(" {rho:>9} {tau:>9} {:>6} {dropped:>8}", x.len());
         }
+    }
+    if table.is_some() {
+        report += "\n(n: architectures with a finite score, which the correlations use; dropped: the others; \
+                   n/a: fewer than 3)";
     }
     if proxies.iter().filter(|p| p.needs_data()).count() > 1 {
         report += "\n(the data proxies share one forward pass; its time is split evenly among them)";
