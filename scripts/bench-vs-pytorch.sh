@@ -19,9 +19,9 @@ rounds=3 steps=10 threads=2 setup=no quick=no
 while [ $# -gt 0 ]; do
   case "$1" in
     --setup) setup=yes ;;
-    --rounds) rounds="$2"; shift ;;
-    --steps) steps="$2"; shift ;;
-    --threads) threads="$2"; shift ;;
+    --rounds) rounds="${2?$1 needs a value}"; shift ;;
+    --steps) steps="${2?$1 needs a value}"; shift ;;
+    --threads) threads="${2?$1 needs a value}"; shift ;;
     --quick) quick=yes ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac

@@ -18,10 +18,10 @@ cd "$(dirname "$0")/.."
 threads=2 steps=3 compile=yes only=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --threads) threads="$2"; shift ;;
-    --steps) steps="$2"; shift ;;
+    --threads) threads="${2?$1 needs a value}"; shift ;;
+    --steps) steps="${2?$1 needs a value}"; shift ;;
     --no-compile) compile=no ;;
-    --only) only="$2"; shift ;;
+    --only) only="${2?$1 needs a value}"; shift ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac

@@ -24,9 +24,9 @@ dry=0; bin=""; data="${ENAS_DATA_DIR:-../shared/data}"; out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) dry=1 ;;
-    --bin) bin="$2"; shift ;;
-    --data) data="$2"; shift ;;
-    --out) out="$2"; shift ;;
+    --bin) bin="${2?$1 needs a value}"; shift ;;
+    --data) data="${2?$1 needs a value}"; shift ;;
+    --out) out="${2?$1 needs a value}"; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "gpu-check: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -35,7 +35,7 @@ done
 if [ -z "$bin" ]; then
   for b in target/cuda/release/enas target/release/enas; do [ -x "$b" ] && { bin="$b"; break; }; done
 fi
-[ -n "$bin" ] && [ -x "$bin" ] || { echo "gpu-check: no enas binary (build one, or give --bin)" >&2; exit 2; }
+[ -n "$bin" ] && [ -x "$bin" ] || { echo "gpu-check: no enas binary${bin:+ at '$bin'} (build one, or give --bin)" >&2; exit 2; }
 [ -d "$(dirname "$bin")/lib" ] && export LD_LIBRARY_PATH="$(cd "$(dirname "$bin")/lib" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 out="${out:-$(mktemp -d)}"; mkdir -p "$out"
 py="${PYTHON:-python3}"

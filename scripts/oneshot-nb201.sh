@@ -25,14 +25,14 @@ rank=100
 sets=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --methods) methods="$2"; shift ;;
-    --seeds) seeds="$2"; shift ;;
-    --config) config="$2"; shift ;;
-    --out) out="$2"; shift ;;
-    --data) data="$2"; shift ;;
-    --table) table="$2"; shift ;;
-    --rank-check) rank="$2"; shift ;;
-    --set) sets+=(--set "$2"); shift ;;
+    --methods) methods="${2?$1 needs a value}"; shift ;;
+    --seeds) seeds="${2?$1 needs a value}"; shift ;;
+    --config) config="${2?$1 needs a value}"; shift ;;
+    --out) out="${2?$1 needs a value}"; shift ;;
+    --data) data="${2?$1 needs a value}"; shift ;;
+    --table) table="${2?$1 needs a value}"; shift ;;
+    --rank-check) rank="${2?$1 needs a value}"; shift ;;
+    --set) sets+=(--set "${2?$1 needs a value}"); shift ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
   shift

@@ -16,11 +16,12 @@ cd "$(dirname "$0")/.."
 seed=$(date +%s)
 while [ $# -gt 0 ]; do
   case "$1" in
-    --seed) seed="$2"; shift ;;
+    --seed) seed="${2?$1 needs a value}"; shift ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
   shift
 done
+[[ "$seed" =~ ^[0-9]+$ ]] || { echo "--seed must be a whole number, got '$seed'" >&2; exit 2; }
 RANDOM=$seed
 enas="${ENAS:-target/release/enas}"
 if [ ! -x "$enas" ]; then cargo build --release --quiet || exit 1; fi
