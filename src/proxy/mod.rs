@@ -92,11 +92,11 @@ pub fn run(a: &ProxyArgs) -> Result<ExitCode> {
             enas_shared::proxy_kind::LATENCY_REPEATS,
             enas_shared::proxy_kind::LATENCY_WARMUP
         );
-    }
-    if proxies.contains(&ProxyKind::Latency) && workers > 1 {
-        // Timings taken side by side would compete for the cores and the memory bus.
-        eprintln!("latency: measuring one architecture at a time on one thread (not {workers} in parallel)");
-        workers = 1;
+        if workers > 1 {
+            // Timings taken side by side would compete for the cores and the memory bus.
+            eprintln!("latency: measuring one architecture at a time on one thread (not {workers} in parallel)");
+            workers = 1;
+        }
     }
     let needs_data = proxies.iter().any(|p| p.needs_data());
     if a.data.is_some() && !needs_data {
